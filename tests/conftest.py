@@ -1,0 +1,75 @@
+"""Shared fixtures. Expensive ones (the real model, embedded demo stream) are session-scoped."""
+
+from __future__ import annotations
+
+import os
+
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "DO_NOT_TRACK": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "MPLBACKEND": "Agg",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from trendml.config import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Settings().shared_data
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged all-MiniLM-L6-v2 (loaded once per session)."""
+    from trendml.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def session_cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("embcache")
+
+
+@pytest.fixture(scope="session")
+def cached_embedder(embedder, session_cache_dir):
+    """The real model behind a session-wide content-hash cache (each text embedded once)."""
+    from trendml.embed import CachedEmbedder, EmbeddingCache
+
+    return CachedEmbedder(embedder, EmbeddingCache(session_cache_dir / "embeddings.db"))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh TRENDML_HOME for one test."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("TRENDML_HOME", str(h))
+    return h
+
+
+@pytest.fixture(scope="session")
+def small_stream():
+    """A small demo stream from shipped data: 6 windows x 120 items, campaign from window 3."""
+    from trendml.datasets import build_demo_stream
+
+    return build_demo_stream(n_windows=6, per_window=120, start_window=3, seed=1)
+
+
+@pytest.fixture(scope="session")
+def small_stream_vectors(small_stream, cached_embedder) -> np.ndarray:
+    from trendml.embed.base import embed_items
+
+    return embed_items(small_stream.items, cached_embedder)
+
+
+def shared_data_or_skip() -> Path:
+    if not (SHARED_DATA / "olid").exists():
+        pytest.skip(f"shared data not present at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,117 @@
+"""Settings: the only module in the library that reads the environment.
+
+Everything trendml stores lives under one data directory, ``TRENDML_HOME`` (default ``./var``):
+
+- ``trendml.db``        SQLite database (items, scores, trends, feedback, keys)
+- ``mlflow.db``          MLflow tracking + registry store (SQLite)
+- ``mlartifacts/``       MLflow artifacts
+- ``cache/embeddings.db`` content-hash embedding cache
+- ``models/``            built weights that are not in the registry
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+def _env_bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :meth:`from_env`; override with :meth:`with_`."""
+
+    home: Path = field(default_factory=lambda: Path("var").resolve())
+    database_url: str | None = None
+    tracking_uri: str | None = None
+    registry_uri: str | None = None
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = 64
+    embedding_cache: bool = True
+    max_text_chars: int = 10_000
+    max_items_per_request: int = 256
+    shared_data_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("TRENDML_HOME") or "var").expanduser().resolve()
+        return cls(
+            home=home,
+            database_url=env.get("TRENDML_DATABASE_URL") or None,
+            tracking_uri=env.get("MLFLOW_TRACKING_URI") or env.get("TRENDML_TRACKING_URI") or None,
+            registry_uri=env.get("MLFLOW_REGISTRY_URI") or None,
+            embedding_model=env.get("TRENDML_EMBEDDING_MODEL") or DEFAULT_EMBEDDING_MODEL,
+            embedding_batch_size=int(env.get("TRENDML_EMBEDDING_BATCH_SIZE") or 64),
+            embedding_cache=_env_bool(env.get("TRENDML_EMBEDDING_CACHE"), True),
+            max_text_chars=int(env.get("TRENDML_MAX_TEXT_CHARS") or 10_000),
+            max_items_per_request=int(env.get("TRENDML_MAX_ITEMS_PER_REQUEST") or 256),
+            shared_data_dir=Path(env["TRENDML_SHARED_DATA"]) if env.get("TRENDML_SHARED_DATA") else None,
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    # Derived paths -----------------------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'trendml.db'}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.home / "cache" / "embeddings.db"
+
+    @property
+    def shared_data(self) -> Path:
+        """Where the non-redistributable datasets (OLID, HatEval) are read from, when present:
+        ``TRENDML_SHARED_DATA``, else ``../shared/data`` beside the checkout."""
+        if self.shared_data_dir is not None:
+            return self.shared_data_dir
+        return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def ensure_home(self) -> Path:
+        for path in (self.home, self.home / "cache", self.models_dir, self.mlflow_artifact_root):
+            path.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+def offline_environment() -> dict[str, str]:
+    """Environment variables that keep every run offline and telemetry-free.
+
+    Set by the CLI entry point and the service before heavy imports; the library itself
+    never mutates ``os.environ``.
+    """
+    return {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "DO_NOT_TRACK": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+def apply_offline_environment() -> None:
+    """Apply :func:`offline_environment` (used by entry points, not by library code)."""
+    for key, value in offline_environment().items():
+        os.environ.setdefault(key, value)
