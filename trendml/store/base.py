@@ -1,0 +1,58 @@
+"""Declarative base and engine factory shared by every table module."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every trendml table."""
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for ``url``. SQLite gets WAL, ``synchronous=FULL`` (nothing acknowledged is lost
+    if the process is killed), foreign keys and a busy timeout."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) not in ("", ":memory:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_all(engine: Engine) -> None:
+    """Create every table of every imported table module (idempotent)."""
+    import importlib
+    import pkgutil
+
+    import trendml.store as store_pkg
+
+    for mod in pkgutil.iter_modules(store_pkg.__path__):
+        if mod.name != "base":
+            importlib.import_module(f"{store_pkg.__name__}.{mod.name}")
+    try:
+        importlib.import_module("trendml.trends.state")
+    except ModuleNotFoundError:
+        pass
+    Base.metadata.create_all(engine)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)
