@@ -177,11 +177,13 @@ def _records_jsonl(data: bytes) -> Iterator[tuple[int, str, Any]]:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _LineError(lineno, None, f"is not valid UTF-8 (byte {exc.start})", raw) from None
+            yield lineno, "", _LineError(lineno, None, f"is not valid UTF-8 (byte {exc.start})", raw)
+            continue
         try:
-            yield lineno, line, json.loads(line)
+            obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise _LineError(lineno, None, f"is not valid JSON ({exc.msg})", raw) from None
+            obj = _LineError(lineno, None, f"is not valid JSON ({exc.msg})", raw)
+        yield lineno, line, obj
 
 
 def _records_csv(data: bytes, source: str) -> Iterator[tuple[int, str, Any]]:
@@ -201,7 +203,8 @@ def _records_csv(data: bytes, source: str) -> Iterator[tuple[int, str, Any]]:
     for row in reader:
         lineno = reader.line_num
         if None in row:
-            raise _LineError(lineno, None, "has more values than the header has columns", b"")
+            yield lineno, "", _LineError(lineno, None, "has more values than the header has columns", b"")
+            continue
         record = {k: (v if v != "" else None) for k, v in row.items() if k in ITEM_FIELDS}
         yield lineno, json.dumps(record), record
 
@@ -253,41 +256,43 @@ def parse_items(
     rejects: list[Reject] = []
     seen: dict[str, int] = {}
     records = _records_csv(data, source) if fmt == "csv" else _records_jsonl(data)
-    while True:
-        try:
-            lineno, raw, obj = next(records)
-        except StopIteration:
-            break
-        except _LineError as exc:
-            if not skip_invalid or fmt == "csv" and "UTF-8" in exc.message:
-                raise InputError(
-                    f"{source} line {exc.line} {exc.message}; expected one UTF-8 JSON object per line; "
-                    "fix the line or pass --skip-invalid"
-                ) from None
-            rejects.append(Reject(exc.line, exc.field, exc.message, exc.raw))
-            continue
-        try:
-            item = validate_item(obj, max_text_chars=max_text_chars)
-            if require_created_at and item.created_at is None:
-                raise InputError(
-                    "created_at is missing; expected an ISO-8601 time such as 2026-03-01T12:00:00Z "
-                    "(trend detection needs it)",
-                    field="created_at",
-                )
-            if item.id in seen:
-                raise InputError(
-                    f'id "{item.id[:60]}" duplicates line {seen[item.id]}; expected unique ids', field="id"
-                )
-        except InputError as exc:
-            if not skip_invalid:
-                raise InputError(
-                    f"{source} line {lineno}: {exc.message}; fix the line or pass --skip-invalid",
-                    field=exc.field,
-                ) from None
-            rejects.append(Reject(lineno, exc.field, exc.message, raw))
-            continue
-        seen[item.id] = lineno
-        items.append(item)
+    expected = "one UTF-8 JSON object per line" if fmt == "jsonl" else "UTF-8 CSV rows matching the header"
+    try:
+        for lineno, raw, obj in records:
+            if isinstance(obj, _LineError):
+                if not skip_invalid:
+                    raise InputError(
+                        f"{source} line {obj.line} {obj.message}; expected {expected}; "
+                        "fix the line or pass --skip-invalid"
+                    )
+                rejects.append(Reject(obj.line, obj.field, obj.message, obj.raw))
+                continue
+            try:
+                item = validate_item(obj, max_text_chars=max_text_chars)
+                if require_created_at and item.created_at is None:
+                    raise InputError(
+                        "created_at is missing; expected an ISO-8601 time such as 2026-03-01T12:00:00Z "
+                        "(trend detection needs it)",
+                        field="created_at",
+                    )
+                if item.id in seen:
+                    raise InputError(
+                        f'id "{item.id[:60]}" duplicates line {seen[item.id]}; expected unique ids', field="id"
+                    )
+            except InputError as exc:
+                if not skip_invalid:
+                    raise InputError(
+                        f"{source} line {lineno}: {exc.message}; fix the line or pass --skip-invalid",
+                        field=exc.field,
+                    ) from None
+                rejects.append(Reject(lineno, exc.field, exc.message, raw))
+                continue
+            seen[item.id] = lineno
+            items.append(item)
+    except _LineError as exc:  # CSV that cannot be decoded at all
+        raise InputError(
+            f"{source} line {exc.line} {exc.message}; expected {expected}; re-save the file as UTF-8"
+        ) from None
     if not items:
         detail = f" ({len(rejects)} invalid records skipped)" if rejects else ""
         raise InputError(
