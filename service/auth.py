@@ -1,0 +1,192 @@
+"""API-key authentication and role checks, as one ASGI middleware in front of every route.
+
+The middleware runs before BentoML's own routes (``/v1/score``) and the FastAPI routes
+mounted at ``/v1``, so one table below decides who may call what. It also validates the body
+of ``POST /v1/score`` before BentoML's batching sees it, so schema errors there get the same
+``{"error", "field", "detail"}`` 4xx answers as the other routes, and a score request is
+refused with 503 while no model is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from typing import Any
+
+import anyio.to_thread
+from pydantic import ValidationError
+
+from service.errors import error_body, json_bytes, validation_response
+
+logger = logging.getLogger(__name__)
+
+OPEN_PATHS = {"/healthz", "/livez", "/readyz"}
+DOC_PATHS = {"/", "/docs.json", "/schema.json", "/v1/docs", "/v1/openapi.json", "/v1/docs/oauth2-redirect"}
+DOC_PREFIXES = ("/static_content/", "/assets/")
+ANY_ROLE = "any"
+
+# (method or "*", path regex, role). First match wins; unmatched paths need any valid key.
+RULES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(r"^/v1/score/?$"), "triage"),
+    ("POST", re.compile(r"^/v1/items/?$"), "triage"),
+    ("GET", re.compile(r"^/v1/trends(/[^/]+)?/?$"), "analyst"),
+    ("POST", re.compile(r"^/v1/trends/[^/]+/feedback/?$"), "analyst"),
+    ("GET", re.compile(r"^/v1/trends/[^/]+/feedback/?$"), "analyst"),
+    ("*", re.compile(r"^/v1/detect/?$"), "admin"),
+    ("*", re.compile(r"^/v1/reload/?$"), "admin"),
+    ("*", re.compile(r"^/v1/keys(/.*)?$"), "admin"),
+    ("*", re.compile(r"^/v1/feedback(/.*)?$"), "admin"),
+    ("GET", re.compile(r"^/v1/model/?$"), ANY_ROLE),
+    ("GET", re.compile(r"^/metrics/?$"), ANY_ROLE),
+]
+
+
+def docs_are_public() -> bool:
+    """API docs (OpenAPI schema + UI) are open unless ``TRENDML_PROTECT_DOCS`` is true."""
+    return os.environ.get("TRENDML_PROTECT_DOCS", "").strip().lower() not in {"1", "true", "yes", "on"}
+
+
+def required_role(method: str, path: str) -> str | None:
+    """Role a request needs; ``None`` when the path is open."""
+    if path in OPEN_PATHS:
+        return None
+    if (path in DOC_PATHS or path.startswith(DOC_PREFIXES)) and docs_are_public():
+        return None
+    for rule_method, pattern, role in RULES:
+        if (rule_method == "*" or rule_method == method) and pattern.match(path):
+            return role
+    return ANY_ROLE
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            raw = value.decode("latin-1").strip()
+            scheme, _, token = raw.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return ""
+    return None
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+    payload = json_bytes(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class AuthMiddleware:
+    """Pure ASGI middleware: 401 without a valid key, 403 without the role, score pre-checks."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        import bentoml
+
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        role = required_role(method, path)
+        if role is None:
+            return await self.app(scope, receive, send)
+        svc = bentoml.get_current_service()
+        if svc is None:
+            return await _send_json(send, 503, error_body("starting", None, "the service is starting; retry shortly"))
+        token = bearer_token(scope.get("headers", []))
+        challenge = [(b"www-authenticate", b'Bearer realm="trendml"')]
+        if not token:
+            detail = (
+                "no API key received; expected an 'Authorization: Bearer <key>' header; "
+                "create a key with `trendml keys create --role ROLE`"
+                if token is None
+                else "the Authorization header is not 'Bearer <key>'; expected 'Authorization: Bearer <key>'"
+            )
+            return await _send_json(send, 401, error_body("unauthorized", "Authorization", detail), challenge)
+        info = await anyio.to_thread.run_sync(svc.authenticate, token)
+        if info is None:
+            return await _send_json(
+                send,
+                401,
+                error_body(
+                    "unauthorized", "Authorization",
+                    "the API key is unknown or revoked; expected an active key; ask an admin for a new one",
+                ),
+                challenge,
+            )
+        if role != ANY_ROLE and not (info.role == "admin" or info.role == role):
+            return await _send_json(
+                send,
+                403,
+                error_body(
+                    "forbidden", None,
+                    f"this key has role '{info.role}'; {method} {path} needs role '{role}' (or admin); "
+                    f"use a {role} key",
+                ),
+            )
+        scope.setdefault("state", {})["caller"] = info
+        if method == "POST" and path.rstrip("/") == "/v1/score":
+            return await self._score(svc, scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    async def _score(self, svc: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Validate a score request and refuse it while no model is loaded, then pass it on."""
+        from service.schemas import MAX_ITEMS, MAX_TEXT, ScoreRequest
+
+        if not svc.ready():
+            return await _send_json(send, 503, error_body("model not loaded", None, svc.not_ready_reason()))
+        cap = MAX_ITEMS * (2 * MAX_TEXT * 6 + 4096) + 65536
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                return await _send_json(
+                    send, 413,
+                    error_body("request too large", None,
+                               f"the body is over {cap:,} bytes; expected at most {MAX_ITEMS} items of "
+                               f"at most {MAX_TEXT:,} characters; split the request"),
+                )
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            ScoreRequest.model_validate_json(body)
+        except ValidationError as exc:
+            status, payload = validation_response(exc)
+            return await _send_json(send, status, payload)
+        except (ValueError, json.JSONDecodeError):
+            return await _send_json(
+                send, 422, error_body("invalid JSON", None, "the request body is not valid JSON; expected an object")
+            )
+
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
+        scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        return await self.app(scope, replay, send)

@@ -1,0 +1,461 @@
+"""The trendml triage service: one BentoML service class.
+
+Routes (all but health/readiness need ``Authorization: Bearer <key>``; see :mod:`service.auth`):
+
+- ``POST /v1/score``  (triage) adaptive-batched severity pre-scores + trend + priority, audited
+- ``POST /v1/items``  (triage) store flagged items for trend detection
+- ``POST /v1/detect`` (admin) run trend detection over the stored items
+- ``GET /v1/trends``, ``GET /v1/trends/{id}`` (analyst) list and inspect trends
+- ``POST /v1/trends/{id}/feedback`` (analyst) confirm / dismiss / escalate + note
+- ``GET /v1/feedback/export`` (admin) analyst decisions as labels for retraining
+- ``POST /v1/reload``, ``GET /v1/model`` (admin / any key) model status and hot swap
+- ``POST|GET|DELETE /v1/keys`` (admin) API keys
+- ``GET /healthz``, ``/livez``, ``/readyz`` (open), ``/metrics`` (BentoML's Prometheus metrics)
+
+Run: ``trendml serve`` or ``bentoml serve service.service:TriageService``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from trendml.config import Settings, apply_offline_environment
+
+apply_offline_environment()
+
+import bentoml  # noqa: E402
+import numpy as np  # noqa: E402
+from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
+
+from service.auth import AuthMiddleware  # noqa: E402
+from service.errors import install_handlers  # noqa: E402
+from service.models import ModelManager  # noqa: E402
+from service.schemas import (  # noqa: E402
+    MAX_ITEMS,
+    DetectRequest,
+    DetectResponse,
+    ErrorResponse,
+    FeedbackOut,
+    FeedbackRequest,
+    ItemsRequest,
+    ItemsResponse,
+    KeyCreated,
+    KeyCreateRequest,
+    KeyOut,
+    ModelRef,
+    ModelStatus,
+    RepresentativeItem,
+    RequestItem,
+    ScoreResult,
+    TrendDetail,
+    TrendList,
+    TrendSummary,
+    TrendWindow,
+)
+from service.trends_backend import TrendBackend  # noqa: E402
+from trendml import __version__  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+RELOAD_INTERVAL_S = _env_float("TRENDML_RELOAD_INTERVAL_S", 30.0)
+BATCH_MAX_LATENCY_MS = int(_env_float("TRENDML_BATCH_MAX_LATENCY_MS", 60_000))
+BATCH_MAX_SIZE = max(MAX_ITEMS, 64)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        401: "Missing or unknown API key.",
+        403: "The key lacks the role.",
+        413: "Too many items in one request.",
+        422: "Schema error; `field` names the offending field.",
+        503: "No model loaded, or the trend engine is unavailable.",
+    }.items()
+}
+
+app = FastAPI(
+    title="trendml API",
+    version=__version__,
+    description=(
+        "Severity pre-scores and emerging abuse-trend detection. Send `Authorization: Bearer <key>`; "
+        "roles: triage (score, items), analyst (trends, feedback), admin (everything)."
+    ),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+install_handlers(app)
+
+
+def _make_embedder(settings: Settings) -> Any:
+    from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+
+    base = SentenceTransformerEmbedder(
+        None if settings.embedding_model == "all-MiniLM-L6-v2" else settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+    )
+    if not settings.embedding_cache:
+        return base
+    return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+@bentoml.service(name="trendml", workers=1, traffic={"timeout": 600})
+@bentoml.asgi_app(app, path="/v1")
+class TriageService:
+    """Severity pre-scores, trend assignment, trend API and analyst feedback."""
+
+    def __init__(self) -> None:
+        from trendml.store.base import create_all, make_engine, make_sessionmaker
+
+        t0 = time.perf_counter()
+        self.settings = Settings.from_env()
+        self.settings.ensure_home()
+        self.engine = make_engine(self.settings.db_url)
+        create_all(self.engine)
+        self.Session = make_sessionmaker(self.engine)
+        self.embedder = _make_embedder(self.settings)
+        self._embed_lock = threading.Lock()
+        self._detect_lock = threading.Lock()
+        self.embed_texts(["warm up"])
+        self.models = ModelManager(
+            self.settings,
+            self.embedder,
+            uri=os.environ.get("TRENDML_MODEL_URI") or None,
+            interval_s=RELOAD_INTERVAL_S,
+        )
+        self.models.refresh()
+        self.models.start()
+        self.trends = TrendBackend(self.engine, self.Session)
+        active = self.models.active
+        logger.info(
+            "trendml service initialised in %.1fs: model %s, trends %s",
+            time.perf_counter() - t0,
+            f"{active.name} v{active.version}" if active else f"NOT LOADED ({self.models.last_error})",
+            "on" if self.trends.available else f"off ({self.trends.reason})",
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    def __is_ready__(self) -> bool:
+        return self.models.active is not None
+
+    def ready(self) -> bool:
+        return self.models.active is not None
+
+    def not_ready_reason(self) -> str:
+        return self.models.last_error or "the severity model is still loading; retry shortly"
+
+    def authenticate(self, token: str) -> Any:
+        from trendml.store.keys import lookup_key
+
+        with self.Session() as session:
+            return lookup_key(session, token)
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        with self._embed_lock:
+            return self.embedder.encode(texts)
+
+    @bentoml.on_shutdown
+    def _shutdown(self) -> None:
+        self.models.stop()
+        self.engine.dispose()
+
+    def _model_status(self) -> ModelStatus:
+        active = self.models.active
+        return ModelStatus(
+            ready=active is not None,
+            model=ModelRef(name=active.name, version=active.version) if active else None,
+            loaded_at=_iso(active.loaded_at) if active else None,
+            last_error=self.models.last_error,
+            trends_available=self.trends.available,
+            embedder=f"{self.embedder.name}@{self.embedder.version}",
+        )
+
+    # ------------------------------------------------------------------ scoring
+    @bentoml.api(
+        route="/v1/score",
+        batchable=True,
+        batch_dim=0,
+        max_batch_size=BATCH_MAX_SIZE,
+        max_latency_ms=BATCH_MAX_LATENCY_MS,
+    )
+    def score(self, items: list[RequestItem]) -> list[ScoreResult]:
+        """Severity pre-score, trend and priority for each item (role: triage).
+
+        Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
+        """
+        from trendml.priority import priority
+        from trendml.store.audit import add_audit
+        from trendml.store.items import record_scores
+        from trendml.text import content_hash
+
+        active = self.models.active
+        if active is None:  # the auth middleware refuses these first; kept for direct calls
+            raise bentoml.exceptions.ServiceUnavailable(self.not_ready_reason())
+        texts = [it.content for it in items]
+        vectors = self.embed_texts(texts)
+        probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
+        severity = probs.argmax(axis=1)
+        assigned = self.trends.assign(items, vectors)
+        results: list[ScoreResult] = []
+        audit: list[dict[str, Any]] = []
+        for it, text, p, s, (trend_id, emerging) in zip(items, texts, probs, severity, assigned, strict=True):
+            prio = priority(int(s), emerging=bool(emerging))
+            probs_list = [round(float(x), 6) for x in p]
+            results.append(
+                ScoreResult(
+                    id=it.id,
+                    severity=int(s),
+                    severity_probs=probs_list,
+                    trend_id=trend_id,
+                    emerging=bool(emerging),
+                    priority=prio,
+                    model=ModelRef(name=active.name, version=active.version),
+                )
+            )
+            audit.append(
+                {
+                    "item_id": it.id,
+                    "input_hash": content_hash(text),
+                    "model_name": active.name,
+                    "model_version": active.version,
+                    "severity": int(s),
+                    "severity_probs": probs_list,
+                    "trend_id": trend_id,
+                    "emerging": bool(emerging),
+                    "priority": prio,
+                }
+            )
+        with self.Session() as session:
+            add_audit(session, audit)
+            record_scores(session, [r.model_dump() for r in results])
+            session.commit()
+        return results
+
+    # ------------------------------------------------------------------ items and detection
+    @app.post("/items", response_model=ItemsResponse, responses=ERRORS, tags=["items"])
+    def add_items(self, body: ItemsRequest) -> ItemsResponse:
+        """Store flagged items for trend detection (role: triage). Ids already stored are kept as they are."""
+        from trendml.store.items import add_items, count_items
+
+        with self.Session() as session:
+            stored, dups = add_items(session, body.items)
+            total = count_items(session)
+        return ItemsResponse(stored=stored, duplicates=dups, total=total)
+
+    @app.post("/detect", response_model=DetectResponse, responses=ERRORS, tags=["trends"])
+    def detect(self, body: DetectRequest | None = Body(default=None)) -> DetectResponse:
+        """Run trend detection over the stored items and store the trends (role: admin)."""
+        return self.run_detection(since=body.since if body else None)
+
+    def run_detection(self, *, since: datetime | None = None) -> DetectResponse:
+        from trendml.items import Item
+        from trendml.store.items import items_for_detection, record_scores
+
+        if not self.trends.available:
+            raise HTTPException(503, detail={"error": "trends unavailable", "field": None,
+                                             "detail": self.trends.reason})
+        if not self._detect_lock.acquire(blocking=False):
+            raise HTTPException(409, detail={"error": "detection running", "field": None,
+                                             "detail": "a detection run is in progress; retry when it ends"})
+        try:
+            t0 = time.perf_counter()
+            with self.Session() as session:
+                rows = items_for_detection(session, since=since)
+            if not rows:
+                raise HTTPException(
+                    422,
+                    detail={"error": "no items", "field": "since" if since else None,
+                            "detail": "no stored items with created_at to analyse; expected items sent to "
+                                      "POST /v1/items with created_at; send some first"},
+                )
+            items: list[Item] = [r.to_item() for r in rows]
+            vectors = self.embed_texts([it.content for it in items])
+            active = self.models.active
+            severity: list[int] | None = None
+            scored = 0
+            if active is not None:
+                probs = np.asarray(active.model.predict_proba([it.content for it in items], vectors))
+                severity = [int(s) for s in probs.argmax(axis=1)]
+                with self.Session() as session:
+                    scored = record_scores(
+                        session,
+                        [
+                            {"id": it.id, "severity": s, "severity_probs": [float(x) for x in p],
+                             "model": {"version": active.version}}
+                            for it, s, p in zip(items, severity, probs, strict=True)
+                        ],
+                    )
+                    session.commit()
+            summary = self.trends.detect(items, vectors, severity)
+            return DetectResponse(
+                n_items=len(items),
+                n_windows=int(summary.get("n_windows", 0)),
+                n_trends=int(summary.get("n_trends", 0)),
+                n_emerging=int(summary.get("n_emerging", 0)),
+                scored=scored,
+                model=ModelRef(name=active.name, version=active.version) if active else None,
+                seconds=round(time.perf_counter() - t0, 3),
+            )
+        finally:
+            self._detect_lock.release()
+
+    # ------------------------------------------------------------------ trends
+    @app.get("/trends", response_model=TrendList, responses=ERRORS, tags=["trends"])
+    def list_trends(
+        self,
+        status: str | None = Query(None, description="Only trends with this status.", max_length=32),
+        emerging: bool | None = Query(None, description="Only emerging (true) or non-emerging (false) trends."),
+        region: str | None = Query(None, description="Only trends with members from this ISO country code.",
+                                   min_length=2, max_length=2),
+        since: datetime | None = Query(None, description="Only trends seen at or after this time (ISO-8601)."),
+        offset: int = Query(0, ge=0, le=1_000_000, description="Trends to skip."),
+        limit: int = Query(50, ge=1, le=500, description="Trends per page."),
+    ) -> TrendList:
+        """Trends found by the latest detection runs, newest first (role: analyst)."""
+        from trendml.store.feedback import latest_actions
+
+        trends = self.trends.list_trends(
+            status=status, emerging=emerging, region=region.upper() if region else None, since=since
+        )
+        with self.Session() as session:
+            decided = {k: v.action for k, v in latest_actions(session).items()}
+        page = trends[offset : offset + limit]
+        return TrendList(
+            trends=[TrendSummary(**{**t, "feedback": decided.get(t["trend_id"])}) for t in page],
+            total=len(trends),
+            offset=offset,
+            limit=limit,
+        )
+
+    @app.get("/trends/{trend_id}", response_model=TrendDetail, responses={**ERRORS, 404: {
+        "model": ErrorResponse, "description": "Unknown trend id."}}, tags=["trends"])
+    def get_trend(self, trend_id: str) -> TrendDetail:
+        """One trend: timeline per window, keywords, representative items with scores (role: analyst)."""
+        from trendml.store.feedback import list_feedback
+        from trendml.store.items import get_items
+
+        trend = self._trend_or_404(trend_id)
+        rep_ids = list(trend.get("representative_ids", []))
+        with self.Session() as session:
+            rows = get_items(session, rep_ids)
+            history = list_feedback(session, trend_id)
+        reps = []
+        for item_id in rep_ids:
+            row = rows.get(item_id)
+            if row is None:
+                reps.append(RepresentativeItem(id=item_id))
+                continue
+            reps.append(
+                RepresentativeItem(
+                    id=row.id, text=row.text, caption=row.caption,
+                    created_at=_iso(row.to_item().created_at), region=row.region,
+                    severity=row.severity, severity_probs=row.severity_probs, model_version=row.model_version,
+                )
+            )
+        fields = {k: v for k, v in trend.items() if k in TrendSummary.model_fields}
+        return TrendDetail(
+            **fields,
+            feedback=history[-1].action if history else None,
+            timeline=[TrendWindow(**w) for w in trend.get("timeline", [])],
+            representatives=reps,
+            feedback_history=[FeedbackOut(**f.to_dict()) for f in history],
+        )
+
+    def _trend_or_404(self, trend_id: str) -> dict[str, Any]:
+        trend = self.trends.get_trend(trend_id) if self.trends.available else None
+        if trend is None:
+            raise HTTPException(
+                404,
+                detail={"error": "not found", "field": "trend_id",
+                        "detail": f'trend "{trend_id[:80]}" does not exist; expected an id from GET /v1/trends'},
+            )
+        return trend
+
+    @app.post("/trends/{trend_id}/feedback", response_model=FeedbackOut, status_code=201,
+              responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown trend id."}},
+              tags=["feedback"])
+    def add_feedback(self, trend_id: str, body: FeedbackRequest, request: Request) -> FeedbackOut:
+        """Record an analyst's decision on a trend (role: analyst). Stored durably; latest wins on export."""
+        from trendml.store.feedback import add_feedback
+
+        self._trend_or_404(trend_id)
+        caller = request.state.caller
+        with self.Session() as session:
+            row = add_feedback(session, trend_id, body.action, body.note, analyst=caller.name)
+        return FeedbackOut(**row.to_dict())
+
+    @app.get("/trends/{trend_id}/feedback", response_model=list[FeedbackOut], responses=ERRORS,
+             tags=["feedback"])
+    def trend_feedback(self, trend_id: str) -> list[FeedbackOut]:
+        """Every decision recorded on a trend, oldest first (role: analyst)."""
+        from trendml.store.feedback import list_feedback
+
+        with self.Session() as session:
+            return [FeedbackOut(**f.to_dict()) for f in list_feedback(session, trend_id)]
+
+    @app.get("/feedback/export", responses=ERRORS, tags=["feedback"])
+    def export_feedback(self) -> list[dict[str, Any]]:
+        """Analyst decisions as labelled rows for retraining (role: admin); see docs/service.md."""
+        from trendml.store.feedback import export_labels
+
+        members = self.trends.members() if self.trends.available else {}
+        with self.Session() as session:
+            return list(export_labels(session, members))
+
+    # ------------------------------------------------------------------ model and keys
+    @app.get("/model", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
+    def model_status(self) -> ModelStatus:
+        """The model in use, when it was loaded and the last load error (any key)."""
+        return self._model_status()
+
+    @app.post("/reload", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
+    def reload(self) -> ModelStatus:
+        """Check the registry now and switch to the current champion if it moved (role: admin)."""
+        self.models.refresh()
+        return self._model_status()
+
+    @app.post("/keys", response_model=KeyCreated, status_code=201, responses=ERRORS, tags=["admin"])
+    def create_key(self, body: KeyCreateRequest) -> KeyCreated:
+        """Create an API key (role: admin). The key is in this answer only."""
+        from trendml.store.keys import create_key
+
+        with self.Session() as session:
+            key, info = create_key(session, body.role, body.name)
+        return KeyCreated(key=key, **info.to_dict())
+
+    @app.get("/keys", response_model=list[KeyOut], responses=ERRORS, tags=["admin"])
+    def list_keys(self) -> list[KeyOut]:
+        """All keys (never the keys themselves) (role: admin)."""
+        from trendml.store.keys import list_keys
+
+        with self.Session() as session:
+            return [KeyOut(**k.to_dict()) for k in list_keys(session)]
+
+    @app.delete("/keys/{key_id}", response_model=KeyOut, responses=ERRORS, tags=["admin"])
+    def revoke_key(self, key_id: int) -> KeyOut:
+        """Revoke a key (role: admin); requests with it get 401 from then on."""
+        from trendml.errors import InputError
+        from trendml.store.keys import revoke_key
+
+        with self.Session() as session:
+            try:
+                return KeyOut(**revoke_key(session, key_id).to_dict())
+            except InputError as exc:
+                raise HTTPException(404, detail={"error": "not found", "field": "key_id",
+                                                 "detail": exc.message}) from None
+
+
+TriageService.add_asgi_middleware(AuthMiddleware)

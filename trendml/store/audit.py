@@ -1,0 +1,60 @@
+"""Audit log of every score the service returned: item id, input hash, model, scores, time.
+
+Written in the same transaction that acknowledges a ``POST /v1/score`` batch, so an answer
+the caller received always has its audit row (SQLite ``synchronous=FULL``; PostgreSQL
+commits are durable by default).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from trendml.store.base import Base
+from trendml.store.items import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class ScoreAudit(Base):
+    """One scored item, as answered."""
+
+    __tablename__ = "score_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(256), index=True)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    severity: Mapped[int] = mapped_column(Integer)
+    severity_probs: Mapped[list[float]] = mapped_column(JSON)
+    trend_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    emerging: Mapped[bool | None] = mapped_column(nullable=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+def add_audit(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Append audit rows (keys: item_id, input_hash, model_name, model_version, severity,
+    severity_probs, trend_id, emerging, priority); no commit."""
+    now = utcnow()
+    objs = [ScoreAudit(scored_at=now, **row) for row in rows]
+    session.add_all(objs)
+    return len(objs)
+
+
+def audit_for(session: Session, item_ids: Sequence[str]) -> list[ScoreAudit]:
+    stmt = select(ScoreAudit).where(ScoreAudit.item_id.in_(list(item_ids))).order_by(ScoreAudit.id)
+    return list(session.scalars(stmt))
+
+
+def count_audit(session: Session, *, model_version: str | None = None) -> int:
+    stmt = select(func.count()).select_from(ScoreAudit)
+    if model_version is not None:
+        stmt = stmt.where(ScoreAudit.model_version == model_version)
+    return int(session.scalar(stmt) or 0)

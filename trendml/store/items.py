@@ -1,0 +1,157 @@
+"""Stored flagged items (input of trend detection) and their latest severity score.
+
+One row per item id. ``POST /v1/items`` inserts; ``POST /v1/score`` and detection fill
+the score columns (``severity``, ``severity_probs``, ``model_version``) so a trend's
+representative items can be shown with their scores without re-scoring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from trendml.items import Item
+from trendml.store.base import Base
+from trendml.text import content_hash
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoredItem(Base):
+    """A flagged item kept for trend detection."""
+
+    __tablename__ = "items"
+
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    region: Mapped[str | None] = mapped_column(String(2), nullable=True, index=True)
+    source: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    report_reason: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    severity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    severity_probs: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    def to_item(self) -> Item:
+        return Item(
+            id=self.id,
+            text=self.text,
+            caption=self.caption,
+            created_at=_aware(self.created_at),
+            region=self.region,
+            source=self.source,
+            report_reason=self.report_reason,
+        )
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _row(item: Item) -> StoredItem:
+    return StoredItem(
+        id=item.id,
+        text=item.text,
+        caption=item.caption,
+        created_at=item.created_at,
+        region=item.region,
+        source=item.source,
+        report_reason=item.report_reason,
+        content_hash=content_hash(item.content),
+        received_at=utcnow(),
+    )
+
+
+def existing_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        found.update(session.scalars(select(StoredItem.id).where(StoredItem.id.in_(chunk))))
+    return found
+
+
+def add_items(session: Session, items: Iterable[Item]) -> tuple[int, int]:
+    """Insert items whose id is not stored yet; return ``(stored, duplicates)``.
+
+    An id already stored is left as it is (the first report wins) and counted as a duplicate.
+    Commits. Safe under concurrent writers: a race on the same id is retried row by row.
+    """
+    batch = list({it.id: it for it in items}.values())
+    n_in_request_dups = 0
+    seen: set[str] = set()
+    for it in items:
+        if it.id in seen:
+            n_in_request_dups += 1
+        seen.add(it.id)
+    known = existing_ids(session, [it.id for it in batch])
+    new = [it for it in batch if it.id not in known]
+    try:
+        session.add_all([_row(it) for it in new])
+        session.commit()
+        stored = len(new)
+    except IntegrityError:
+        session.rollback()
+        stored = 0
+        for it in new:
+            try:
+                session.add(_row(it))
+                session.commit()
+                stored += 1
+            except IntegrityError:
+                session.rollback()
+    return stored, len(batch) - stored + n_in_request_dups
+
+
+def get_items(session: Session, ids: Sequence[str]) -> dict[str, StoredItem]:
+    out: dict[str, StoredItem] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        out.update({row.id: row for row in session.scalars(select(StoredItem).where(StoredItem.id.in_(chunk)))})
+    return out
+
+
+def items_for_detection(session: Session, *, since: datetime | None = None) -> list[StoredItem]:
+    """Stored items that have a ``created_at``, oldest first (optionally from ``since`` on)."""
+    stmt = select(StoredItem).where(StoredItem.created_at.is_not(None))
+    if since is not None:
+        stmt = stmt.where(StoredItem.created_at >= since)
+    return list(session.scalars(stmt.order_by(StoredItem.created_at, StoredItem.id)))
+
+
+def count_items(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(StoredItem)) or 0)
+
+
+def record_scores(session: Session, scores: Iterable[dict[str, Any]]) -> int:
+    """Write severity scores onto stored items (ids not stored are skipped); no commit."""
+    scores = list(scores)
+    rows = get_items(session, [s["id"] for s in scores])
+    for s in scores:
+        row = rows.get(s["id"])
+        if row is not None:
+            row.severity = int(s["severity"])
+            row.severity_probs = [float(p) for p in s["severity_probs"]]
+            row.model_version = str(s["model"]["version"])
+    return sum(1 for s in scores if s["id"] in rows)
