@@ -1,0 +1,178 @@
+"""Service fixtures: ONE real ``trendml serve`` (BentoML) per test session on a free loopback
+port, in its own process group, killed at the end. Tests that must restart a server (persistence,
+hot swap) start their own with :func:`start_server` on the same home.
+
+The session server's home is seeded with a tiny champion model trained through the severity
+package's public API (``training.registry``), API keys made with the real ``trendml keys``
+CLI, and the small demo stream stored with ``POST /v1/items`` and detected with
+``POST /v1/detect``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(home: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "TRENDML_HOME": str(home),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "BENTOML_DO_NOT_TRACK": "true",
+            "DO_NOT_TRACK": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "BENTOML_HOME": str(home / "bentoml"),
+            "TRENDML_RELOAD_INTERVAL_S": "1",
+        }
+    )
+    env.pop("TRENDML_DATABASE_URL", None)
+    env.update(extra)
+    return env
+
+
+def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real ``trendml`` console entry point against ``home``."""
+    return subprocess.run(
+        [sys.executable, "-m", "trendml.cli.main", *args],
+        capture_output=True, text=True, cwd=REPO, env=server_env(home), timeout=timeout,
+    )
+
+
+@dataclass
+class Server:
+    home: Path
+    port: int
+    proc: subprocess.Popen
+    keys: dict[str, str] = field(default_factory=dict)
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, role: str | None = None, **kw) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=kw.pop("timeout", 120), **kw)
+
+    def request(self, method: str, path: str, role: str | None = None, **kw) -> httpx.Response:
+        with self.client(role) as c:
+            return c.request(method, path, **kw)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+
+    def log_tail(self, n: int = 40) -> str:
+        if self.log is None or not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+
+def start_server(home: Path, *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str) -> Server:
+    """Start ``trendml serve`` on a free port; wait for /healthz (and /readyz when ``need_ready``)."""
+    port = free_port()
+    log = home / f"server-{port}.log"
+    home.mkdir(parents=True, exist_ok=True)
+    fh = log.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trendml.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env=server_env(home, **env), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    server = Server(home=home, port=port, proc=proc, keys=dict(keys or {}), log=log)
+    path = "/readyz" if need_ready else "/healthz"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(server.url + path, timeout=5).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"server not ready on {path} after {READY_TIMEOUT_S}s:\n{server.log_tail()}")
+
+
+def create_key(home: Path, role: str, name: str | None = None) -> str:
+    args = ["keys", "create", "--role", role] + (["--name", name] if name else [])
+    proc = cli(home, *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+# --------------------------------------------------------------------------- model
+def severity_api_available() -> bool:
+    try:
+        import training.registry  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def service_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("service") / "home"
+
+
+@pytest.fixture(scope="session")
+def seeded_cache(service_home, small_stream, small_stream_vectors, embedder) -> int:
+    """Pre-seed the service home's embedding cache with the small stream's vectors (embedded once
+    per session by the shared fixture), so the server does not embed them a second time."""
+    from trendml.config import Settings
+    from trendml.embed import EmbeddingCache
+    from trendml.embed.base import embedder_id
+    from trendml.text import content_hash
+
+    cache = EmbeddingCache(Settings(home=service_home).embedding_cache_path)
+    hashes = [content_hash(it.content) for it in small_stream.items]
+    cache.put_many(embedder_id(embedder), hashes, small_stream_vectors)
+    n = cache.count()
+    cache.close()
+    return n
+
+
+@pytest.fixture(scope="session")
+def keys(service_home) -> dict[str, str]:
+    return {role: create_key(service_home, role, f"test-{role}") for role in ("triage", "analyst", "admin")}
+
+
+@pytest.fixture(scope="session")
+def server(service_home, keys, seeded_cache):
+    srv = start_server(service_home, keys=keys, need_ready=False)
+    yield srv
+    srv.stop()
+
+
+def dump(obj) -> str:
+    return json.dumps(obj)

@@ -1,0 +1,48 @@
+"""``trendml serve``: start the BentoML triage service against the configured database and registry."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+
+from trendml.cli._common import console, settings
+
+SERVICE = "service.service:TriageService"
+
+
+def bentoml_command(host: str, port: int, *, reload: bool = False) -> list[str]:
+    """The ``bentoml serve`` command line that runs the service (one worker)."""
+    exe = Path(sys.executable).with_name("bentoml")
+    cmd = [str(exe)] if exe.exists() else [shutil.which("bentoml") or "bentoml"]
+    cmd += ["serve", SERVICE, "--host", host, "--port", str(port)]
+    if reload:
+        cmd.append("--reload")
+    return cmd
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(3000, "--port", min=1, max=65535, help="TCP port."),
+    reload: bool = typer.Option(False, "--reload", help="Restart on code changes (development)."),
+) -> None:
+    """Start the service (API docs at http://HOST:PORT/, Prometheus metrics at /metrics)."""
+    cfg = settings()
+    cfg.ensure_home()
+    repo_root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root), env.get("PYTHONPATH", "")) if p)
+    console.print(
+        f"serving trendml on http://{host}:{port} (home {cfg.home}, database {cfg.db_url.split('://')[0]})",
+        highlight=False,
+    )
+    cmd = bentoml_command(host, port, reload=reload)
+    os.chdir(repo_root)
+    os.execve(cmd[0], cmd, env)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
