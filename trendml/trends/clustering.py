@@ -1,0 +1,180 @@
+"""Per-window clustering: an optional reducer (PCA / UMAP / none) and ``hdbscan.HDBSCAN`` fitted
+with ``prediction_data=True``, wrapped in a picklable :class:`WindowModel` that can place new
+points into the window's clusters without refitting (``hdbscan.approximate_predict``).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trendml.errors import InputError, StateError
+
+logger = logging.getLogger(__name__)
+
+REDUCERS = ("pca", "umap", "none")
+MODEL_FORMAT = 1
+
+
+@dataclass
+class ClusterParams:
+    """Parameters of one window's clustering (see :class:`trendml.trends.TrendDetector`)."""
+
+    min_cluster_size: int = 10
+    min_samples: int | None = 5
+    reducer: str = "pca"
+    n_components: int = 10
+    cluster_selection_method: str = "eom"
+    n_jobs: int = 2
+    random_state: int = 0
+
+    def validate(self) -> None:
+        if self.reducer not in REDUCERS:
+            raise InputError(f'reducer is "{self.reducer}"; expected one of {", ".join(REDUCERS)}', field="reducer")
+        if self.min_cluster_size < 2:
+            raise InputError(
+                f"min_cluster_size is {self.min_cluster_size}; expected at least 2", field="min_cluster_size"
+            )
+        if self.n_components < 2:
+            raise InputError(f"n_components is {self.n_components}; expected at least 2", field="n_components")
+        if self.cluster_selection_method not in ("eom", "leaf"):
+            raise InputError(
+                f'cluster_selection_method is "{self.cluster_selection_method}"; expected eom or leaf',
+                field="cluster_selection_method",
+            )
+
+
+@dataclass
+class WindowModel:
+    """A fitted window: reducer + clusterer, or a single centroid when every point is identical.
+
+    ``predict`` is point-wise (each point's label depends on that point alone), so an item gets
+    the same label whether it is predicted alone or in a batch.
+    """
+
+    kind: str  # "hdbscan" or "centroid"
+    reducer: Any = None
+    clusterer: Any = None
+    centroid: np.ndarray | None = None
+    n_clusters: int = 0
+    format: int = MODEL_FORMAT
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        x = np.asarray(vectors, dtype=np.float64)
+        if self.reducer is None:
+            return x
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self.reducer.transform(x)
+
+    def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels (``-1`` = noise) and membership strengths in ``[0, 1]`` for new points."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        if self.kind == "centroid":
+            assert self.centroid is not None
+            sims = vectors @ self.centroid
+            labels = np.where(sims >= self.meta.get("min_similarity", 0.98), 0, -1)
+            return labels.astype(np.int64), np.clip(sims, 0, 1).astype(np.float64)
+        import hdbscan
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            labels, strengths = hdbscan.approximate_predict(self.clusterer, self.transform(vectors))
+        return np.asarray(labels, dtype=np.int64), np.asarray(strengths, dtype=np.float64)
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def from_bytes(blob: bytes) -> WindowModel:
+        try:
+            model = pickle.loads(blob)  # noqa: S301 - our own state, written by to_bytes
+        except Exception as exc:  # pragma: no cover - corrupt state
+            raise StateError(
+                f"stored window model is unreadable ({type(exc).__name__}); expected a model written by this "
+                "version of trendml; rerun detection with a fresh state"
+            ) from None
+        if not isinstance(model, WindowModel) or model.format != MODEL_FORMAT:
+            raise StateError(
+                "stored window model has another format; expected format "
+                f"{MODEL_FORMAT}; rerun detection with a fresh state"
+            )
+        return model
+
+
+def _distinct_rows(x: np.ndarray, decimals: int = 4) -> int:
+    return len(np.unique(np.round(x, decimals), axis=0))
+
+
+def fit_window_model(vectors: np.ndarray, params: ClusterParams) -> tuple[WindowModel, np.ndarray, np.ndarray]:
+    """Cluster one window. Returns the model, labels (``-1`` noise) and membership probabilities.
+
+    Degenerate windows are handled without exceptions: when every vector is (near-)identical the
+    whole window is one cluster (a copy-paste wave), modelled by its centroid.
+    """
+    params.validate()
+    x = np.asarray(vectors, dtype=np.float32)
+    n = len(x)
+    if n < params.min_cluster_size:
+        raise InputError(f"window has {n} items; expected at least min_cluster_size={params.min_cluster_size}")
+    if _distinct_rows(x) == 1:
+        centroid = x.mean(axis=0)
+        centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
+        model = WindowModel(kind="centroid", centroid=centroid.astype(np.float32), n_clusters=1)
+        model.meta["min_similarity"] = 0.98
+        return model, np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.float64)
+
+    import hdbscan
+
+    reducer = None
+    z = x.astype(np.float64)
+    if params.reducer == "pca":
+        from sklearn.decomposition import PCA
+
+        from threadpoolctl import threadpool_limits
+
+        k = min(params.n_components, n - 1, x.shape[1])
+        # one BLAS thread: on a shared 2-core box multi-threaded OpenBLAS is up to 50x slower here
+        with threadpool_limits(limits=1, user_api="blas"):
+            reducer = PCA(n_components=k, svd_solver="covariance_eigh", random_state=params.random_state).fit(z)
+            z = reducer.transform(z)
+    elif params.reducer == "umap":
+        try:
+            import umap
+        except ImportError:  # pragma: no cover - optional dependency
+            raise InputError(
+                'reducer is "umap" but umap-learn is not installed; expected pca or none; '
+                "install the bench extra or choose pca"
+            ) from None
+        k = min(params.n_components, n - 2)
+        reducer = umap.UMAP(
+            n_components=k, n_neighbors=min(15, n - 1), min_dist=0.0, metric="cosine",
+            random_state=params.random_state, n_jobs=1,
+        ).fit(z)
+        z = reducer.embedding_.astype(np.float64)
+    min_samples = min(params.min_samples or params.min_cluster_size, n - 1)
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=params.min_cluster_size,
+        min_samples=min_samples,
+        cluster_selection_method=params.cluster_selection_method,
+        prediction_data=True,
+        core_dist_n_jobs=params.n_jobs,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clusterer.fit(z)
+    labels = np.asarray(clusterer.labels_, dtype=np.int64)
+    probs = np.asarray(clusterer.probabilities_, dtype=np.float64)
+    n_clusters = int(labels.max() + 1) if len(labels) else 0
+    model = WindowModel(kind="hdbscan", reducer=reducer, clusterer=clusterer, n_clusters=n_clusters)
+    logger.debug("window of %d items: %d clusters, %d noise", n, n_clusters, int((labels < 0).sum()))
+    return model, labels, probs

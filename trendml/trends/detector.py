@@ -1,0 +1,448 @@
+"""``TrendDetector``: windowed HDBSCAN, stable trend ids, emergence and US-specific scoring.
+
+One window at a time (:func:`process_window`), always through a :class:`TrendState`, so a batch
+run over many windows and an incremental run that feeds them one by one do exactly the same
+steps. See ``docs/trends.md`` for the algorithm and the measurements behind the defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from trendml.errors import InputError, ModelMismatchError, StateError
+from trendml.items import Item
+from trendml.trends.clustering import ClusterParams, fit_window_model
+from trendml.trends.keywords import ctfidf_keywords
+from trendml.trends.scoring import (
+    burst_z,
+    density_ratio,
+    growth_z,
+    neighbourhood_labels,
+    novelty,
+    region_lift,
+    severity_mix,
+)
+from trendml.trends.state import TrendRecord, TrendState, WindowRecord
+from trendml.trends.tracking import match_clusters
+from trendml.trends.windows import WindowSlice, format_window, parse_window, split_windows
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("new", "growing", "stable", "fading")
+NOT_ENOUGH = "not enough items"
+
+
+@dataclass
+class WindowResult:
+    start: datetime
+    end: datetime
+    n_items: int
+    trends: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+    us_share: float | None = None
+    events: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat().replace("+00:00", "Z"),
+            "end": self.end.isoformat().replace("+00:00", "Z"),
+            "n_items": self.n_items,
+            "trends": self.trends,
+            "note": self.note,
+            "us_share": self.us_share,
+            "events": self.events,
+        }
+
+
+@dataclass
+class DetectionResult:
+    """Windows in time order; ``to_dict()`` is the detection contract."""
+
+    windows: list[WindowResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"windows": [w.to_dict() for w in self.windows]}
+
+    def item_trends(self) -> dict[str, str]:
+        """``item id -> trend id`` for every item that landed in a trend."""
+        return {i: t["trend_id"] for w in self.windows for t in w.trends for i in t["member_ids"]}
+
+    def emerging(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(window position, trend dict)`` of every emerging trend."""
+        return [(k, t) for k, w in enumerate(self.windows) for t in w.trends if t["emerging"]]
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), nd)
+
+
+class TrendDetector:
+    """Emerging-trend detection over time windows (scikit-learn style parameters).
+
+    Parameters
+    ----------
+    window: window length (``"1d"``, ``"6h"``, a ``timedelta``); windows are epoch-aligned.
+    min_cluster_size, min_samples, cluster_selection_method: HDBSCAN parameters per window.
+    reducer, n_components: ``"pca"`` (default), ``"umap"`` or ``"none"`` before HDBSCAN.
+    min_window_items: windows with fewer items get a "not enough items" note and no trends.
+    history: how many earlier windows a region's count is compared against.
+    history_sample: at most this many vectors per window are kept as history (chosen by id hash).
+    emerging_z, emerging_ratio, min_emerging_size: a trend is *emerging* when its region's burst
+        z-score and density ratio vs history pass both thresholds and it has enough members.
+    growing_z: |growth z| vs the trend's own past sizes that makes it growing / fading.
+    match_similarity, match_overlap, max_gap: tracking thresholds (see ``trends.tracking``).
+    us_alpha: p-value below which a trend's US lift counts as US-specific.
+    """
+
+    def __init__(
+        self,
+        window: str | timedelta = "1d",
+        *,
+        min_cluster_size: int = 10,
+        min_samples: int | None = 5,
+        cluster_selection_method: str = "eom",
+        reducer: str = "pca",
+        n_components: int = 10,
+        min_window_items: int = 30,
+        history: int = 7,
+        history_sample: int = 2000,
+        emerging_z: float = 4.0,
+        emerging_ratio: float = 3.0,
+        min_emerging_size: int | None = None,
+        growing_z: float = 2.0,
+        match_similarity: float = 0.9,
+        match_overlap: float = 0.3,
+        max_gap: int = 3,
+        n_keywords: int = 8,
+        n_representatives: int = 5,
+        us_alpha: float = 0.01,
+        n_jobs: int = 2,
+    ) -> None:
+        self.window = window
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.cluster_selection_method = cluster_selection_method
+        self.reducer = reducer
+        self.n_components = n_components
+        self.min_window_items = min_window_items
+        self.history = history
+        self.history_sample = history_sample
+        self.emerging_z = emerging_z
+        self.emerging_ratio = emerging_ratio
+        self.min_emerging_size = min_emerging_size
+        self.growing_z = growing_z
+        self.match_similarity = match_similarity
+        self.match_overlap = match_overlap
+        self.max_gap = max_gap
+        self.n_keywords = n_keywords
+        self.n_representatives = n_representatives
+        self.us_alpha = us_alpha
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ helpers
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "window", "min_cluster_size", "min_samples", "cluster_selection_method", "reducer", "n_components",
+            "min_window_items", "history", "history_sample", "emerging_z", "emerging_ratio", "min_emerging_size",
+            "growing_z", "match_similarity", "match_overlap", "max_gap", "n_keywords", "n_representatives",
+            "us_alpha", "n_jobs")}
+
+    def _cluster_params(self) -> ClusterParams:
+        p = ClusterParams(
+            min_cluster_size=int(self.min_cluster_size), min_samples=self.min_samples, reducer=self.reducer,
+            n_components=int(self.n_components), cluster_selection_method=self.cluster_selection_method,
+            n_jobs=int(self.n_jobs),
+        )
+        p.validate()
+        return p
+
+    def state_config(self, dim: int) -> dict[str, Any]:
+        """The settings a state is bound to (everything that changes results, plus the vector size)."""
+        cfg = {k: v for k, v in self.get_params().items() if k != "n_jobs"}
+        cfg["window"] = format_window(parse_window(self.window))
+        cfg["dim"] = int(dim)
+        return cfg
+
+    # ------------------------------------------------------------------ public API
+    def detect(
+        self,
+        items: Sequence[Item],
+        embeddings: np.ndarray,
+        *,
+        severity: np.ndarray | None = None,
+        state: TrendState | None = None,
+        now: datetime | None = None,
+    ) -> DetectionResult:
+        """Detect trends in every window of ``items`` (any order) and record them in ``state``.
+
+        ``state=None`` uses a fresh in-memory state (a one-off batch run). With a persistent
+        state, the items must all lie after the last processed window (:class:`StateError`).
+        """
+        window = parse_window(self.window)
+        x = _check_inputs(items, embeddings, severity)
+        params = self._cluster_params()
+        state = state if state is not None else TrendState.in_memory()
+        state.check_config(self.state_config(x.shape[1]))
+        slices = split_windows(items, window)
+        last = state.last_start
+        if last is not None and slices and slices[0].start <= last:
+            raise StateError(
+                f"items start in the window of {slices[0].start.isoformat()}, which the trend state at {state.url} "
+                f"has already processed (last window {last.isoformat()}); expected only later items; "
+                "use a fresh state (--no-state or another --state path) to re-run old windows"
+            )
+        now = now or datetime.now(UTC)
+        result = DetectionResult()
+        for sl in slices:
+            result.windows.append(self._process(state, sl, items, x, severity, params, now))
+        return result
+
+    def assign(self, items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> list[str | None]:
+        """Trend id (or ``None``) for each item, from the latest window's model; no refitting."""
+        return assign(items, embeddings, state)
+
+    # ------------------------------------------------------------------ one window
+    def _history_positions(self, ids: list[str]) -> np.ndarray:
+        if len(ids) <= self.history_sample:
+            return np.arange(len(ids))
+        keys = [hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest() for i in ids]
+        chosen = sorted(range(len(ids)), key=lambda j: (keys[j], ids[j]))[: self.history_sample]
+        return np.asarray(sorted(chosen), dtype=np.int64)
+
+    def _process(
+        self,
+        state: TrendState,
+        sl: WindowSlice,
+        items: Sequence[Item],
+        x: np.ndarray,
+        severity: np.ndarray | None,
+        params: ClusterParams,
+        now: datetime,
+    ) -> WindowResult:
+        seq = state.next_seq
+        idx = sl.index
+        n = len(idx)
+        ids = [items[i].id for i in idx]
+        xw = x[idx]
+        region_counts = Counter(items[i].region for i in idx if items[i].region)
+        n_known = sum(region_counts.values())
+        n_us = region_counts.get("US", 0)
+        us_share_w = n_us / n_known if n_known else None
+        notes: list[str] = []
+        if sl.start > now:
+            notes.append("window starts after the detection time (items dated in the future)")
+        hist_pos = self._history_positions(ids)
+        record = WindowRecord(seq=seq, start=sl.start, end=sl.end, n_items=n,
+                              history_ids=[ids[j] for j in hist_pos], history=xw[hist_pos])
+        past = [w for w in state.windows[-self.history:] if w.history is not None and len(w.history_ids)]
+        wres = WindowResult(start=sl.start, end=sl.end, n_items=n, us_share=_r(us_share_w))
+
+        def finish(obs: list[dict[str, Any]], updates: dict[str, TrendRecord], events: list[tuple[str, str, str]]):
+            wres.note = "; ".join(notes) or None
+            wres.trends = obs
+            wres.events = [{"kind": k, "trend_id": a, "other_id": b} for k, a, b in events]
+            state.add_window(record=record, note=wres.note, us_share=us_share_w, region_counts=dict(region_counts),
+                             observations=obs, trend_updates=updates, events=events, keep_history=self.history)
+            return wres
+
+        if n < max(self.min_window_items, params.min_cluster_size):
+            notes.insert(0, f"{NOT_ENOUGH}: {n} < {max(self.min_window_items, params.min_cluster_size)} "
+                            "needed to cluster this window")
+            return finish([], {}, [])
+        model, labels, probs = fit_window_model(xw, params)
+        if model.kind == "centroid":
+            notes.append("all items in this window are near-identical: one cluster")
+        clusters = sorted({int(c) for c in labels if c >= 0}, key=lambda c: int(np.flatnonzero(labels == c)[0]))
+        if not clusters:
+            notes.append("no cluster found: the window has no dense group of at least "
+                         f"{params.min_cluster_size} similar items")
+            record.model = model
+            return finish([], {}, [])
+        members = [np.flatnonzero(labels == c) for c in clusters]
+        cents = np.stack([xw[m].mean(axis=0) for m in members]).astype(np.float32)
+        cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
+
+        # region counts in the past windows (density ratio / burst vs history)
+        # Region counts now vs before, counted the same way on both sides: a point belongs to a
+        # cluster's region when most of its nearest neighbours in this window are members
+        # (leave-one-out for this window's own points), so the comparison has no selection bias.
+        zw = model.transform(xw) if model.kind == "hdbscan" else xw
+        k_nn = int(params.min_samples or params.min_cluster_size)
+        pos = {c: j for j, c in enumerate(clusters)}
+        now_k = np.zeros(len(clusters))
+        clab = neighbourhood_labels(zw, labels, zw[hist_pos], k=k_nn, self_index=hist_pos)
+        for lab in clab[clab >= 0]:
+            now_k[pos[int(lab)]] += n / len(hist_pos)
+        past_n = float(sum(w.n_items for w in past))
+        past_k = np.zeros(len(clusters))
+        if past:
+            pv = np.concatenate([w.history for w in past])
+            pw = np.concatenate([np.full(len(w.history_ids), w.n_items / len(w.history_ids)) for w in past])
+            zp = model.transform(pv) if model.kind == "hdbscan" else pv
+            plab = neighbourhood_labels(zw, labels, zp, k=k_nn)
+            for lab, wt in zip(plab, pw, strict=True):
+                if lab >= 0:
+                    past_k[pos[int(lab)]] += wt
+
+        # tracking
+        prev = state.model_window()
+        active = sorted(t for t, rec in state.trends.items()
+                        if rec.merged_into is None and rec.last_seq >= seq - 1 - self.max_gap)
+        overlap = np.zeros((len(clusters), len(active)))
+        prev_trends: set[str] = set()
+        if prev is not None and prev.model is not None and prev.seq >= seq - 1 - self.max_gap and active:
+            plab, _ = prev.model.predict(xw)
+            col = {t: j for j, t in enumerate(active)}
+            prev_trends = {t for t in prev.label_map.values() if t in col}
+            for ci, m in enumerate(members):
+                for lab in plab[m]:
+                    tid = prev.label_map.get(int(lab))
+                    if tid is not None and tid in col:
+                        overlap[ci, col[tid]] += 1
+                overlap[ci] /= len(m)
+        tcents = np.stack([state.trends[t].centroid for t in active]) if active else np.zeros((0, x.shape[1]))
+        sims = cents @ tcents.T if active else np.zeros((len(clusters), 0))
+        match = match_clusters(overlap, sims, active, min_overlap=self.match_overlap,
+                               min_similarity=self.match_similarity, mergeable=prev_trends)
+        earlier = (np.stack([r.centroid for r in state.trends.values()]) if state.trends
+                   else np.zeros((0, x.shape[1]), dtype=np.float32))
+
+        texts = [items[i].content for i in idx]
+        keywords = ctfidf_keywords(texts, labels, top_n=self.n_keywords)
+        processed = [w.seq for w in state.windows[-self.history:]]
+        n_by_seq = {w.seq: w.n_items for w in state.windows}
+        stamp = sl.start.strftime("%Y%m%d%H%M")
+        min_emerging = self.min_emerging_size or params.min_cluster_size
+        obs: list[dict[str, Any]] = []
+        updates: dict[str, TrendRecord] = {}
+        events: list[tuple[str, str, str]] = []
+        label_map: dict[int, str] = {}
+        new_k = 0
+        for ci, (c, m) in enumerate(zip(clusters, members, strict=True)):
+            size = len(m)
+            parent = None
+            if ci in match.matched:
+                tid = match.matched[ci]
+                old = state.trends[tid]
+                rec = replace(old, sizes=dict(old.sizes))
+                hist_sizes = [old.sizes.get(s, (0, n_by_seq[s]))[0] * n / max(n_by_seq[s], 1)
+                              for s in processed if s >= old.first_seq]
+                gz = growth_z(size, hist_sizes)
+                status = "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
+            else:
+                tid = f"t{stamp}-{new_k:03d}"
+                new_k += 1
+                parent = match.split_parent.get(ci)
+                rec = TrendRecord(trend_id=tid, first_seq=seq, last_seq=seq, first_start=sl.start,
+                                  centroid=cents[ci], parent_id=parent)
+                gz = 0.0
+                status = "new"
+                if parent is not None:
+                    events.append(("split", parent, tid))
+            rec.last_seq = seq
+            rec.centroid = cents[ci]
+            rec.sizes[seq] = (size, n)
+            has_history = past_n > 0
+            bz = burst_z(now_k[ci], past_k[ci], n, past_n) if has_history else 0.0
+            dr = density_ratio(now_k[ci], past_k[ci], n, past_n) if has_history else None
+            nov = novelty(cents[ci], earlier)
+            emerging = bool(has_history and size >= min_emerging and bz >= self.emerging_z
+                            and dr is not None and dr >= self.emerging_ratio)
+            rec.ever_emerging = rec.ever_emerging or emerging
+            k_regions = Counter(items[idx[j]].region for j in m if items[idx[j]].region)
+            share, lift, p = region_lift(k_regions.get("US", 0), sum(k_regions.values()), n_us, n_known)
+            order = np.argsort(-(xw[m] @ cents[ci]), kind="stable")[: self.n_representatives]
+            trend = {
+                "trend_id": tid,
+                "status": status,
+                "emerging": emerging,
+                "size": int(size),
+                "emergence_score": _r(bz, 3),
+                "us_share": _r(share),
+                "us_lift": _r(lift),
+                "keywords": keywords.get(c, []),
+                "member_ids": [ids[j] for j in m],
+                "representative_ids": [ids[m[j]] for j in order],
+                "us_lift_p": _r(p, 6),
+                "us_specific": bool(lift is not None and p is not None and lift > 1 and p < self.us_alpha),
+                "burst_z": _r(bz, 3),
+                "density_ratio": _r(dr, 3),
+                "growth_z": _r(gz, 3),
+                "novelty": _r(nov),
+                "severity_mix": severity_mix(severity[idx[m]] if severity is not None else None),
+                "region_counts": dict(sorted(k_regions.items())),
+                "parent_id": parent,
+            }
+            obs.append(trend)
+            updates[tid] = rec
+            label_map[int(c)] = tid
+        for ended, into in match.merges:
+            rec = replace(state.trends[ended], sizes=dict(state.trends[ended].sizes), merged_into=into)
+            updates[ended] = rec
+            events.append(("merge", ended, into))
+        record.model = model
+        record.label_map = label_map
+        return finish(obs, updates, events)
+
+
+def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.ndarray | None) -> np.ndarray:
+    if len(items) == 0:
+        raise InputError("no items were given; expected at least one item with a created_at")
+    x = np.asarray(embeddings, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] != len(items):
+        raise InputError(
+            f"embeddings have shape {x.shape}; expected ({len(items)}, dim), one row per item in the same order"
+        )
+    if not np.isfinite(x).all():
+        raise InputError("embeddings contain NaN or infinite values; expected finite vectors; re-embed the items")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.maximum(norms, 1e-12)
+    if severity is not None:
+        sev = np.asarray(severity)
+        if sev.shape != (len(items), 4):
+            raise InputError(f"severity has shape {sev.shape}; expected ({len(items)}, 4) class probabilities")
+    ids = [it.id for it in items]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i, c in Counter(ids).items() if c > 1)
+        raise InputError(f'id "{dup[:60]}" appears more than once; expected unique item ids')
+    return x
+
+
+def assign(items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> list[str | None]:
+    """Place new items into the latest window's trends (``approximate_predict``; no refit).
+
+    Point-wise: an item gets the same answer alone or in a batch. ``None`` = no trend.
+    """
+    x = np.asarray(embeddings, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] != len(items):
+        raise InputError(
+            f"embeddings have shape {x.shape}; expected ({len(items)}, dim), one row per item in the same order"
+        )
+    if len(items) == 0:
+        return []
+    rec = state.model_window()
+    if rec is None or rec.model is None:
+        raise StateError(
+            f"trend state at {state.url} has no fitted window yet; expected a state that detection has run on; "
+            "run `trendml detect` (or TrendDetector.detect) first"
+        )
+    dim = (state.meta.get("config") or {}).get("dim")
+    if dim is not None and x.shape[1] != dim:
+        raise ModelMismatchError(
+            f"embeddings have {x.shape[1]} dimensions, the trend state was built on {dim}; "
+            "expected vectors from the same embedder; embed with the embedder the state was built with"
+        )
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    labels, _ = rec.model.predict(x)
+    return [rec.label_map.get(int(lab)) if lab >= 0 else None for lab in labels]
