@@ -94,9 +94,20 @@ class ItemsResponse(BaseModel):
 class DetectRequest(BaseModel):
     """Body of ``POST /v1/detect`` (all fields optional)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     since: datetime | None = Field(
         default=None, description="Only use stored items created at or after this time.",
         examples=["2026-03-01T00:00:00Z"],
+    )
+
+
+    reset: bool = Field(
+        default=False, description="Forget every processed window and trend first, then detect over all items."
+    )
+    include_open_window: bool = Field(
+        default=False,
+        description="Also process the window that holds the current time (a processed window is final).",
     )
 
 

@@ -108,6 +108,12 @@ def _make_embedder(settings: Settings) -> Any:
     return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
 
 
+def _decide(model: Any, probs: np.ndarray) -> np.ndarray:
+    """Severity labels: the model's tuned decision rule when it has one, else the argmax."""
+    decide = getattr(model, "decide", None)
+    return np.asarray(decide(probs) if decide is not None else probs.argmax(axis=1), dtype=np.int64)
+
+
 def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
@@ -138,7 +144,8 @@ class TriageService:
         )
         self.models.refresh()
         self.models.start()
-        self.trends = TrendBackend(self.engine, self.Session)
+        self.trends = TrendBackend(self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d")
+        self._start_detect_schedule(_env_float("TRENDML_DETECT_INTERVAL_S", 0.0))
         active = self.models.active
         logger.info(
             "trendml service initialised in %.1fs: model %s, trends %s",
@@ -167,8 +174,26 @@ class TriageService:
         with self._embed_lock:
             return self.embedder.encode(texts)
 
+    def _start_detect_schedule(self, interval_s: float) -> None:
+        """Optional schedule: ``TRENDML_DETECT_INTERVAL_S`` > 0 runs detection that often."""
+        self._stop_schedule = threading.Event()
+        if interval_s <= 0 or not self.trends.available:
+            return
+
+        def loop() -> None:
+            while not self._stop_schedule.wait(interval_s):
+                try:
+                    self.run_detection()
+                except HTTPException as exc:
+                    logger.info("scheduled detection skipped: %s", exc.detail)
+                except Exception:  # noqa: BLE001 - keep the schedule alive
+                    logger.exception("scheduled detection failed")
+
+        threading.Thread(target=loop, name="trendml-detect-schedule", daemon=True).start()
+
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
+        self._stop_schedule.set()
         self.models.stop()
         self.engine.dispose()
 
@@ -207,7 +232,7 @@ class TriageService:
         texts = [it.content for it in items]
         vectors = self.embed_texts(texts)
         probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
-        severity = probs.argmax(axis=1)
+        severity = _decide(active.model, probs)
         assigned = self.trends.assign(items, vectors)
         results: list[ScoreResult] = []
         audit: list[dict[str, Any]] = []
@@ -257,11 +282,18 @@ class TriageService:
 
     @app.post("/detect", response_model=DetectResponse, responses=ERRORS, tags=["trends"])
     def detect(self, body: DetectRequest | None = Body(default=None)) -> DetectResponse:
-        """Run trend detection over the stored items and store the trends (role: admin)."""
-        return self.run_detection(since=body.since if body else None)
+        """Run trend detection over the stored items not yet processed and store the trends (role: admin).
 
-    def run_detection(self, *, since: datetime | None = None) -> DetectResponse:
-        from trendml.items import Item
+        Incremental: windows already processed are final; only complete windows are processed unless
+        ``include_open_window``; ``reset`` starts over from every stored item."""
+        body = body or DetectRequest()
+        return self.run_detection(since=body.since, reset=body.reset, include_open_window=body.include_open_window)
+
+    def run_detection(
+        self, *, since: datetime | None = None, reset: bool = False, include_open_window: bool = False
+    ) -> DetectResponse:
+        from datetime import UTC
+
         from trendml.store.items import items_for_detection, record_scores
 
         if not self.trends.available:
@@ -272,41 +304,46 @@ class TriageService:
                                              "detail": "a detection run is in progress; retry when it ends"})
         try:
             t0 = time.perf_counter()
+            lower = None if reset else self.trends.pending_since()
+            if since is not None:
+                lower = max(lower, since) if lower is not None else since
+            upper = None if include_open_window else self.trends.complete_before(datetime.now(UTC))
             with self.Session() as session:
-                rows = items_for_detection(session, since=since)
-            if not rows:
-                raise HTTPException(
-                    422,
-                    detail={"error": "no items", "field": "since" if since else None,
-                            "detail": "no stored items with created_at to analyse; expected items sent to "
-                                      "POST /v1/items with created_at; send some first"},
-                )
-            items: list[Item] = [r.to_item() for r in rows]
-            vectors = self.embed_texts([it.content for it in items])
+                rows = items_for_detection(session, since=lower, before=upper)
             active = self.models.active
-            severity: list[int] | None = None
+            model_ref = ModelRef(name=active.name, version=active.version) if active else None
+            if not rows:
+                if reset:
+                    self.trends.reset()
+                return DetectResponse(n_items=0, n_windows=0, n_trends=0, n_emerging=0, scored=0, model=model_ref,
+                                      seconds=round(time.perf_counter() - t0, 3))
+            items = [r.to_item() for r in rows]
+            texts = [it.content for it in items]
+            vectors = self.embed_texts(texts)
+            probs = None
             scored = 0
             if active is not None:
-                probs = np.asarray(active.model.predict_proba([it.content for it in items], vectors))
-                severity = [int(s) for s in probs.argmax(axis=1)]
+                probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
+                labels = _decide(active.model, probs)
                 with self.Session() as session:
                     scored = record_scores(
                         session,
                         [
-                            {"id": it.id, "severity": s, "severity_probs": [float(x) for x in p],
+                            {"id": it.id, "severity": int(s), "severity_probs": [round(float(x), 6) for x in p],
                              "model": {"version": active.version}}
-                            for it, s, p in zip(items, severity, probs, strict=True)
+                            for it, s, p in zip(items, labels, probs, strict=True)
                         ],
                     )
                     session.commit()
-            summary = self.trends.detect(items, vectors, severity)
+            summary = self.trends.detect(items, vectors, probs, reset=reset)
+            logger.info("detection over %d items: %s", len(items), summary)
             return DetectResponse(
                 n_items=len(items),
-                n_windows=int(summary.get("n_windows", 0)),
-                n_trends=int(summary.get("n_trends", 0)),
-                n_emerging=int(summary.get("n_emerging", 0)),
+                n_windows=int(summary["n_windows"]),
+                n_trends=int(summary["n_trends"]),
+                n_emerging=int(summary["n_emerging"]),
                 scored=scored,
-                model=ModelRef(name=active.name, version=active.version) if active else None,
+                model=model_ref,
                 seconds=round(time.perf_counter() - t0, 3),
             )
         finally:

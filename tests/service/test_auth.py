@@ -6,7 +6,7 @@ import pytest
 
 from tests.service.conftest import create_key
 
-ITEM = {"id": "auth-1", "text": "a plain test comment", "created_at": "2026-03-01T12:00:00Z"}
+ITEM = {"id": "auth-1", "text": "a plain test comment"}
 
 # (method, path, json body, role needed)
 ROUTES = [

@@ -130,11 +130,15 @@ def get_items(session: Session, ids: Sequence[str]) -> dict[str, StoredItem]:
     return out
 
 
-def items_for_detection(session: Session, *, since: datetime | None = None) -> list[StoredItem]:
-    """Stored items that have a ``created_at``, oldest first (optionally from ``since`` on)."""
+def items_for_detection(
+    session: Session, *, since: datetime | None = None, before: datetime | None = None
+) -> list[StoredItem]:
+    """Stored items that have a ``created_at`` in ``[since, before)``, oldest first."""
     stmt = select(StoredItem).where(StoredItem.created_at.is_not(None))
     if since is not None:
         stmt = stmt.where(StoredItem.created_at >= since)
+    if before is not None:
+        stmt = stmt.where(StoredItem.created_at < before)
     return list(session.scalars(stmt.order_by(StoredItem.created_at, StoredItem.id)))
 
 
