@@ -172,6 +172,11 @@ def fit_window_model(vectors: np.ndarray, params: ClusterParams) -> tuple[Window
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clusterer.fit(z)
+        if clusterer.labels_.max() < 0:
+            # HDBSCAN never returns its root as a cluster unless asked: a window holding one dense
+            # group (plus a little noise) would show nothing. Ask again, allowing one cluster.
+            clusterer.set_params(allow_single_cluster=True)
+            clusterer.fit(z)
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     probs = np.asarray(clusterer.probabilities_, dtype=np.float64)
     n_clusters = int(labels.max() + 1) if len(labels) else 0

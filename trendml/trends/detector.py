@@ -321,7 +321,6 @@ class TrendDetector:
         texts = [items[i].content for i in idx]
         keywords = ctfidf_keywords(texts, labels, top_n=self.n_keywords)
         processed = [w.seq for w in state.windows[-self.history:]]
-        n_by_seq = {w.seq: w.n_items for w in state.windows}
         stamp = sl.start.strftime("%Y%m%d%H%M")
         min_emerging = self.min_emerging_size or params.min_cluster_size
         obs: list[dict[str, Any]] = []
@@ -336,8 +335,7 @@ class TrendDetector:
                 tid = match.matched[ci]
                 old = state.trends[tid]
                 rec = replace(old, sizes=dict(old.sizes))
-                hist_sizes = [old.sizes.get(s, (0, n_by_seq[s]))[0] * n / max(n_by_seq[s], 1)
-                              for s in processed if s >= old.first_seq]
+                hist_sizes = [old.sizes.get(s, (0, 0))[0] for s in processed if s >= old.first_seq]
                 gz = growth_z(size, hist_sizes)
                 status = "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
             else:

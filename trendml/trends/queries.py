@@ -1,0 +1,175 @@
+"""Read-only queries over the trend state for the service, reports and the CLI.
+
+Each takes a :class:`TrendState` or a SQLAlchemy ``Engine`` on the trendml database and returns
+plain dicts (JSON-ready, datetimes as ISO-8601 strings with ``Z``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from trendml.errors import InputError
+from trendml.trends.scoring import region_lift
+from trendml.trends.state import TrendEvent, TrendObservation, TrendRow, TrendState, TrendWindow
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 500
+
+
+def _engine(source: TrendState | Engine) -> Engine:
+    return source.engine if isinstance(source, TrendState) else source
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def _trend_dict(row: TrendRow) -> dict[str, Any]:
+    return {
+        "trend_id": row.trend_id,
+        "status": row.status,
+        "emerging": bool(row.emerging),
+        "ever_emerging": bool(row.ever_emerging),
+        "first_seen": _iso(row.first_start),
+        "last_seen": _iso(row.last_start),
+        "n_windows": row.n_windows,
+        "total_size": row.total_size,
+        "last_size": row.last_size,
+        "emergence_score": row.emergence_score,
+        "us_share": row.us_share,
+        "us_lift": row.us_lift,
+        "keywords": json.loads(row.keywords or "[]"),
+        "parent_id": row.parent_id,
+        "merged_into": row.merged_into,
+    }
+
+
+def list_trends(
+    source: TrendState | Engine,
+    *,
+    status: str | None = None,
+    emerging: bool | None = None,
+    region: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    alpha: float = 0.01,
+) -> dict[str, Any]:
+    """Trends, most recently seen first, then by emergence score.
+
+    Filters: ``status`` (new/growing/stable/fading, as of the trend's last window), ``emerging``
+    (in its last window), ``region`` (ISO code: trends whose members in their last window come
+    from that region significantly more than the window's items do, one-sided p < ``alpha``),
+    ``since`` (seen in a window starting at or after it). Returns ``{"total", "items"}``.
+    """
+    if status is not None and status not in ("new", "growing", "stable", "fading"):
+        raise InputError(f'status is "{status}"; expected one of new, growing, stable, fading', field="status")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"limit is {limit}; expected 1..{MAX_LIMIT}", field="limit")
+    if offset < 0:
+        raise InputError(f"offset is {offset}; expected 0 or more", field="offset")
+    stmt = select(TrendRow)
+    if status is not None:
+        stmt = stmt.where(TrendRow.status == status)
+    if emerging is not None:
+        stmt = stmt.where(TrendRow.emerging.is_(bool(emerging)))
+    if since is not None:
+        stmt = stmt.where(TrendRow.last_start >= _naive(since))
+    stmt = stmt.where(TrendRow.status.is_not(None)).order_by(
+        TrendRow.last_start.desc(), TrendRow.emergence_score.desc(), TrendRow.trend_id
+    )
+    eng = _engine(source)
+    with eng.connect() as conn:
+        from sqlalchemy.orm import Session
+
+        with Session(bind=conn) as s:
+            rows = list(s.scalars(stmt))
+            if region is not None:
+                code = region.strip().upper()
+                rows = [r for r in rows if _region_significant(s, r, code, alpha)]
+            total = len(rows)
+            page = rows[offset : offset + limit]
+            return {"total": total, "items": [_trend_dict(r) for r in page]}
+
+
+def _region_significant(s, row: TrendRow, code: str, alpha: float) -> bool:
+    obs = s.scalars(
+        select(TrendObservation)
+        .where(TrendObservation.trend_id == row.trend_id, TrendObservation.seq == row.last_seq)
+    ).first()
+    if obs is None:
+        return False
+    win = s.get(TrendWindow, obs.seq)
+    counts = json.loads(obs.payload).get("region_counts") or {}
+    wcounts = json.loads(win.region_counts or "{}") if win is not None else {}
+    _, lift, p = region_lift(counts.get(code, 0), sum(counts.values()), wcounts.get(code, 0), sum(wcounts.values()))
+    return lift is not None and p is not None and lift > 1 and p < alpha
+
+
+def trend_timeline(
+    source: TrendState | Engine, trend_id: str, *, include_members: bool = False
+) -> dict[str, Any] | None:
+    """One trend with one entry per window it appeared in (time order): size, status, scores,
+    keywords and representative ids; plus its split/merge events. ``None`` if unknown."""
+    eng = _engine(source)
+    from sqlalchemy.orm import Session
+
+    with Session(eng) as s:
+        row = s.get(TrendRow, trend_id)
+        if row is None:
+            return None
+        out = _trend_dict(row)
+        windows = []
+        q = (
+            select(TrendObservation, TrendWindow)
+            .join(TrendWindow, TrendWindow.seq == TrendObservation.seq)
+            .where(TrendObservation.trend_id == trend_id)
+            .order_by(TrendObservation.seq)
+        )
+        for obs, win in s.execute(q):
+            payload = json.loads(obs.payload)
+            if not include_members:
+                payload.pop("member_ids", None)
+            payload.update({"start": _iso(win.start), "end": _iso(win.end), "n_items": win.n_items})
+            windows.append(payload)
+        out["windows"] = windows
+        out["events"] = [
+            {"kind": e.kind, "trend_id": e.trend_id, "other_id": e.other_id, "window_seq": e.seq}
+            for e in s.scalars(
+                select(TrendEvent)
+                .where((TrendEvent.trend_id == trend_id) | (TrendEvent.other_id == trend_id))
+                .order_by(TrendEvent.id)
+            )
+        ]
+        return out
+
+
+def list_windows(source: TrendState | Engine, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Processed windows, newest first: start, end, n_items, n_trends, note, us_share."""
+    eng = _engine(source)
+    from sqlalchemy.orm import Session
+
+    with Session(eng) as s:
+        rows = s.scalars(select(TrendWindow).order_by(TrendWindow.seq.desc()).limit(limit))
+        return [
+            {"start": _iso(w.start), "end": _iso(w.end), "n_items": w.n_items, "n_trends": w.n_trends,
+             "note": w.note, "us_share": w.us_share}
+            for w in rows
+        ]
+
+
+def count_trends(source: TrendState | Engine) -> int:
+    with _engine(source).connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(TrendRow)).scalar_one())
