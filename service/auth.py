@@ -71,7 +71,9 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(
+    send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()
+) -> None:
     payload = json_bytes(body)
     await send(
         {
@@ -105,7 +107,9 @@ class AuthMiddleware:
             return await self.app(scope, receive, send)
         svc = bentoml.get_current_service()
         if svc is None:
-            return await _send_json(send, 503, error_body("starting", None, "the service is starting; retry shortly"))
+            return await _send_json(
+                send, 503, error_body("starting", None, "the service is starting; retry shortly")
+            )
         token = bearer_token(scope.get("headers", []))
         challenge = [(b"www-authenticate", b'Bearer realm="trendml"')]
         if not token:
@@ -122,7 +126,8 @@ class AuthMiddleware:
                 send,
                 401,
                 error_body(
-                    "unauthorized", "Authorization",
+                    "unauthorized",
+                    "Authorization",
                     "the API key is unknown or revoked; expected an active key; ask an admin for a new one",
                 ),
                 challenge,
@@ -132,7 +137,8 @@ class AuthMiddleware:
                 send,
                 403,
                 error_body(
-                    "forbidden", None,
+                    "forbidden",
+                    None,
                     f"this key has role '{info.role}'; {method} {path} needs role '{role}' (or admin); "
                     f"use a {role} key",
                 ),
@@ -160,10 +166,14 @@ class AuthMiddleware:
             size += len(chunk)
             if size > cap:
                 return await _send_json(
-                    send, 413,
-                    error_body("request too large", None,
-                               f"the body is over {cap:,} bytes; expected at most {MAX_ITEMS} items of "
-                               f"at most {MAX_TEXT:,} characters; split the request"),
+                    send,
+                    413,
+                    error_body(
+                        "request too large",
+                        None,
+                        f"the body is over {cap:,} bytes; expected at most {MAX_ITEMS} items of "
+                        f"at most {MAX_TEXT:,} characters; split the request",
+                    ),
                 )
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -175,7 +185,9 @@ class AuthMiddleware:
             return await _send_json(send, status, payload)
         except (ValueError, json.JSONDecodeError):
             return await _send_json(
-                send, 422, error_body("invalid JSON", None, "the request body is not valid JSON; expected an object")
+                send,
+                422,
+                error_body("invalid JSON", None, "the request body is not valid JSON; expected an object"),
             )
 
         sent = False

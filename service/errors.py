@@ -46,7 +46,8 @@ def describe_errors(errors: Sequence[dict[str, Any]]) -> tuple[int, dict[str, An
     etype = err.get("type", "")
     if etype == "json_invalid":
         return 422, error_body(
-            "invalid JSON", None,
+            "invalid JSON",
+            None,
             f"the request body is not valid JSON ({err.get('ctx', {}).get('error', msg)}); "
             "expected a JSON object; check quoting and commas",
         )

@@ -41,7 +41,9 @@ class ModelManager:
     interval_s : seconds between registry checks (0 disables the watcher).
     """
 
-    def __init__(self, settings: Settings, embedder: Any, *, uri: str | None = None, interval_s: float = 30.0):
+    def __init__(
+        self, settings: Settings, embedder: Any, *, uri: str | None = None, interval_s: float = 30.0
+    ):
         self.settings = settings
         self.embedder = embedder
         self.uri = uri
@@ -76,8 +78,9 @@ class ModelManager:
             target = champion_version(self.settings)
             if target is None:
                 self.last_error = (
-                    "no model has the 'champion' alias in the registry; expected a registered severity model; "
-                    "run `trendml train` (or `trendml up`) to train and register one"
+                    "no model has the 'champion' alias in the registry; "
+                    "expected a registered severity model; "
+                    "run `trendml up` (or train and register one) first"
                 )
                 return False
             if self.active is not None and self.active.version == str(target):
@@ -89,13 +92,18 @@ class ModelManager:
         model, name, version = load_severity_model(self.uri, self.settings)
         model.check_embedder(self.embedder)
         old = self.active
-        self.active = ActiveModel(model=model, name=str(name), version=str(version), loaded_at=datetime.now(UTC))
+        self.active = ActiveModel(
+            model=model, name=str(name), version=str(version), loaded_at=datetime.now(UTC)
+        )
         self.last_error = None
         if old is not None:
             self.swaps += 1
         logger.info(
             "severity model %s version %s loaded in %.1fs (was %s)",
-            name, version, time.perf_counter() - t0, old.version if old else "none",
+            name,
+            version,
+            time.perf_counter() - t0,
+            old.version if old else "none",
         )
         return True
 

@@ -64,14 +64,22 @@ class ScoreResult(BaseModel):
     """Pre-score of one item."""
 
     id: str = Field(description="The item's id, as sent.", examples=["v123-c9"])
-    severity: int = Field(ge=0, le=3, description="0 none, 1 offensive, 2 hateful, 3 threat/violent.", examples=[2])
+    severity: int = Field(
+        ge=0, le=3, description="0 none, 1 offensive, 2 hateful, 3 threat/violent.", examples=[2]
+    )
     severity_probs: list[float] = Field(
-        min_length=4, max_length=4, description="Probabilities of severity 0..3.", examples=[[0.1, 0.2, 0.6, 0.1]]
+        min_length=4,
+        max_length=4,
+        description="Probabilities of severity 0..3.",
+        examples=[[0.1, 0.2, 0.6, 0.1]],
     )
     trend_id: str | None = Field(description="Known trend the item joins, or null.", examples=["T0007"])
     emerging: bool = Field(description="True when that trend is currently emerging.", examples=[False])
     priority: int = Field(
-        ge=1, le=4, description="1 urgent .. 4 low: severity, one level up in an emerging trend.", examples=[2]
+        ge=1,
+        le=4,
+        description="1 urgent .. 4 low: severity, one level up in an emerging trend.",
+        examples=[2],
     )
     model: ModelRef
 
@@ -80,14 +88,18 @@ class ItemsRequest(BaseModel):
     """Body of ``POST /v1/items``."""
 
     items: list[RequestItem] = Field(
-        min_length=1, max_length=MAX_ITEMS, description=f"Items to store, 1..{MAX_ITEMS} per request.",
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description=f"Items to store, 1..{MAX_ITEMS} per request.",
         examples=[[ITEM_EXAMPLE]],
     )
 
 
 class ItemsResponse(BaseModel):
     stored: int = Field(description="Items newly stored.", examples=[1])
-    duplicates: int = Field(description="Items whose id was already stored (kept as first received).", examples=[0])
+    duplicates: int = Field(
+        description="Items whose id was already stored (kept as first received).", examples=[0]
+    )
     total: int = Field(description="Items in the store after this request.", examples=[1200])
 
 
@@ -97,13 +109,14 @@ class DetectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     since: datetime | None = Field(
-        default=None, description="Only use stored items created at or after this time.",
+        default=None,
+        description="Only use stored items created at or after this time.",
         examples=["2026-03-01T00:00:00Z"],
     )
 
-
     reset: bool = Field(
-        default=False, description="Forget every processed window and trend first, then detect over all items."
+        default=False,
+        description="Forget every processed window and trend first, then detect over all items.",
     )
     include_open_window: bool = Field(
         default=False,
@@ -132,7 +145,9 @@ class TrendSummary(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     first_seen: str | None = Field(default=None, description="Start of the first window with the trend.")
     last_seen: str | None = Field(default=None, description="Start of the latest window with the trend.")
-    regions: dict[str, int] = Field(default_factory=dict, description="Member counts per region (latest window).")
+    regions: dict[str, int] = Field(
+        default_factory=dict, description="Member counts per region (latest window)."
+    )
     feedback: str | None = Field(default=None, description="Latest analyst decision, if any.")
 
 
@@ -188,7 +203,9 @@ class FeedbackRequest(BaseModel):
         description="confirm (a real campaign), dismiss (not one), escalate (urgent, hand up).",
         examples=["confirm"],
     )
-    note: str | None = Field(default=None, max_length=2000, description="Free-text note.", examples=["same slur"])
+    note: str | None = Field(
+        default=None, max_length=2000, description="Free-text note.", examples=["same slur"]
+    )
 
 
 class KeyCreateRequest(BaseModel):
@@ -224,6 +241,9 @@ class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer of the API."""
 
     error: str = Field(description="What went wrong, in one sentence.", examples=["invalid request"])
-    field: str | None = Field(default=None, description="The offending field, when one is to blame.",
-                              examples=["items[0].created_at"])
+    field: str | None = Field(
+        default=None,
+        description="The offending field, when one is to blame.",
+        examples=["items[0].created_at"],
+    )
     detail: str | None = Field(default=None, description="Received, expected and remedy.")

@@ -35,6 +35,7 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
 from service.auth import AuthMiddleware  # noqa: E402
 from service.errors import install_handlers  # noqa: E402
 from service.models import ModelManager  # noqa: E402
+from service.pipeline import decide, detect_stored  # noqa: E402
 from service.schemas import (  # noqa: E402
     MAX_ITEMS,
     DetectRequest,
@@ -108,12 +109,6 @@ def _make_embedder(settings: Settings) -> Any:
     return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
 
 
-def _decide(model: Any, probs: np.ndarray) -> np.ndarray:
-    """Severity labels: the model's tuned decision rule when it has one, else the argmax."""
-    decide = getattr(model, "decide", None)
-    return np.asarray(decide(probs) if decide is not None else probs.argmax(axis=1), dtype=np.int64)
-
-
 def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
@@ -144,7 +139,9 @@ class TriageService:
         )
         self.models.refresh()
         self.models.start()
-        self.trends = TrendBackend(self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d")
+        self.trends = TrendBackend(
+            self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d"
+        )
         self._start_detect_schedule(_env_float("TRENDML_DETECT_INTERVAL_S", 0.0))
         active = self.models.active
         logger.info(
@@ -232,7 +229,7 @@ class TriageService:
         texts = [it.content for it in items]
         vectors = self.embed_texts(texts)
         probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
-        severity = _decide(active.model, probs)
+        severity = decide(active.model, probs)
         assigned = self.trends.assign(items, vectors)
         results: list[ScoreResult] = []
         audit: list[dict[str, Any]] = []
@@ -287,65 +284,37 @@ class TriageService:
         Incremental: windows already processed are final; only complete windows are processed unless
         ``include_open_window``; ``reset`` starts over from every stored item."""
         body = body or DetectRequest()
-        return self.run_detection(since=body.since, reset=body.reset, include_open_window=body.include_open_window)
+        return self.run_detection(
+            since=body.since, reset=body.reset, include_open_window=body.include_open_window
+        )
 
     def run_detection(
         self, *, since: datetime | None = None, reset: bool = False, include_open_window: bool = False
     ) -> DetectResponse:
-        from datetime import UTC
-
-        from trendml.store.items import items_for_detection, record_scores
-
         if not self.trends.available:
-            raise HTTPException(503, detail={"error": "trends unavailable", "field": None,
-                                             "detail": self.trends.reason})
-        if not self._detect_lock.acquire(blocking=False):
-            raise HTTPException(409, detail={"error": "detection running", "field": None,
-                                             "detail": "a detection run is in progress; retry when it ends"})
-        try:
-            t0 = time.perf_counter()
-            lower = None if reset else self.trends.pending_since()
-            if since is not None:
-                lower = max(lower, since) if lower is not None else since
-            upper = None if include_open_window else self.trends.complete_before(datetime.now(UTC))
-            with self.Session() as session:
-                rows = items_for_detection(session, since=lower, before=upper)
-            active = self.models.active
-            model_ref = ModelRef(name=active.name, version=active.version) if active else None
-            if not rows:
-                if reset:
-                    self.trends.reset()
-                return DetectResponse(n_items=0, n_windows=0, n_trends=0, n_emerging=0, scored=0, model=model_ref,
-                                      seconds=round(time.perf_counter() - t0, 3))
-            items = [r.to_item() for r in rows]
-            texts = [it.content for it in items]
-            vectors = self.embed_texts(texts)
-            probs = None
-            scored = 0
-            if active is not None:
-                probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
-                labels = _decide(active.model, probs)
-                with self.Session() as session:
-                    scored = record_scores(
-                        session,
-                        [
-                            {"id": it.id, "severity": int(s), "severity_probs": [round(float(x), 6) for x in p],
-                             "model": {"version": active.version}}
-                            for it, s, p in zip(items, labels, probs, strict=True)
-                        ],
-                    )
-                    session.commit()
-            summary = self.trends.detect(items, vectors, probs, reset=reset)
-            logger.info("detection over %d items: %s", len(items), summary)
-            return DetectResponse(
-                n_items=len(items),
-                n_windows=int(summary["n_windows"]),
-                n_trends=int(summary["n_trends"]),
-                n_emerging=int(summary["n_emerging"]),
-                scored=scored,
-                model=model_ref,
-                seconds=round(time.perf_counter() - t0, 3),
+            raise HTTPException(
+                503, detail={"error": "trends unavailable", "field": None, "detail": self.trends.reason}
             )
+        if not self._detect_lock.acquire(blocking=False):
+            raise HTTPException(
+                409,
+                detail={
+                    "error": "detection running",
+                    "field": None,
+                    "detail": "a detection run is in progress; retry when it ends",
+                },
+            )
+        try:
+            out = detect_stored(
+                self.Session,
+                self.embed_texts,
+                self.trends,
+                self.models.active,
+                since=since,
+                reset=reset,
+                include_open_window=include_open_window,
+            )
+            return DetectResponse(**out)
         finally:
             self._detect_lock.release()
 
@@ -354,10 +323,18 @@ class TriageService:
     def list_trends(
         self,
         status: str | None = Query(None, description="Only trends with this status.", max_length=32),
-        emerging: bool | None = Query(None, description="Only emerging (true) or non-emerging (false) trends."),
-        region: str | None = Query(None, description="Only trends with members from this ISO country code.",
-                                   min_length=2, max_length=2),
-        since: datetime | None = Query(None, description="Only trends seen at or after this time (ISO-8601)."),
+        emerging: bool | None = Query(
+            None, description="Only emerging (true) or non-emerging (false) trends."
+        ),
+        region: str | None = Query(
+            None,
+            description="Only trends with members from this ISO country code.",
+            min_length=2,
+            max_length=2,
+        ),
+        since: datetime | None = Query(
+            None, description="Only trends seen at or after this time (ISO-8601)."
+        ),
         offset: int = Query(0, ge=0, le=1_000_000, description="Trends to skip."),
         limit: int = Query(50, ge=1, le=500, description="Trends per page."),
     ) -> TrendList:
@@ -377,8 +354,12 @@ class TriageService:
             limit=limit,
         )
 
-    @app.get("/trends/{trend_id}", response_model=TrendDetail, responses={**ERRORS, 404: {
-        "model": ErrorResponse, "description": "Unknown trend id."}}, tags=["trends"])
+    @app.get(
+        "/trends/{trend_id}",
+        response_model=TrendDetail,
+        responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown trend id."}},
+        tags=["trends"],
+    )
     def get_trend(self, trend_id: str) -> TrendDetail:
         """One trend: timeline per window, keywords, representative items with scores (role: analyst)."""
         from trendml.store.feedback import list_feedback
@@ -397,9 +378,14 @@ class TriageService:
                 continue
             reps.append(
                 RepresentativeItem(
-                    id=row.id, text=row.text, caption=row.caption,
-                    created_at=_iso(row.to_item().created_at), region=row.region,
-                    severity=row.severity, severity_probs=row.severity_probs, model_version=row.model_version,
+                    id=row.id,
+                    text=row.text,
+                    caption=row.caption,
+                    created_at=_iso(row.to_item().created_at),
+                    region=row.region,
+                    severity=row.severity,
+                    severity_probs=row.severity_probs,
+                    model_version=row.model_version,
                 )
             )
         fields = {k: v for k, v in trend.items() if k in TrendSummary.model_fields}
@@ -416,14 +402,21 @@ class TriageService:
         if trend is None:
             raise HTTPException(
                 404,
-                detail={"error": "not found", "field": "trend_id",
-                        "detail": f'trend "{trend_id[:80]}" does not exist; expected an id from GET /v1/trends'},
+                detail={
+                    "error": "not found",
+                    "field": "trend_id",
+                    "detail": f'trend "{trend_id[:80]}" does not exist; expected an id from GET /v1/trends',
+                },
             )
         return trend
 
-    @app.post("/trends/{trend_id}/feedback", response_model=FeedbackOut, status_code=201,
-              responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown trend id."}},
-              tags=["feedback"])
+    @app.post(
+        "/trends/{trend_id}/feedback",
+        response_model=FeedbackOut,
+        status_code=201,
+        responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown trend id."}},
+        tags=["feedback"],
+    )
     def add_feedback(self, trend_id: str, body: FeedbackRequest, request: Request) -> FeedbackOut:
         """Record an analyst's decision on a trend (role: analyst). Stored durably; latest wins on export."""
         from trendml.store.feedback import add_feedback
@@ -434,8 +427,9 @@ class TriageService:
             row = add_feedback(session, trend_id, body.action, body.note, analyst=caller.name)
         return FeedbackOut(**row.to_dict())
 
-    @app.get("/trends/{trend_id}/feedback", response_model=list[FeedbackOut], responses=ERRORS,
-             tags=["feedback"])
+    @app.get(
+        "/trends/{trend_id}/feedback", response_model=list[FeedbackOut], responses=ERRORS, tags=["feedback"]
+    )
     def trend_feedback(self, trend_id: str) -> list[FeedbackOut]:
         """Every decision recorded on a trend, oldest first (role: analyst)."""
         from trendml.store.feedback import list_feedback
@@ -491,8 +485,9 @@ class TriageService:
             try:
                 return KeyOut(**revoke_key(session, key_id).to_dict())
             except InputError as exc:
-                raise HTTPException(404, detail={"error": "not found", "field": "key_id",
-                                                 "detail": exc.message}) from None
+                raise HTTPException(
+                    404, detail={"error": "not found", "field": "key_id", "detail": exc.message}
+                ) from None
 
 
 TriageService.add_asgi_middleware(AuthMiddleware)

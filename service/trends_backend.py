@@ -47,7 +47,9 @@ def _iso(dt: datetime | None) -> str | None:
 class TrendBackend:
     """Trend features of the service over one database engine."""
 
-    def __init__(self, engine: Any, sessionmaker: Any, *, window: str = "1d", detector_params: dict | None = None):
+    def __init__(
+        self, engine: Any, sessionmaker: Any, *, window: str = "1d", detector_params: dict | None = None
+    ):
         self.engine = engine
         self.Session = sessionmaker
         self.window = window
@@ -70,7 +72,9 @@ class TrendBackend:
             self._load_snapshot()
         except Exception as exc:  # noqa: BLE001 - a broken state must not stop scoring
             self.available = False
-            self.reason = f"the trend state cannot be read ({type(exc).__name__}: {exc}); trend features are off"
+            self.reason = (
+                f"the trend state cannot be read ({type(exc).__name__}: {exc}); trend features are off"
+            )
             logger.warning(self.reason)
 
     # ------------------------------------------------------------------ snapshot
@@ -122,7 +126,12 @@ class TrendBackend:
         return window_start(now, parse_window(self.window))
 
     def detect(
-        self, items: Sequence[Item], vectors: np.ndarray, severity_probs: np.ndarray | None, *, reset: bool = False
+        self,
+        items: Sequence[Item],
+        vectors: np.ndarray,
+        severity_probs: np.ndarray | None,
+        *,
+        reset: bool = False,
     ) -> dict[str, Any]:
         """Run the detector on ``items`` (all after the processed windows) and swap the snapshot."""
         from trendml.trends import TrendState
@@ -209,8 +218,14 @@ class TrendBackend:
         out = [self._summary(r, obs.get(r.trend_id, [])) for r in rows]
         if region is not None:
             out = [t for t in out if t["regions"].get(region, 0) > 0]
-        out.sort(key=lambda t: (not t["emerging"], -(_ts(t["last_seen"])), -(t["emergence_score"] or 0.0),
-                                t["trend_id"]))
+        out.sort(
+            key=lambda t: (
+                not t["emerging"],
+                -(_ts(t["last_seen"])),
+                -(t["emergence_score"] or 0.0),
+                t["trend_id"],
+            )
+        )
         return out
 
     def get_trend(self, trend_id: str) -> dict[str, Any] | None:

@@ -10,7 +10,6 @@ CLI, and the small demo stream stored with ``POST /v1/items`` and detected with
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -56,7 +55,11 @@ def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
     """Run the real ``trendml`` console entry point against ``home``."""
     return subprocess.run(
         [sys.executable, "-m", "trendml.cli.main", *args],
-        capture_output=True, text=True, cwd=REPO, env=server_env(home), timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=server_env(home),
+        timeout=timeout,
     )
 
 
@@ -98,7 +101,9 @@ class Server:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
 
-def start_server(home: Path, *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str) -> Server:
+def start_server(
+    home: Path, *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str
+) -> Server:
     """Start ``trendml serve`` on a free port; wait for /healthz (and /readyz when ``need_ready``)."""
     port = free_port()
     log = home / f"server-{port}.log"
@@ -106,7 +111,11 @@ def start_server(home: Path, *, keys: dict[str, str] | None = None, need_ready: 
     fh = log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "trendml.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env=server_env(home, **env), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env=server_env(home, **env),
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = Server(home=home, port=port, proc=proc, keys=dict(keys or {}), log=log)
     path = "/readyz" if need_ready else "/healthz"
@@ -174,5 +183,15 @@ def server(service_home, keys, seeded_cache):
     srv.stop()
 
 
-def dump(obj) -> str:
-    return json.dumps(obj)
+@pytest.fixture(scope="session")
+def detected(server, small_stream):
+    """The small stream stored through POST /v1/items and detected through POST /v1/detect."""
+    payload = [it.model_dump(mode="json", exclude_none=True) for it in small_stream.items]
+    stored = 0
+    for start in range(0, len(payload), 200):
+        r = server.request("POST", "/v1/items", "triage", json={"items": payload[start : start + 200]})
+        assert r.status_code == 200, r.text
+        stored += r.json()["stored"]
+    r = server.request("POST", "/v1/detect", "admin", json={"reset": True})
+    assert r.status_code == 200, r.text
+    return {"stored": stored, "detect": r.json()}

@@ -78,8 +78,16 @@ def test_metrics_need_a_key_and_are_prometheus(server):
 
 def test_openapi_lists_the_api(server):
     spec = server.request("GET", "/docs.json").json()
-    for path in ("/v1/score", "/v1/items", "/v1/trends", "/v1/trends/{trend_id}", "/v1/trends/{trend_id}/feedback",
-                 "/v1/detect", "/readyz", "/healthz"):
+    for path in (
+        "/v1/score",
+        "/v1/items",
+        "/v1/trends",
+        "/v1/trends/{trend_id}",
+        "/v1/trends/{trend_id}/feedback",
+        "/v1/detect",
+        "/readyz",
+        "/healthz",
+    ):
         assert path in spec["paths"], path
 
 
@@ -99,8 +107,12 @@ def test_key_lifecycle_over_http_and_cli(server):
     # a key made by the CLI while the server runs works at once; the key is the last stdout line
     cli_key = create_key(server.home, "triage")
     assert cli_key.startswith("tml_")
-    r = server.request("POST", "/v1/items", headers={"Authorization": f"Bearer {cli_key}"},
-                       json={"items": [{"id": "cli-key-item", "text": "hello"}]})
+    r = server.request(
+        "POST",
+        "/v1/items",
+        headers={"Authorization": f"Bearer {cli_key}"},
+        json={"items": [{"id": "cli-key-item", "text": "hello"}]},
+    )
     assert r.status_code == 200
 
 

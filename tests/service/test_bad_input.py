@@ -66,7 +66,9 @@ def test_too_many_items_is_413(server, path):
 
 @pytest.mark.parametrize("path", ["/v1/items", "/v1/score"])
 def test_text_over_limit_is_422(server, path):
-    r = server.request("POST", path, "triage", json={"items": [_item(text="x" * (LIMITS.max_text_chars + 1))]})
+    r = server.request(
+        "POST", path, "triage", json={"items": [_item(text="x" * (LIMITS.max_text_chars + 1))]}
+    )
     if r.status_code == 503 and path == "/v1/score":
         pytest.skip("no model loaded")
     assert r.status_code == 422
@@ -76,7 +78,9 @@ def test_text_over_limit_is_422(server, path):
 
 @pytest.mark.parametrize("path", ["/v1/items", "/v1/score"])
 def test_not_json_is_422(server, path):
-    r = server.request("POST", path, "triage", content=b'{"items": [', headers={"Content-Type": "application/json"})
+    r = server.request(
+        "POST", path, "triage", content=b'{"items": [', headers={"Content-Type": "application/json"}
+    )
     if r.status_code == 503 and path == "/v1/score":
         pytest.skip("no model loaded")
     assert r.status_code == 422
@@ -93,8 +97,13 @@ def test_unknown_trend_is_404(server):
 
 @pytest.mark.parametrize(
     "query,field",
-    [("emerging=maybe", "emerging"), ("limit=0", "limit"), ("offset=-1", "offset"), ("since=soon", "since"),
-     ("region=USA", "region")],
+    [
+        ("emerging=maybe", "emerging"),
+        ("limit=0", "limit"),
+        ("offset=-1", "offset"),
+        ("since=soon", "since"),
+        ("region=USA", "region"),
+    ],
 )
 def test_bad_trend_filters_are_422(server, query, field):
     r = server.request("GET", f"/v1/trends?{query}", "analyst")
@@ -106,14 +115,22 @@ def test_bad_feedback_is_422(server):
     r = server.request("POST", "/v1/trends/x/feedback", "analyst", json={"action": "like"})
     assert r.status_code == 422
     assert r.json()["field"] == "action"
-    r = server.request("POST", "/v1/trends/x/feedback", "analyst", json={"action": "confirm", "note": "n" * 3000})
+    r = server.request(
+        "POST", "/v1/trends/x/feedback", "analyst", json={"action": "confirm", "note": "n" * 3000}
+    )
     assert r.status_code == 422
     assert r.json()["field"] == "note"
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 item_like = st.fixed_dictionaries(
@@ -122,7 +139,13 @@ item_like = st.fixed_dictionaries(
         "id": st.one_of(st.text(max_size=20), st.integers(), st.none()),
         "text": st.one_of(st.text(max_size=50), st.none(), st.integers()),
         "caption": st.one_of(st.text(max_size=20), st.none()),
-        "created_at": st.one_of(st.text(max_size=25), st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat()), st.none()),
+        "created_at": st.one_of(
+            st.text(max_size=25),
+            st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)).map(
+                lambda d: d.isoformat()
+            ),
+            st.none(),
+        ),
         "region": st.one_of(st.sampled_from(["US", "GB", "us", "XX", ""]), st.text(max_size=3)),
         "source": json_values,
     },

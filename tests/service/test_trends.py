@@ -6,23 +6,6 @@ from datetime import datetime
 
 import pytest
 
-CHUNK = 200
-
-
-@pytest.fixture(scope="module")
-def detected(server, small_stream):
-    """The small stream stored through POST /v1/items and detected through POST /v1/detect."""
-    payload = [it.model_dump(mode="json", exclude_none=True) for it in small_stream.items]
-    stored = 0
-    for start in range(0, len(payload), CHUNK):
-        r = server.request("POST", "/v1/items", "triage", json={"items": payload[start : start + CHUNK]})
-        assert r.status_code == 200, r.text
-        stored += r.json()["stored"]
-    r = server.request("POST", "/v1/detect", "admin", json={"reset": True})
-    assert r.status_code == 200, r.text
-    return {"stored": stored, "detect": r.json()}
-
-
 def test_items_are_stored_once(server, small_stream, detected):
     assert detected["stored"] == len(small_stream.items)
     again = [it.model_dump(mode="json") for it in small_stream.items[:5]]
@@ -62,7 +45,9 @@ def test_list_trends_paging_and_filters(server, detected):
     assert all(t["regions"].get("US", 0) > 0 for t in us)
     assert server.request("GET", "/v1/trends?since=2100-01-01T00:00:00Z", "analyst").json()["total"] == 0
     last = max(datetime.fromisoformat(t["last_seen"].replace("Z", "+00:00")) for t in full["trends"])
-    recent = server.request("GET", "/v1/trends", "analyst", params={"since": last.isoformat(), "limit": 500}).json()
+    recent = server.request(
+        "GET", "/v1/trends", "analyst", params={"since": last.isoformat(), "limit": 500}
+    ).json()
     assert 0 < recent["total"] <= full["total"]
     assert all(t["last_seen"] >= last.isoformat().replace("+00:00", "Z") for t in recent["trends"])
 
@@ -92,8 +77,9 @@ def test_feedback_is_stored_and_exported_as_labels(server, detected):
     first, second = listed[0]["trend_id"], listed[-1]["trend_id"]
     r = server.request("POST", f"/v1/trends/{first}/feedback", "analyst", json={"action": "dismiss"})
     assert r.status_code == 201
-    r = server.request("POST", f"/v1/trends/{first}/feedback", "analyst",
-                       json={"action": "confirm", "note": "coordinated"})
+    r = server.request(
+        "POST", f"/v1/trends/{first}/feedback", "analyst", json={"action": "confirm", "note": "coordinated"}
+    )
     assert r.status_code == 201
     assert r.json()["analyst"] == "test-analyst"
     if second != first:

@@ -21,7 +21,9 @@ def _session():
 
 @keys_app.command("create")
 def create(
-    role: str = typer.Option(..., "--role", help="triage (score, items), analyst (trends, feedback) or admin."),
+    role: str = typer.Option(
+        ..., "--role", help="triage (score, items), analyst (trends, feedback) or admin."
+    ),
     name: str | None = typer.Option(None, "--name", help="Who or what the key is for."),
 ) -> None:
     """Create a key. The key is printed alone on the last line of stdout (shown once, stored hashed)."""
@@ -34,8 +36,7 @@ def create(
 
 
 @keys_app.command("list")
-def list_(
-) -> None:
+def list_() -> None:
     """List keys (id, role, name, prefix, created, revoked); never the keys themselves."""
     from trendml.store.keys import list_keys
 

@@ -49,12 +49,12 @@ class TrendFeedback(Base):
         }
 
 
-def add_feedback(session: Session, trend_id: str, action: str, note: str | None, analyst: str) -> TrendFeedback:
+def add_feedback(
+    session: Session, trend_id: str, action: str, note: str | None, analyst: str
+) -> TrendFeedback:
     """Store one decision and commit."""
     if action not in ACTIONS:
-        raise InputError(
-            f'action is "{action}"; expected one of {", ".join(ACTIONS)}', field="action"
-        )
+        raise InputError(f'action is "{action}"; expected one of {", ".join(ACTIONS)}', field="action")
     row = TrendFeedback(trend_id=trend_id, action=action, note=note, analyst=analyst, created_at=utcnow())
     session.add(row)
     session.commit()
@@ -76,9 +76,7 @@ def latest_actions(session: Session) -> dict[str, TrendFeedback]:
     return out
 
 
-def export_labels(
-    session: Session, members: Mapping[str, Sequence[str]]
-) -> Iterable[dict[str, Any]]:
+def export_labels(session: Session, members: Mapping[str, Sequence[str]]) -> Iterable[dict[str, Any]]:
     """Label rows for retraining: one per member item of each trend with feedback.
 
     ``members`` maps trend id -> member item ids (from the trend state). Yields dicts with

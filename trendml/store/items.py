@@ -126,7 +126,9 @@ def get_items(session: Session, ids: Sequence[str]) -> dict[str, StoredItem]:
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
-        out.update({row.id: row for row in session.scalars(select(StoredItem).where(StoredItem.id.in_(chunk)))})
+        out.update(
+            {row.id: row for row in session.scalars(select(StoredItem).where(StoredItem.id.in_(chunk)))}
+        )
     return out
 
 

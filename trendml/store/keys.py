@@ -104,7 +104,9 @@ def list_keys(session: Session) -> list[KeyInfo]:
 def revoke_key(session: Session, key_id: int) -> KeyInfo:
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise InputError(f"key id {key_id} does not exist; expected an id from `trendml keys list`", field="id")
+        raise InputError(
+            f"key id {key_id} does not exist; expected an id from `trendml keys list`", field="id"
+        )
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.commit()

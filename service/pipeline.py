@@ -1,0 +1,80 @@
+"""Detection over stored items, shared by ``POST /v1/detect`` and ``trendml up`` (no HTTP here)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+def decide(model: Any, probs: np.ndarray) -> np.ndarray:
+    """Severity labels: the model's tuned decision rule when it has one, else the argmax."""
+    rule = getattr(model, "decide", None)
+    return np.asarray(rule(probs) if rule is not None else probs.argmax(axis=1), dtype=np.int64)
+
+
+def detect_stored(
+    Session: Any,
+    embed_texts: Callable[[list[str]], np.ndarray],
+    trends: Any,
+    active: Any | None,
+    *,
+    since: datetime | None = None,
+    reset: bool = False,
+    include_open_window: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Score (when a model is active) and detect the stored items not yet processed.
+
+    ``trends`` is a :class:`service.trends_backend.TrendBackend`; ``active`` an
+    :class:`service.models.ActiveModel` or None (then trends carry no severity mix).
+    Returns the fields of :class:`service.schemas.DetectResponse`.
+    """
+    from trendml.store.items import items_for_detection, record_scores
+
+    t0 = time.perf_counter()
+    lower = None if reset else trends.pending_since()
+    if since is not None:
+        lower = max(lower, since) if lower is not None else since
+    upper = None if include_open_window else trends.complete_before(now or datetime.now(UTC))
+    with Session() as session:
+        rows = items_for_detection(session, since=lower, before=upper)
+    model_ref = {"name": active.name, "version": active.version} if active else None
+    out = {"n_items": 0, "n_windows": 0, "n_trends": 0, "n_emerging": 0, "scored": 0, "model": model_ref}
+    if not rows:
+        if reset:
+            trends.reset()
+        out["seconds"] = round(time.perf_counter() - t0, 3)
+        return out
+    items = [r.to_item() for r in rows]
+    texts = [it.content for it in items]
+    vectors = embed_texts(texts)
+    probs = None
+    if active is not None:
+        probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
+        labels = decide(active.model, probs)
+        with Session() as session:
+            out["scored"] = record_scores(
+                session,
+                [
+                    {
+                        "id": it.id,
+                        "severity": int(s),
+                        "severity_probs": [round(float(x), 6) for x in p],
+                        "model": {"version": active.version},
+                    }
+                    for it, s, p in zip(items, labels, probs, strict=True)
+                ],
+            )
+            session.commit()
+    summary = trends.detect(items, vectors, probs, reset=reset)
+    out.update(n_items=len(items), **summary)
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    logger.info("detection over %d items: %s", len(items), summary)
+    return out
