@@ -135,19 +135,23 @@ class DetectResponse(BaseModel):
 
 
 class TrendSummary(BaseModel):
-    trend_id: str = Field(examples=["T0007"])
-    status: str = Field(description="Lifecycle status from the trend engine, e.g. new / active / fading.")
-    emerging: bool
-    size: int = Field(description="Members in the latest window where the trend appears.")
-    emergence_score: float | None = None
+    """A trend as of its latest window (fields of the trend engine's contract)."""
+
+    trend_id: str = Field(examples=["t202603050000-001"])
+    status: str = Field(description="new / growing / stable / fading, in its latest window.")
+    emerging: bool = Field(description="Emerging in its latest window (burst and density ratio vs history).")
+    ever_emerging: bool = Field(default=False, description="Was emerging in any window.")
+    size: int = Field(description="Members in its latest window.")
+    total_size: int = Field(default=0, description="Members over every window.")
+    n_windows: int = Field(default=0, description="Windows it appeared in.")
+    emergence_score: float | None = Field(default=None, description="Burst z-score in its latest window.")
     us_share: float | None = None
     us_lift: float | None = None
-    keywords: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list, description="c-TF-IDF keywords of its latest window.")
     first_seen: str | None = Field(default=None, description="Start of the first window with the trend.")
     last_seen: str | None = Field(default=None, description="Start of the latest window with the trend.")
-    regions: dict[str, int] = Field(
-        default_factory=dict, description="Member counts per region (latest window)."
-    )
+    parent_id: str | None = Field(default=None, description="Trend it split from, if any.")
+    merged_into: str | None = Field(default=None, description="Trend it merged into, if it ended so.")
     feedback: str | None = Field(default=None, description="Latest analyst decision, if any.")
 
 
@@ -159,13 +163,23 @@ class TrendList(BaseModel):
 
 
 class TrendWindow(BaseModel):
+    """The trend in one window."""
+
     start: str
     end: str
-    size: int
-    emerging: bool
+    n_items: int | None = Field(default=None, description="Items in the window.")
+    size: int = Field(description="Members in this window.")
     status: str | None = None
+    emerging: bool
     emergence_score: float | None = None
+    us_share: float | None = None
+    us_lift: float | None = None
     keywords: list[str] = Field(default_factory=list)
+    representative_ids: list[str] = Field(default_factory=list)
+    region_counts: dict[str, int] = Field(default_factory=dict, description="Members per region.")
+    severity_mix: list[float] | None = Field(
+        default=None, description="Mean severity probabilities of members."
+    )
 
 
 class RepresentativeItem(BaseModel):

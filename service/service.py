@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from trendml.config import Settings, apply_offline_environment
 
@@ -322,34 +322,41 @@ class TriageService:
     @app.get("/trends", response_model=TrendList, responses=ERRORS, tags=["trends"])
     def list_trends(
         self,
-        status: str | None = Query(None, description="Only trends with this status.", max_length=32),
+        status: Literal["new", "growing", "stable", "fading"] | None = Query(
+            None, description="Only trends with this status in their latest window."
+        ),
         emerging: bool | None = Query(
-            None, description="Only emerging (true) or non-emerging (false) trends."
+            None, description="Only trends emerging (true) or not (false) in their latest window."
         ),
         region: str | None = Query(
             None,
-            description="Only trends with members from this ISO country code.",
+            description="Only trends whose members in their latest window come from this ISO country code "
+            "significantly more often than the window's items do (one-sided p < 0.01).",
             min_length=2,
             max_length=2,
         ),
         since: datetime | None = Query(
-            None, description="Only trends seen at or after this time (ISO-8601)."
+            None, description="Only trends seen in a window starting at or after this time (ISO-8601)."
         ),
         offset: int = Query(0, ge=0, le=1_000_000, description="Trends to skip."),
         limit: int = Query(50, ge=1, le=500, description="Trends per page."),
     ) -> TrendList:
-        """Trends found by the latest detection runs, newest first (role: analyst)."""
+        """Trends, most recently seen first, then by emergence score (role: analyst)."""
         from trendml.store.feedback import latest_actions
 
-        trends = self.trends.list_trends(
-            status=status, emerging=emerging, region=region.upper() if region else None, since=since
+        found = self.trends.list_trends(
+            status=status,
+            emerging=emerging,
+            region=region.upper() if region else None,
+            since=since,
+            limit=limit,
+            offset=offset,
         )
         with self.Session() as session:
             decided = {k: v.action for k, v in latest_actions(session).items()}
-        page = trends[offset : offset + limit]
         return TrendList(
-            trends=[TrendSummary(**{**t, "feedback": decided.get(t["trend_id"])}) for t in page],
-            total=len(trends),
+            trends=[TrendSummary(**{**t, "feedback": decided.get(t["trend_id"])}) for t in found["items"]],
+            total=found["total"],
             offset=offset,
             limit=limit,
         )
@@ -442,9 +449,8 @@ class TriageService:
         """Analyst decisions as labelled rows for retraining (role: admin); see docs/service.md."""
         from trendml.store.feedback import export_labels
 
-        members = self.trends.members() if self.trends.available else {}
         with self.Session() as session:
-            return list(export_labels(session, members))
+            return list(export_labels(session, self.trends.members_of))
 
     # ------------------------------------------------------------------ model and keys
     @app.get("/model", response_model=ModelStatus, responses=ERRORS, tags=["admin"])

@@ -6,8 +6,8 @@
   ends.
 - ``detect``: incremental: only windows after the last processed one, and only windows that
   are complete (their end is in the past) unless asked, because a processed window is final.
-- reads (``list_trends``, ``get_trend``, ``members``) query the trend engine's tables
-  (``trend_trends``, ``trend_observations``, ``trend_windows``) read-only.
+- reads (``list_trends``, ``get_trend``, ``members_of``) go through the trend engine's
+  read-only queries (:mod:`trendml.trends.queries`).
 
 When the trend engine is not importable the backend reports ``available = False``: scoring
 still works (``trend_id`` null), listings are empty and detection answers 503 with the reason.
@@ -156,40 +156,6 @@ class TrendBackend:
         self._load_snapshot()
 
     # ------------------------------------------------------------------ reads
-    def _observations(self, session: Any, trend_ids: Sequence[str] | None = None) -> dict[str, list[Any]]:
-        from sqlalchemy import select
-
-        from trendml.trends.state import TrendObservation, TrendWindow
-
-        stmt = (
-            select(TrendObservation, TrendWindow.start, TrendWindow.end)
-            .join(TrendWindow, TrendWindow.seq == TrendObservation.seq)
-            .order_by(TrendObservation.seq)
-        )
-        if trend_ids is not None:
-            stmt = stmt.where(TrendObservation.trend_id.in_(list(trend_ids)))
-        out: dict[str, list[Any]] = {}
-        for obs, start, end in session.execute(stmt):
-            out.setdefault(obs.trend_id, []).append((obs, start, end))
-        return out
-
-    def _summary(self, row: Any, obs: list[Any]) -> dict[str, Any]:
-        last = json.loads(obs[-1][0].payload) if obs else {}
-        return {
-            "trend_id": row.trend_id,
-            "status": row.status or "stable",
-            "emerging": bool(row.emerging),
-            "size": int(row.last_size or 0),
-            "emergence_score": row.emergence_score,
-            "us_share": row.us_share,
-            "us_lift": row.us_lift,
-            "keywords": json.loads(row.keywords or "[]"),
-            "first_seen": _iso(row.first_start),
-            "last_seen": _iso(row.last_start),
-            "regions": {str(k): int(v) for k, v in (last.get("region_counts") or {}).items()},
-            "representative_ids": list(last.get("representative_ids", [])),
-        }
-
     def list_trends(
         self,
         *,
@@ -197,82 +163,66 @@ class TrendBackend:
         emerging: bool | None = None,
         region: str | None = None,
         since: datetime | None = None,
-    ) -> list[dict[str, Any]]:
-        """Trends matching the filters: emerging first, then latest seen, then emergence score."""
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """``{"total", "items"}`` via :func:`trendml.trends.queries.list_trends` (most recently seen first)."""
         if not self.available:
-            return []
-        from sqlalchemy import select
+            return {"total": 0, "items": []}
+        from trendml.trends.queries import list_trends
 
-        from trendml.trends.state import TrendRow
-
-        stmt = select(TrendRow).where(TrendRow.merged_into.is_(None))
-        if status is not None:
-            stmt = stmt.where(TrendRow.status == status)
-        if emerging is not None:
-            stmt = stmt.where(TrendRow.emerging == emerging)
-        if since is not None:
-            stmt = stmt.where(TrendRow.last_start >= _naive(since))
-        with self.Session() as session:
-            rows = list(session.scalars(stmt))
-            obs = self._observations(session, [r.trend_id for r in rows]) if rows else {}
-        out = [self._summary(r, obs.get(r.trend_id, [])) for r in rows]
-        if region is not None:
-            out = [t for t in out if t["regions"].get(region, 0) > 0]
-        out.sort(
-            key=lambda t: (
-                not t["emerging"],
-                -(_ts(t["last_seen"])),
-                -(t["emergence_score"] or 0.0),
-                t["trend_id"],
-            )
+        out = list_trends(
+            self.engine,
+            status=status,
+            emerging=emerging,
+            region=region,
+            since=since,
+            limit=limit,
+            offset=offset,
         )
+        for t in out["items"]:
+            t["size"] = int(t.get("last_size") or 0)
         return out
 
     def get_trend(self, trend_id: str) -> dict[str, Any] | None:
+        """One trend with its timeline (:func:`trendml.trends.queries.trend_timeline`), or None."""
         if not self.available:
             return None
-        from trendml.trends.state import TrendRow
+        from trendml.trends.queries import trend_timeline
 
-        with self.Session() as session:
-            row = session.get(TrendRow, trend_id)
-            if row is None:
-                return None
-            obs = self._observations(session, [trend_id]).get(trend_id, [])
-        out = self._summary(row, obs)
-        timeline = []
-        for o, start, end in obs:
-            payload = json.loads(o.payload)
-            timeline.append(
-                {
-                    "start": _iso(start),
-                    "end": _iso(end),
-                    "size": int(o.size),
-                    "emerging": bool(o.emerging),
-                    "status": o.status,
-                    "emergence_score": o.emergence_score,
-                    "keywords": list(payload.get("keywords", [])),
-                }
-            )
-        out["timeline"] = timeline
-        out["merged_into"] = row.merged_into
+        out = trend_timeline(self.engine, trend_id)
+        if out is None:
+            return None
+        out["size"] = int(out.get("last_size") or 0)
+        windows = out.pop("windows", [])
+        out["timeline"] = [
+            {
+                "start": w["start"],
+                "end": w["end"],
+                "n_items": w.get("n_items"),
+                "size": int(w["size"]),
+                "status": w.get("status"),
+                "emerging": bool(w.get("emerging")),
+                "emergence_score": w.get("emergence_score"),
+                "us_share": w.get("us_share"),
+                "us_lift": w.get("us_lift"),
+                "keywords": list(w.get("keywords", [])),
+                "representative_ids": list(w.get("representative_ids", [])),
+                "region_counts": dict(w.get("region_counts") or {}),
+                "severity_mix": w.get("severity_mix"),
+            }
+            for w in windows
+        ]
+        out["representative_ids"] = out["timeline"][-1]["representative_ids"] if out["timeline"] else []
         return out
 
-    def members(self) -> dict[str, list[str]]:
-        """trend id -> member item ids over every window (for label export)."""
+    def members_of(self, trend_id: str) -> list[str]:
+        """Member item ids of a trend over every window it appeared in (for label export)."""
         if not self.available:
-            return {}
-        out: dict[str, list[str]] = {}
-        with self.Session() as session:
-            for tid, rows in self._observations(session).items():
-                seen: dict[str, None] = {}
-                for o, _, _ in rows:
-                    for i in json.loads(o.payload).get("member_ids", []):
-                        seen[i] = None
-                out[tid] = list(seen)
-        return out
+            return []
+        from trendml.trends.queries import trend_timeline
 
-
-def _ts(iso: str | None) -> float:
-    if not iso:
-        return 0.0
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+        out = trend_timeline(self.engine, trend_id, include_members=True)
+        if out is None:
+            return []
+        return list(dict.fromkeys(i for w in out["windows"] for i in w.get("member_ids", [])))

@@ -13,16 +13,23 @@ def test_acknowledged_writes_survive_kill_and_restart(server, detected, service_
     trend_id = server.request("GET", "/v1/trends?limit=1", "analyst").json()["trends"][0]["trend_id"]
     first = start_server(service_home, keys=keys, need_ready=ready)
     try:
-        r = first.request("POST", "/v1/items", "triage", json={"items": [{"id": "persist-1", "text": "kept"}]})
+        r = first.request(
+            "POST", "/v1/items", "triage", json={"items": [{"id": "persist-1", "text": "kept"}]}
+        )
         assert r.json()["stored"] == 1
         r = first.request(
-            "POST", f"/v1/trends/{trend_id}/feedback", "analyst", json={"action": "escalate", "note": "persist-note"}
+            "POST",
+            f"/v1/trends/{trend_id}/feedback",
+            "analyst",
+            json={"action": "escalate", "note": "persist-note"},
         )
         assert r.status_code == 201
         feedback_id = r.json()["id"]
         scored_version = None
         if ready:
-            r = first.request("POST", "/v1/score", "triage", json={"items": [{"id": "persist-s", "text": "kept"}]})
+            r = first.request(
+                "POST", "/v1/score", "triage", json={"items": [{"id": "persist-s", "text": "kept"}]}
+            )
             assert r.status_code == 200
             scored_version = r.json()[0]["model"]["version"]
     finally:
@@ -33,10 +40,14 @@ def test_acknowledged_writes_survive_kill_and_restart(server, detected, service_
         detail = second.request("GET", f"/v1/trends/{trend_id}", "analyst").json()
         notes = {f["id"]: f for f in detail["feedback_history"]}
         assert notes[feedback_id]["action"] == "escalate" and notes[feedback_id]["note"] == "persist-note"
-        r = second.request("POST", "/v1/items", "triage", json={"items": [{"id": "persist-1", "text": "kept"}]})
+        r = second.request(
+            "POST", "/v1/items", "triage", json={"items": [{"id": "persist-1", "text": "kept"}]}
+        )
         assert r.json() == {"stored": 0, "duplicates": 1, "total": r.json()["total"]}
         # the trend state survived too: same trend listed
-        ids = [t["trend_id"] for t in second.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]]
+        ids = [
+            t["trend_id"] for t in second.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+        ]
         assert trend_id in ids
     finally:
         second.stop()

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+
 def test_items_are_stored_once(server, small_stream, detected):
     assert detected["stored"] == len(small_stream.items)
     again = [it.model_dump(mode="json") for it in small_stream.items[:5]]
@@ -42,7 +43,11 @@ def test_list_trends_paging_and_filters(server, detected):
         sub = server.request("GET", f"/v1/trends?status={status}&limit=500", "analyst").json()
         assert sub["total"] == sum(t["status"] == status for t in full["trends"])
     us = server.request("GET", "/v1/trends?region=us&limit=500", "analyst").json()["trends"]
-    assert all(t["regions"].get("US", 0) > 0 for t in us)
+    assert {t["trend_id"] for t in us} <= set(ids)
+    for t in us:  # over-represented in its latest window: it has US members there
+        last = server.request("GET", f"/v1/trends/{t['trend_id']}", "analyst").json()["timeline"][-1]
+        assert last["region_counts"].get("US", 0) > 0
+    assert server.request("GET", "/v1/trends?status=bogus", "analyst").status_code == 422
     assert server.request("GET", "/v1/trends?since=2100-01-01T00:00:00Z", "analyst").json()["total"] == 0
     last = max(datetime.fromisoformat(t["last_seen"].replace("Z", "+00:00")) for t in full["trends"])
     recent = server.request(

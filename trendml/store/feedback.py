@@ -9,7 +9,7 @@ so retraining can weigh them; the item text is joined from the items table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,15 +76,15 @@ def latest_actions(session: Session) -> dict[str, TrendFeedback]:
     return out
 
 
-def export_labels(session: Session, members: Mapping[str, Sequence[str]]) -> Iterable[dict[str, Any]]:
+def export_labels(session: Session, members: Callable[[str], Sequence[str]]) -> Iterable[dict[str, Any]]:
     """Label rows for retraining: one per member item of each trend with feedback.
 
-    ``members`` maps trend id -> member item ids (from the trend state). Yields dicts with
+    ``members(trend_id)`` gives a trend's member item ids (from the trend state). Yields dicts with
     ``id, text, caption, label, action, trend_id, severity, model_version, analyst, decided_at``.
     Items not in the items table are yielded without text (their ids are still useful).
     """
     for trend_id, fb in latest_actions(session).items():
-        ids = list(members.get(trend_id, ()))
+        ids = list(members(trend_id))
         rows = get_items(session, ids)
         for item_id in ids:
             row = rows.get(item_id)
