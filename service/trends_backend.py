@@ -15,7 +15,6 @@ still works (``trend_id`` null), listings are empty and detection answers 503 wi
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -166,7 +165,7 @@ class TrendBackend:
         limit: int = 50,
         offset: int = 0,
     ) -> dict[str, Any]:
-        """``{"total", "items"}`` via :func:`trendml.trends.queries.list_trends` (most recently seen first)."""
+        """``{"total", "items"}`` via :func:`trendml.trends.queries.list_trends`, latest seen first."""
         if not self.available:
             return {"total": 0, "items": []}
         from trendml.trends.queries import list_trends

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 
 def test_items_are_stored_once(server, small_stream, detected):
     assert detected["stored"] == len(small_stream.items)
