@@ -1,0 +1,251 @@
+"""Service latency, throughput and memory, each against the in-process model call in the same run.
+
+A real ``trendml serve`` (BentoML, one worker, adaptive batching) on 127.0.0.1 scores Davidson
+texts over HTTP; the baseline is the same work in this process: embed (no cache) ->
+``predict_proba`` -> decision rule. Both sides embed every text (the server runs with
+``TRENDML_EMBEDDING_CACHE=false``), so the ratio is the HTTP + batching + audit overhead.
+
+Model: the ``champion`` of ``TRENDML_HOME`` (``make run`` trains one); without one, a small
+model is trained and registered in a temporary home through the severity package's API.
+Goals (issue 5): HTTP/in-process <= 1.2x at batch 32; single-item p95 <= 150 ms on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+N_SINGLE = 120
+N_BATCH = 30
+BATCH = 32
+CONCURRENCY = (1, 8, 32)
+REQUESTS_PER_LEVEL = 192
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _texts(n: int) -> list[str]:
+    from trendml.datasets import load_davidson
+
+    df = load_davidson().drop_duplicates("text")
+    rng = np.random.default_rng(7)
+    return list(df["text"].iloc[rng.choice(len(df), size=min(n, len(df)), replace=False)])
+
+
+def _ensure_model(home: Path) -> None:
+    """A champion in ``home``: the configured home's if it has one, else a small fresh one."""
+    from trendml.config import Settings
+
+    settings = Settings.from_env().with_(home=home)
+    from training.registry import champion_version
+
+    if champion_version(settings) is not None:
+        return
+    from tests.service.conftest import train_and_register  # the same helper the service tests use
+
+    train_and_register(settings, n_rows=1500, promote=True)
+
+
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        return sum(p.memory_info().rss for p in procs) / 2**20
+    except psutil.Error:
+        return float("nan")
+
+
+def run() -> str:
+    import httpx
+
+    from trendml.config import Settings
+    from trendml.embed import SentenceTransformerEmbedder
+    from trendml.items import Item
+    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.store.keys import create_key
+
+    configured = Settings.from_env()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    home = tmp / "home"
+    home.mkdir()
+    # reuse the configured registry when it has a champion (copy so the benchmark never writes there)
+    for name in ("mlflow.db", "mlartifacts"):
+        src = configured.home / name
+        if src.is_dir():
+            shutil.copytree(src, home / name)
+        elif src.exists():
+            shutil.copy2(src, home / name)
+    os.environ.setdefault("TRENDML_HOME", str(configured.home))
+    _ensure_model(home)
+    settings = configured.with_(home=home)
+    engine = make_engine(settings.db_url)
+    create_all(engine)
+    with make_sessionmaker(engine)() as session:
+        key, _ = create_key(session, "triage", "bench")
+    engine.dispose()
+
+    texts = _texts(N_SINGLE + N_BATCH * BATCH + 64)
+    single_texts = texts[:N_SINGLE]
+    batch_texts = texts[N_SINGLE : N_SINGLE + N_BATCH * BATCH]
+
+    # ---- in-process baseline
+    from service.pipeline import decide
+    from training.registry import load_severity_model
+
+    model, name, version = load_severity_model(None, settings)
+    embedder = SentenceTransformerEmbedder()
+
+    def in_process(batch: list[str]) -> np.ndarray:
+        contents = [Item(id="x", text=t).content for t in batch]
+        vectors = embedder.encode(contents)
+        return decide(model, model.predict_proba(contents, vectors))
+
+    in_process(texts[:8])  # warm-up
+    local_single = []
+    for t in single_texts:
+        t0 = time.perf_counter()
+        in_process([t])
+        local_single.append(time.perf_counter() - t0)
+    local_batch = []
+    for b in range(N_BATCH):
+        chunk = batch_texts[b * BATCH : (b + 1) * BATCH]
+        t0 = time.perf_counter()
+        in_process(chunk)
+        local_batch.append(time.perf_counter() - t0)
+    local_throughput = N_SINGLE / sum(local_single)
+
+    # ---- the real service
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "TRENDML_HOME": str(home),
+            "TRENDML_EMBEDDING_CACHE": "false",
+            "HF_HUB_OFFLINE": "1",
+            "BENTOML_DO_NOT_TRACK": "true",
+            "TRENDML_RELOAD_INTERVAL_S": "3600",
+        }
+    )
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trendml.cli.main", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("service did not become ready in 300 s")
+        client = httpx.Client(base_url=url, headers=headers, timeout=120)
+
+        def post(batch: list[str], prefix: str) -> float:
+            body = {"items": [{"id": f"{prefix}-{i}", "text": t} for i, t in enumerate(batch)]}
+            t0 = time.perf_counter()
+            r = client.post("/v1/score", json=body)
+            r.raise_for_status()
+            return time.perf_counter() - t0
+
+        post(texts[:8], "warm")
+        rss_idle = _rss_mb(proc.pid)
+        http_single = [post([t], f"s{i}") for i, t in enumerate(single_texts)]
+        http_batch = [post(batch_texts[b * BATCH : (b + 1) * BATCH], f"b{b}") for b in range(N_BATCH)]
+
+        throughput = {}
+        errors = 0
+        for level in CONCURRENCY:
+            pool_texts = (single_texts * ((REQUESTS_PER_LEVEL // len(single_texts)) + 1))[:REQUESTS_PER_LEVEL]
+            clients = [httpx.Client(base_url=url, headers=headers, timeout=300) for _ in range(level)]
+
+            def one(k: int, clients=clients, pool_texts=pool_texts, level=level) -> int:
+                r = clients[k % level].post(
+                    "/v1/score", json={"items": [{"id": f"c{k}", "text": pool_texts[k]}]}
+                )
+                return r.status_code
+
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(level) as ex:
+                codes = list(ex.map(one, range(REQUESTS_PER_LEVEL)))
+            throughput[level] = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
+            errors += sum(c != 200 for c in codes)
+            for c in clients:
+                c.close()
+        rss_loaded = _rss_mb(proc.pid)
+        client.close()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def row(label: str, http: list[float], local: list[float]) -> str:
+        return (
+            f"| {label} | {_pct(http, 50):.1f} | {_pct(http, 95):.1f} | {_pct(http, 99):.1f} | "
+            f"{_pct(local, 50):.1f} | {_pct(local, 95):.1f} | {_pct(local, 99):.1f} | "
+            f"{statistics.median(http) / statistics.median(local):.2f}x |"
+        )
+
+    lines = [
+        "## Service (`POST /v1/score`)",
+        "",
+        f"Real `trendml serve` on 127.0.0.1 (BentoML, 1 worker, adaptive batching), model "
+        f"`{name}` v{version}, embedding cache off on both sides; in-process = embed -> predict_proba -> "
+        "decision rule in this process on the same texts. Latency in ms.",
+        "",
+        "| request | HTTP p50 | p95 | p99 | in-process p50 | p95 | p99 | HTTP / in-process (p50) |",
+        "|---|---|---|---|---|---|---|---|",
+        row("1 item", http_single, local_single),
+        row(f"batch of {BATCH}", http_batch, local_batch),
+        "",
+        f"Goals: batch {BATCH} overhead <= 1.2x (measured "
+        f"{statistics.median(http_batch) / statistics.median(local_batch):.2f}x); single-item p95 <= 150 ms "
+        f"(measured {_pct(http_single, 95):.0f} ms).",
+        "",
+        "| concurrent clients (1 item each) | items/s over HTTP | in-process items/s (sequential) | ratio |",
+        "|---|---|---|---|",
+        *[
+            f"| {level} | {throughput[level]:.1f} | {local_throughput:.1f} | "
+            f"{throughput[level] / local_throughput:.2f}x |"
+            for level in CONCURRENCY
+        ],
+        "",
+        f"Non-200 answers during the concurrency runs: {errors}. Service memory (RSS of the server "
+        f"process tree): {rss_idle:.0f} MiB after start, {rss_loaded:.0f} MiB after the runs.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""``trendml up``: the main job in one command (what ``make run`` calls).
+
+1. ensure a ``champion`` severity model exists in the registry (train and register the default
+   one from shipped data if not);
+2. load the demo stream (or a JSONL file) into the item store;
+3. run trend detection over the stored items;
+4. create a demo API key (admin);
+5. print the URLs and a ready-to-paste curl example, then start the service (``trendml serve``).
+
+Every step is idempotent: items already stored are kept, detection only processes new windows.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from trendml.cli._common import console, load_items, make_embedder, settings
+
+
+def _ensure_champion(cfg) -> str:  # noqa: ANN001 - Settings
+    """Version of the champion, training and registering the default model first if there is none."""
+    from training.registry import champion_version
+
+    version = champion_version(cfg)
+    if version is not None:
+        console.print(f"champion severity model: version {version}", highlight=False)
+        return str(version)
+    console.print("no champion severity model yet: training the default one from shipped data ...")
+    from training.registry import train_default_champion
+
+    version = train_default_champion(cfg)
+    console.print(f"trained and registered the default severity model as champion (version {version})")
+    return str(version)
+
+
+def up(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(3000, "--port", min=1, max=65535, help="TCP port."),
+    items: Path | None = typer.Option(
+        None, "--items", help="Items to load (JSONL/CSV); default: the demo stream."
+    ),
+    windows: int = typer.Option(10, min=2, help="Daily windows of the demo stream."),
+    per_window: int = typer.Option(300, min=10, help="Background items per window of the demo stream."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the service at the end."),
+) -> None:
+    """Set up everything and start the service on embedded defaults (``make run``)."""
+    from service.models import ModelManager
+    from service.pipeline import detect_stored
+    from service.trends_backend import TrendBackend
+    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.store.items import add_items, count_items
+    from trendml.store.keys import create_key
+
+    cfg = settings()
+    cfg.ensure_home()
+    t0 = time.perf_counter()
+    _ensure_champion(cfg)
+
+    engine = make_engine(cfg.db_url)
+    create_all(engine)
+    Session = make_sessionmaker(engine)
+    if items is not None:
+        loaded = load_items(items, skip_invalid=True, rejects=None, cfg=cfg, require_created_at=True).items
+        source = str(items)
+    else:
+        from trendml.datasets import build_demo_stream
+
+        stream = build_demo_stream(
+            n_windows=windows, per_window=per_window, start_window=max(1, windows - 4), seed=0
+        )
+        loaded, source = stream.items, f"demo stream ({windows} windows, campaign from window {windows - 4})"
+    with Session() as session:
+        stored, dups = 0, 0
+        for start in range(0, len(loaded), 1000):
+            s, d = add_items(session, loaded[start : start + 1000])
+            stored, dups = stored + s, dups + d
+        total = count_items(session)
+    console.print(
+        f"items: {stored} stored, {dups} already there, {total} in the store ({source})", highlight=False
+    )
+
+    embedder = make_embedder(cfg)
+    models = ModelManager(cfg, embedder, interval_s=0)
+    models.refresh()
+    trends = TrendBackend(engine, Session)
+    if trends.available:
+        out = detect_stored(Session, embedder.encode, trends, models.active)
+        console.print(
+            f"detection: {out['n_items']} new items, {out['n_windows']} windows, {out['n_trends']} trends, "
+            f"{out['n_emerging']} emerging in the latest window ({out['seconds']:.1f}s)",
+            highlight=False,
+        )
+    else:
+        console.print(f"[yellow]trend detection skipped[/yellow]: {trends.reason}", highlight=False)
+
+    with Session() as session:
+        key, _ = create_key(session, "admin", "demo")
+    engine.dispose()
+    base = f"http://{host}:{port}"
+    console.print(
+        f"\nready in {time.perf_counter() - t0:.0f}s. Service: {base}\n"
+        f"  API docs (OpenAPI UI):  {base}/   and  {base}/v1/docs\n"
+        f"  dashboard:              {base}/dashboard (when installed)\n"
+        f"  health / readiness:     {base}/healthz  {base}/readyz\n"
+        f"  metrics (Prometheus):   {base}/metrics (needs a key)\n"
+        f"demo key (admin, shown once): {key}\n"
+        "try:\n"
+        f"  curl -s -X POST {base}/v1/score -H 'Authorization: Bearer {key}' "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"items":[{"id":"c1","text":"you people should all disappear","region":"US"}]}\'\n'
+        f"  curl -s '{base}/v1/trends?emerging=true' -H 'Authorization: Bearer {key}'\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if serve:
+        from trendml.cli.serve import serve as run_serve
+
+        run_serve(host=host, port=port, reload=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
