@@ -1,0 +1,213 @@
+"""What each dashboard page shows, read from the service's database (no second store).
+
+Plain functions returning dicts, so pages are cheap to test and time. Trend data comes from
+the trend engine's tables (``trendml.trends``), items and scores from ``trendml.store``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from trendml.priority import PRIORITY_LABELS, priority
+from trendml.store.feedback import latest_actions, list_feedback
+from trendml.store.items import StoredItem, get_items
+from trendml.trends.queries import list_trends, trend_timeline
+from trendml.trends.state import TrendObservation, TrendRow
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("new", "growing", "stable", "fading")
+
+
+def _sizes_by_trend(s: Session, trend_ids: list[str]) -> dict[str, list[tuple[int, int, bool]]]:
+    out: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
+    if not trend_ids:
+        return out
+    rows = s.execute(
+        select(
+            TrendObservation.trend_id, TrendObservation.seq, TrendObservation.size, TrendObservation.emerging
+        )
+        .where(TrendObservation.trend_id.in_(trend_ids))
+        .order_by(TrendObservation.seq)
+    )
+    for tid, seq, size, em in rows:
+        out[tid].append((seq, size, bool(em)))
+    return out
+
+
+def _latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not trend_ids:
+        return {}
+    last_seq = dict(
+        s.execute(select(TrendRow.trend_id, TrendRow.last_seq).where(TrendRow.trend_id.in_(trend_ids))).all()
+    )
+    rows = s.execute(
+        select(TrendObservation.trend_id, TrendObservation.seq, TrendObservation.payload).where(
+            TrendObservation.trend_id.in_(trend_ids)
+        )
+    )
+    return {tid: json.loads(payload) for tid, seq, payload in rows if last_seq.get(tid) == seq}
+
+
+def dominant_severity(mix: list[float] | None) -> int | None:
+    """The severity level with the largest share of a trend's members (``None`` without scores)."""
+    if not mix:
+        return None
+    return max(range(len(mix)), key=lambda i: mix[i])
+
+
+def trends_overview(
+    engine: Engine,
+    *,
+    status: str | None = None,
+    region: str | None = None,
+    min_severity: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Trends for the list page: emerging first, then by emergence score.
+
+    ``min_severity`` keeps trends whose dominant severity (largest share of the mix) is at
+    least that level; ``since``/``until`` bound the trend's last/first window.
+    """
+    listed = list_trends(engine, status=status, region=region, since=since, limit=500)["items"]
+    if until is not None:
+        cut = until.isoformat().replace("+00:00", "Z")
+        listed = [t for t in listed if (t["first_seen"] or "") <= cut]
+    ids = [t["trend_id"] for t in listed]
+    with Session(engine) as s:
+        sizes = _sizes_by_trend(s, ids)
+        payloads = _latest_payloads(s, ids)
+        decisions = latest_actions(s)
+    rows = []
+    for t in listed:
+        payload = payloads.get(t["trend_id"], {})
+        mix = payload.get("severity_mix")
+        dom = dominant_severity(mix)
+        if min_severity is not None and (dom is None or dom < min_severity):
+            continue
+        series = sizes.get(t["trend_id"], [])
+        fb = decisions.get(t["trend_id"])
+        rows.append(
+            {
+                **t,
+                "sizes": [size for _, size, _ in series],
+                "severity_mix": mix,
+                "dominant_severity": dom,
+                "us_lift_p": payload.get("us_lift_p"),
+                "us_specific": payload.get("us_specific"),
+                "decision": fb.to_dict() if fb else None,
+            }
+        )
+    rows.sort(key=lambda r: (not r["emerging"], -(r["emergence_score"] or 0.0), r["trend_id"]))
+    return {"total": len(rows), "items": rows[offset : offset + limit], "limit": limit, "offset": offset}
+
+
+def trend_detail(engine: Engine, trend_id: str, *, max_examples: int = 12) -> dict[str, Any] | None:
+    """One trend: timeline, keywords, representative items with their scores, decisions."""
+    trend = trend_timeline(engine, trend_id)
+    if trend is None:
+        return None
+    rep_ids: list[str] = []
+    for window in reversed(trend["windows"]):
+        for item_id in window.get("representative_ids", []):
+            if item_id not in rep_ids:
+                rep_ids.append(item_id)
+    rep_ids = rep_ids[:max_examples]
+    with Session(engine) as s:
+        stored = get_items(s, rep_ids)
+        decisions = [fb.to_dict() for fb in list_feedback(s, trend_id)]
+    examples = []
+    for item_id in rep_ids:
+        row = stored.get(item_id)
+        examples.append(
+            {
+                "id": item_id,
+                "text": (row.text or row.caption or "") if row else None,
+                "caption": row.caption if row and row.text else None,
+                "severity": row.severity if row else None,
+                "region": row.region if row else None,
+                "created_at": row.created_at.isoformat() if row and row.created_at else None,
+            }
+        )
+    last = trend["windows"][-1] if trend["windows"] else {}
+    trend.update(
+        {
+            "examples": examples,
+            "decisions": decisions,
+            "severity_mix": last.get("severity_mix"),
+            "us_lift_p": last.get("us_lift_p"),
+        }
+    )
+    return trend
+
+
+def _item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
+    """Item id -> trend id of its latest observation; and the ids in trends emerging there."""
+    trend_of: dict[str, str] = {}
+    emerging_ids: set[str] = set()
+    rows = s.execute(
+        select(TrendObservation.trend_id, TrendObservation.emerging, TrendObservation.payload).order_by(
+            TrendObservation.seq
+        )
+    )
+    for tid, em, payload in rows:
+        members = json.loads(payload).get("member_ids", [])
+        for item_id in members:
+            trend_of[item_id] = tid
+            if em:
+                emerging_ids.add(item_id)
+            else:
+                emerging_ids.discard(item_id)
+    return trend_of, emerging_ids
+
+
+def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Scored items in triage order: priority (``trendml.priority``), then newest first."""
+    with Session(engine) as s:
+        scored = s.execute(
+            select(StoredItem.id, StoredItem.severity, StoredItem.created_at, StoredItem.received_at).where(
+                StoredItem.severity.is_not(None)
+            )
+        ).all()
+        trend_of, emerging_ids = _item_trends(s)
+        ranked = sorted(
+            (
+                (
+                    priority(int(sev), emerging=item_id in emerging_ids),
+                    -(created or received).timestamp(),
+                    item_id,
+                )
+                for item_id, sev, created, received in scored
+            ),
+        )
+        page = ranked[offset : offset + limit]
+        stored = get_items(s, [item_id for _, _, item_id in page])
+    rows = []
+    for prio, _, item_id in page:
+        row = stored[item_id]
+        rows.append(
+            {
+                "id": item_id,
+                "priority": prio,
+                "priority_label": PRIORITY_LABELS[prio],
+                "severity": row.severity,
+                "severity_probs": row.severity_probs,
+                "text": row.text or row.caption or "",
+                "region": row.region,
+                "created_at": row.created_at.isoformat() if row.created_at else None,
+                "trend_id": trend_of.get(item_id),
+                "emerging": item_id in emerging_ids,
+                "model_version": row.model_version,
+            }
+        )
+    return {"total": len(ranked), "items": rows, "limit": limit, "offset": offset}
