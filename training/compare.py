@@ -1,0 +1,64 @@
+"""Runs side by side: one row per run of an experiment with its headline metrics."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from trendml.config import Settings
+from training.tracking import MODEL_NAME, connect
+
+logger = logging.getLogger(__name__)
+
+HEADLINE = [
+    "test.davidson.macro_f1",
+    "baseline.davidson.macro_f1",
+    "test.davidson.hate_f1",
+    "baseline.davidson.hate_f1",
+    "test.davidson.ece",
+    "test.toxigen_seeds.macro_f1",
+    "test.olid.macro_f1",
+    "test.hateval.macro_f1",
+    "crossdataset.hateval.hate_auc",
+    "time.total_s",
+]
+
+
+def compare_runs(
+    settings: Settings, experiment: str = "trendml-severity", *, max_runs: int = 20, name: str = MODEL_NAME
+) -> pd.DataFrame:
+    """A DataFrame (newest first): run id, name, status, start, datasets, registered version,
+    champion flag, every metric as a column (``metric`` columns keep MLflow's names)."""
+    from mlflow.exceptions import MlflowException
+
+    client = connect(settings, create=False)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return pd.DataFrame()
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_runs)
+    versions: dict[str, str] = {}
+    champion = None
+    try:
+        for mv in client.search_model_versions(f"name='{name}'"):
+            versions[mv.run_id] = str(mv.version)
+        champion = str(client.get_model_version_by_alias(name, "champion").version)
+    except MlflowException:
+        pass
+    rows = []
+    for r in runs:
+        version = versions.get(r.info.run_id)
+        row = {
+            "run_id": r.info.run_id,
+            "run_name": r.info.run_name,
+            "status": r.info.status,
+            "start": datetime.fromtimestamp(r.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "datasets": r.data.params.get("datasets", ""),
+            "features": r.data.params.get("model.features", ""),
+            "version": version,
+            "champion": version is not None and version == champion,
+        }
+        row.update(r.data.metrics)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,114 @@
+"""Training data: the datasets asked for (shared ones when present), normalised, split, hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trendml.config import Settings
+from trendml.datasets.loaders import (
+    ALL_DATASETS,
+    SHARED,
+    DatasetUnavailable,
+    load_dataset,
+    shipped_data_dir,
+)
+from trendml.errors import InputError
+from trendml.severity.splits import assign_splits, split_digest
+from trendml.text import normalise_text
+
+logger = logging.getLogger(__name__)
+
+DATA_FILES = {
+    "davidson": ("shipped", "davidson/davidson_tidy.csv"),
+    "toxigen_seeds": ("shipped", "toxigen_seeds/toxigen_seeds_tidy.csv"),
+    "olid": ("shared", "olid/olid_tidy.csv"),
+    "hateval": ("shared", "hateval2019_en/hateval_tidy.csv"),
+}
+
+
+@dataclass
+class TrainingData:
+    """All rows (column ``split`` is train/test), the datasets used and the ones skipped."""
+
+    frame: pd.DataFrame
+    datasets: list[str]
+    skipped: list[str]
+    file_hashes: dict[str, str]
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.frame[self.frame["split"] == "train"]
+
+    def test_sets(self) -> dict[str, pd.DataFrame]:
+        test = self.frame[self.frame["split"] == "test"]
+        return {name: part for name, part in test.groupby("dataset", sort=False)}
+
+    def split_digests(self) -> dict[str, str]:
+        return {f"split_digest.{name}": split_digest(part["id"]) for name, part in self.test_sets().items()}
+
+
+def data_file(name: str, settings: Settings) -> Path:
+    where, rel = DATA_FILES[name]
+    return (shipped_data_dir() if where == "shipped" else settings.shared_data) / rel
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_training_data(
+    settings: Settings,
+    datasets: Sequence[str],
+    *,
+    explicit: bool,
+    seed: int,
+    test_fraction: dict[str, float],
+    max_rows_per_dataset: int | None = None,
+) -> TrainingData:
+    """Load, normalise and split. A shared dataset that is absent is skipped with a log line, unless
+    the caller named it explicitly (``--data``), which makes it an error."""
+    unknown = [d for d in datasets if d not in ALL_DATASETS]
+    if unknown:
+        raise InputError(f'dataset "{unknown[0]}" is unknown; expected some of {", ".join(ALL_DATASETS)}')
+    frames, used, skipped, hashes = [], [], [], {}
+    for name in dict.fromkeys(datasets):
+        try:
+            df = load_dataset(name, settings.shared_data if name in SHARED else None)
+        except DatasetUnavailable:
+            if explicit:
+                raise
+            logger.info("dataset %s is not present; training without it", name)
+            skipped.append(name)
+            continue
+        df = df.copy()
+        df["text"] = df["text"].map(normalise_text)
+        df = df[df["text"] != ""]
+        frac = float(test_fraction.get(name, test_fraction.get("default", 0.2)))
+        df["split"] = assign_splits(df, test_fraction=frac, seed=seed).values
+        if max_rows_per_dataset is not None and len(df) > max_rows_per_dataset:
+            # a stratified, deterministic subsample (tests, quick runs): keep the first rows by split key
+            share = max_rows_per_dataset / len(df)
+            sizes = df.groupby(["split", "severity"])["text"].transform("size")
+            rank = df.groupby(["split", "severity"]).cumcount()
+            df = df[rank < np.maximum(2, np.round(sizes * share))].reset_index(drop=True)
+        frames.append(df)
+        used.append(name)
+        hashes[name] = file_sha256(data_file(name, settings))
+    if not frames:
+        raise InputError(
+            f"none of the datasets {', '.join(datasets)} is available; expected at least one; "
+            "use --data davidson,toxigen_seeds (shipped)"
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    return TrainingData(frame=frame, datasets=used, skipped=skipped, file_hashes=hashes)

@@ -1,0 +1,204 @@
+"""``train_severity``: one MLflow run that loads and splits the data, embeds it (cached), fits the
+severity model and the TF-IDF baseline, evaluates both on every test set, logs params, data hashes,
+metrics, the confusion-matrix figure and the model card, logs the model (pyfunc, signature, input
+example, explicit pip requirements) and registers it. The first registered version becomes the
+champion; later versions become champion only through ``promote``."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trendml.config import Settings
+from trendml.embed.base import Embedder, embedder_id
+from trendml.severity.estimator import SeverityModel
+from training.config import flatten, load_config
+from training.data import TrainingData, load_training_data
+from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
+from training.tracking import CHAMPION, connect, ensure_experiment
+
+logger = logging.getLogger(__name__)
+
+CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "severity_card.md"
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    experiment_id: str
+    model_name: str
+    version: str | None
+    champion: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+    datasets: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    """The packaged MiniLM behind the content-hash cache under ``TRENDML_HOME``."""
+    from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+
+    base = SentenceTransformerEmbedder(batch_size=settings.embedding_batch_size)
+    if not settings.embedding_cache:
+        return base
+    settings.ensure_home()
+    return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
+
+
+def render_card(cfg: dict[str, Any], data: TrainingData, metrics: dict[str, float], extra: dict[str, Any]) -> str:
+    import jinja2
+
+    template = jinja2.Template(CARD_TEMPLATE.read_text()) if CARD_TEMPLATE.is_file() else jinja2.Template(
+        "# {{ name }}\n\n{% for k, v in metrics.items() %}- {{ k }}: {{ '%.4f' % v }}\n{% endfor %}"
+    )
+    test_sets = {name: len(df) for name, df in data.test_sets().items()}
+    return template.render(
+        name=cfg["name"], cfg=cfg, datasets=data.datasets, skipped=data.skipped, test_sets=test_sets,
+        n_train=len(data.train), metrics=dict(sorted(metrics.items())), hashes=data.file_hashes, **extra,
+    )
+
+
+def train_severity(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] | None = None,
+    experiment: str | None = None,
+    config: str | Path | dict[str, Any] | None = None,
+    embedder: Embedder | None = None,
+    register: bool = True,
+    max_rows_per_dataset: int | None = None,
+    run_name: str | None = None,
+) -> TrainResult:
+    """Train, evaluate, log and register one severity model; see the module docstring.
+
+    ``datasets`` restricts the data (an absent shared dataset named here is an error); by default the
+    config's datasets are used and absent shared ones are skipped. ``max_rows_per_dataset`` subsamples
+    (stratified, deterministic) for quick runs and tests.
+    """
+    import mlflow
+
+    t_start = time.perf_counter()
+    cfg = load_config(config)
+    name = cfg["name"]
+    experiment = experiment or cfg["experiment"]
+    client = connect(settings)
+    exp_id = ensure_experiment(client, settings, experiment)
+    data = load_training_data(
+        settings,
+        list(datasets) if datasets else cfg["datasets"],
+        explicit=bool(datasets),
+        seed=int(cfg["split"]["seed"]),
+        test_fraction=dict(cfg["split"]["test_fraction"]),
+        max_rows_per_dataset=max_rows_per_dataset,
+    )
+    emb_model = embedder or default_embedder(settings)
+
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
+        try:
+            return _run(run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start)
+        except BaseException:
+            logger.exception("severity training run %s failed", run.info.run_id)
+            mlflow.end_run(status="FAILED")
+            raise
+
+
+def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start) -> TrainResult:  # noqa: ANN001
+    import mlflow
+
+    run_id = run.info.run_id
+    params = flatten({k: v for k, v in cfg.items() if k not in ("name", "experiment")})
+    params.update({
+        "datasets": ",".join(data.datasets),
+        "datasets_skipped": ",".join(data.skipped) or "-",
+        "embedder": embedder_id(emb_model),
+        "n_train": str(len(data.train)),
+        "max_rows_per_dataset": str(max_rows),
+    })
+    params.update({f"data.{k}.sha256": v for k, v in data.file_hashes.items()})
+    params.update(data.split_digests())
+    params.update({f"n_test.{k}": str(len(v)) for k, v in data.test_sets().items()})
+    mlflow.log_params(params)
+    mlflow.set_tags({"trendml.model": name, "trendml.embedder": embedder_id(emb_model)})
+
+    # -- embed every text once (the cache makes reruns cheap) ------------------------------
+    t0 = time.perf_counter()
+    frame = data.frame
+    vectors = emb_model.encode(frame["text"].tolist())
+    lookup = dict(zip(frame["text"].tolist(), vectors, strict=True))
+    embed_s = time.perf_counter() - t0
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return np.stack([lookup[t] for t in texts]) if len(texts) else np.zeros((0, vectors.shape[1]), np.float32)
+
+    # -- fit ---------------------------------------------------------------------------------
+    train = data.train
+    weights = None
+    if cfg.get("annotator_weights") and "n_annotators" in train.columns:
+        agree = train[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / train["n_annotators"].replace(0, np.nan)
+        weights = agree.fillna(1.0).clip(lower=0.34).to_numpy()
+    model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
+    t0 = time.perf_counter()
+    model.fit(train["text"].tolist(), embed(train["text"].tolist()), train["severity"].to_numpy(),
+              sample_weight=weights)
+    fit_s = time.perf_counter() - t0
+
+    # -- evaluate ----------------------------------------------------------------------------
+    test_sets = data.test_sets()
+    metrics, preds = evaluate_model(model, test_sets, embed)
+    t0 = time.perf_counter()
+    all_test = [t for df in test_sets.values() for t in df["text"].tolist()]
+    model.predict_proba(all_test, embed(all_test))
+    score_s = time.perf_counter() - t0
+    if cfg.get("baseline", True):
+        metrics.update(evaluate_baseline(fit_baseline(train), test_sets))
+    metrics.update({
+        "time.embed_s": embed_s,
+        "time.fit_s": fit_s,
+        "time.classifier_ms_per_item": 1000 * score_s / max(1, len(all_test)),
+    })
+    mlflow.log_metrics(metrics)
+    mlflow.log_figure(confusion_figure(preds), "confusion_matrix.png")
+
+    # -- log + register the model --------------------------------------------------------------
+    version: str | None = None
+    champion = False
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = model.save(Path(tmp) / "severity_model")
+        from training import pyfunc
+
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=pyfunc.SeverityPyfunc(),
+            artifacts={pyfunc.ARTIFACT_KEY: str(model_dir)},
+            signature=pyfunc.signature(),
+            input_example=pyfunc.INPUT_EXAMPLE,
+            pip_requirements=pyfunc.pip_requirements(),
+            registered_model_name=name if register else None,
+        )
+    if register:
+        version = str(info.registered_model_version)
+        try:
+            client.get_model_version_by_alias(name, CHAMPION)
+        except Exception:  # noqa: BLE001 - MlflowException: no champion yet
+            client.set_registered_model_alias(name, CHAMPION, version)
+            client.set_model_version_tag(name, version, "promotion", "first version: champion by default")
+            champion = True
+        mlflow.set_tag("trendml.registered_version", version)
+    metrics["time.total_s"] = time.perf_counter() - t_start
+    mlflow.log_metric("time.total_s", metrics["time.total_s"])
+    card = render_card(cfg, data, metrics, {"version": version, "run_id": run_id, "embedder": model.embedder_id,
+                                            "champion": champion})
+    mlflow.log_text(card, "model_card.md")
+    logger.info("severity run %s: version %s%s", run_id, version, " (champion)" if champion else "")
+    return TrainResult(
+        run_id=run_id, experiment_id=run.info.experiment_id, model_name=name, version=version, champion=champion,
+        metrics=metrics, datasets=data.datasets, skipped=data.skipped, duration_s=metrics["time.total_s"],
+    )

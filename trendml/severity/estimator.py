@@ -1,0 +1,393 @@
+"""The severity estimator: stacked features -> class-weighted logistic regression -> calibrated
+probabilities, plus a macro-F1-tuned decision rule.
+
+The algorithm is :func:`fit_severity` / :func:`severity_proba`; :class:`SeverityModel` wraps them
+with scikit-learn conventions, the embedder check and save/load.
+
+Why two outputs: ``severity_probs`` are calibrated (a 0.3 means about 30 % of such items are of that
+class), which is what a queue sorted by risk needs; ``severity`` is the argmax of the probabilities
+times per-class weights tuned on out-of-fold predictions for macro-F1, so rare classes (hateful) are
+not drowned by the frequent one (offensive). Both are learned on training folds only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+
+from trendml.errors import InputError, ModelMismatchError, StateError
+from trendml.severity.features import FEATURE_SETS, make_vectorizers, stack_features
+from trendml.severity.metrics import N_CLASSES, macro_f1
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_EPS = 1e-7
+_META = "severity_model.json"
+_WEIGHTS = "severity_model.joblib"
+
+
+@dataclass
+class BaseLearner:
+    """One fitted base classifier: its feature block(s) and logistic regression."""
+
+    uses_embeddings: bool
+    vectorizers: list[Any]
+    classifier: LogisticRegression
+    embedding_weight: float = 1.0
+
+
+@dataclass
+class FittedSeverity:
+    """Everything :func:`severity_proba` needs."""
+
+    classes: np.ndarray
+    bases: list[BaseLearner]
+    calibrator: LogisticRegression | None
+    decision_weights: np.ndarray
+    embedding_dim: int | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, _EPS, 1.0))
+
+
+def _base_proba(base: BaseLearner, classes: np.ndarray, texts: Sequence[str], emb: np.ndarray | None) -> np.ndarray:
+    X = stack_features(
+        texts, emb if base.uses_embeddings else None, base.vectorizers, embedding_weight=base.embedding_weight
+    )
+    out = np.zeros((len(texts), len(classes)))
+    out[:, np.searchsorted(classes, base.classifier.classes_)] = base.classifier.predict_proba(X)
+    return out
+
+
+def tune_decision_weights(
+    y: np.ndarray, proba: np.ndarray, *, grid: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)), passes: int = 2
+) -> np.ndarray:
+    """Per-class multiplicative weights ``w`` (first class fixed at 1) maximising the macro-F1 of
+    ``argmax(proba * w)`` on ``y``, by coordinate search over ``log w``."""
+    k = proba.shape[1]
+    logw = np.zeros(k)
+    best = macro_f1(y, np.argmax(proba * np.exp(logw), axis=1))
+    for _ in range(passes):
+        for c in range(1, k):
+            for g in grid:
+                trial = logw.copy()
+                trial[c] = g
+                score = macro_f1(y, np.argmax(proba * np.exp(trial), axis=1))
+                if score > best + 1e-9:
+                    best, logw = score, trial
+    return np.exp(logw)
+
+
+def _base_specs(features: str, embedding_weight: float) -> list[tuple[bool, bool, float]]:
+    """(uses embeddings, uses TF-IDF, embedding weight) per base learner."""
+    if features == "embedding":
+        return [(True, False, 1.0)]
+    if features == "tfidf":
+        return [(False, True, 1.0)]
+    if features == "both":  # one classifier on the concatenated features
+        return [(True, True, embedding_weight)]
+    return [(True, False, 1.0), (False, True, 1.0)]  # "stack": one classifier per block, stacked
+
+
+def fit_severity(
+    texts: Sequence[str],
+    embeddings: np.ndarray | None,
+    y: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    features: str = "stack",
+    embedding_weight: float = 1.0,
+    C: float = 1.0,
+    C_embedding: float = 1.0,
+    class_weight: str | None = "balanced",
+    calibration: str = "vector",
+    tune_decision: bool = True,
+    n_folds: int = 3,
+    max_iter: int = 2000,
+    random_state: int = 0,
+) -> FittedSeverity:
+    """Fit base classifiers, calibrator (the stacker) and decision weights.
+
+    Each base learner is a class-weighted logistic regression on one feature block (``stack``), or on
+    the concatenation (``both``), or on a single block. A multinomial logistic regression on the
+    bases' out-of-fold log-probabilities (``n_folds`` stratified, group-aware folds) combines and
+    calibrates them (for a single base it is vector scaling); decision weights are tuned on the same
+    out-of-fold predictions. Base learners are then refitted on all rows.
+    """
+    if features not in FEATURE_SETS:
+        raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
+    if calibration not in ("vector", "none"):
+        raise InputError(f'calibration is "{calibration}"; expected "vector" or "none"')
+    if features == "stack" and calibration == "none":
+        raise InputError('features "stack" needs calibration "vector" (the stacker); expected calibration="vector"')
+    specs = _base_specs(features, embedding_weight)
+    y = np.asarray(y, dtype=int)
+    n = len(y)
+    texts = list(texts)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    groups = np.arange(n) if groups is None else np.asarray(groups)
+    uses_emb = any(s[0] for s in specs)
+    emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
+    classes = np.unique(y)
+
+    def build(spec: tuple[bool, bool, float], idx: np.ndarray) -> BaseLearner:
+        with_emb, with_tfidf, weight = spec
+        vecs = make_vectorizers() if with_tfidf else []
+        X = stack_features(
+            [texts[i] for i in idx],
+            emb[idx] if with_emb and emb is not None else None,
+            vecs,
+            embedding_weight=weight,
+            fit=True,
+        )
+        c = C_embedding if (with_emb and not with_tfidf) else C
+        clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter, random_state=random_state)
+        clf.fit(X, y[idx], sample_weight=sw[idx])
+        return BaseLearner(uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight)
+
+    calibrator = None
+    weights = np.ones(len(classes))
+    if calibration != "none" or tune_decision:
+        oofs = [np.zeros((n, len(classes))) for _ in specs]
+        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+        for k, (tr, va) in enumerate(folds.split(np.zeros(n), y, groups)):
+            for j, spec in enumerate(specs):
+                base = build(spec, tr)
+                oofs[j][va] = _base_proba(base, classes, [texts[i] for i in va], emb[va] if emb is not None else None)
+            logger.info("severity fold %d/%d fitted on %d rows", k + 1, n_folds, len(tr))
+        if calibration == "vector":
+            calibrator = LogisticRegression(C=100.0, max_iter=1000)
+            meta = np.hstack([_log(o) for o in oofs])
+            calibrator.fit(meta, y, sample_weight=sw)
+            oof = calibrator.predict_proba(meta)
+        else:
+            oof = oofs[0]
+        if tune_decision:
+            weights = tune_decision_weights(y, oof)
+    bases = [build(spec, np.arange(n)) for spec in specs]
+    info = {
+        "n_train": int(n),
+        "n_features": [int(b.classifier.coef_.shape[1]) for b in bases],
+    }
+    return FittedSeverity(
+        classes=classes,
+        bases=bases,
+        calibrator=calibrator,
+        decision_weights=weights,
+        embedding_dim=int(emb.shape[1]) if emb is not None else None,
+        info=info,
+    )
+
+
+def severity_proba(fitted: FittedSeverity, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
+    """Calibrated probabilities over all four severities, shape ``(n, 4)``, rows sum to 1."""
+    n = len(texts)
+    out = np.zeros((n, N_CLASSES))
+    if n == 0:
+        return out
+    texts = list(texts)
+    emb = None if fitted.embedding_dim is None else np.asarray(embeddings, dtype=np.float32)
+    raws = [_base_proba(b, fitted.classes, texts, emb) for b in fitted.bases]
+    if fitted.calibrator is None:
+        probs = raws[0]
+    else:
+        probs = fitted.calibrator.predict_proba(np.hstack([_log(r) for r in raws]))
+    out[:, fitted.classes] = probs
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def severity_decision(fitted: FittedSeverity, proba: np.ndarray) -> np.ndarray:
+    """Severity labels: argmax of the probabilities of the trained classes times the decision weights."""
+    if len(proba) == 0:
+        return np.zeros(0, dtype=int)
+    scores = np.asarray(proba)[:, fitted.classes] * fitted.decision_weights
+    return fitted.classes[np.argmax(scores, axis=1)].astype(int)
+
+
+class SeverityModel(ClassifierMixin, BaseEstimator):
+    """Severity pre-scorer over (normalised texts, their L2-normalised embeddings).
+
+    Parameters mirror :func:`fit_severity`; ``embedder_id`` (``name@version``) names the vector space
+    the model was trained in and is checked before scoring (:meth:`check_embedder`).
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder_id: str = "all-MiniLM-L6-v2@0.1.0",
+        features: str = "stack",
+        embedding_weight: float = 1.0,
+        C: float = 1.0,
+        C_embedding: float = 1.0,
+        class_weight: str | None = "balanced",
+        calibration: str = "vector",
+        tune_decision: bool = True,
+        n_folds: int = 3,
+        max_iter: int = 2000,
+        random_state: int = 0,
+    ) -> None:
+        self.embedder_id = embedder_id
+        self.features = features
+        self.embedding_weight = embedding_weight
+        self.C = C
+        self.C_embedding = C_embedding
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.tune_decision = tune_decision
+        self.n_folds = n_folds
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray | None,
+        y: Sequence[int],
+        *,
+        sample_weight: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+    ) -> SeverityModel:
+        texts = list(texts)
+        y_arr = np.asarray(y)
+        self._check_inputs(texts, embeddings, needs_embeddings=self.features != "tfidf")
+        if len(y_arr) != len(texts):
+            raise InputError(f"got {len(texts)} texts and {len(y_arr)} labels; expected one label per text")
+        if len(texts) == 0 or len(np.unique(y_arr)) < 2:
+            raise InputError("training data has fewer than 2 severity classes; expected rows of at least 2 classes")
+        if not np.isin(y_arr, np.arange(N_CLASSES)).all():
+            raise InputError(f"labels outside 0..{N_CLASSES - 1}; expected severities 0, 1, 2 or 3")
+        self.fitted_ = fit_severity(
+            texts,
+            embeddings,
+            y_arr,
+            sample_weight=sample_weight,
+            groups=groups,
+            features=self.features,
+            embedding_weight=self.embedding_weight,
+            C=self.C,
+            C_embedding=self.C_embedding,
+            class_weight=self.class_weight,
+            calibration=self.calibration,
+            tune_decision=self.tune_decision,
+            n_folds=self.n_folds,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        )
+        self.classes_ = np.arange(N_CLASSES)
+        return self
+
+    # -- scoring -----------------------------------------------------------------------
+    def _check_fitted(self) -> FittedSeverity:
+        fitted = getattr(self, "fitted_", None)
+        if fitted is None:
+            raise StateError("the severity model is not fitted; expected fit() or load() first; train it first")
+        return fitted
+
+    def _check_inputs(self, texts: Sequence[str], embeddings: np.ndarray | None, *, needs_embeddings: bool) -> None:
+        if not needs_embeddings:
+            return
+        if embeddings is None:
+            raise InputError("embeddings are missing; expected an (n, dim) array of the texts' vectors")
+        emb = np.asarray(embeddings)
+        if emb.ndim != 2 or emb.shape[0] != len(texts):
+            raise InputError(
+                f"embeddings have shape {emb.shape} for {len(texts)} texts; expected ({len(texts)}, dim)"
+            )
+        dim = getattr(getattr(self, "fitted_", None), "embedding_dim", None)
+        if dim is not None and emb.shape[1] != dim and len(texts) > 0:
+            raise ModelMismatchError(
+                f"embeddings are {emb.shape[1]}-d; the model was trained on {dim}-d vectors of {self.embedder_id}; "
+                "embed with that model"
+            )
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
+        fitted = self._check_fitted()
+        texts = list(texts)
+        self._check_inputs(texts, embeddings, needs_embeddings=fitted.embedding_dim is not None)
+        return severity_proba(fitted, texts, embeddings)
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
+        fitted = self._check_fitted()
+        return severity_decision(fitted, self.predict_proba(texts, embeddings))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Severity labels from probabilities already computed by :meth:`predict_proba`."""
+        return severity_decision(self._check_fitted(), proba)
+
+    def check_embedder(self, embedder: Any) -> None:
+        """Raise :class:`ModelMismatchError` unless ``embedder`` is the one the model was trained with."""
+        from trendml.embed.base import embedder_id
+
+        got = embedder_id(embedder)
+        if got != self.embedder_id:
+            raise ModelMismatchError(
+                f"the embedder is {got}; the severity model was trained on {self.embedder_id}; "
+                f"score with {self.embedder_id} or retrain with `trendml train severity`"
+            )
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``severity_model.json`` (metadata) and ``severity_model.joblib`` (weights)."""
+        import joblib
+        import sklearn
+
+        fitted = self._check_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        joblib.dump(fitted, d / _WEIGHTS)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "embedder_id": self.embedder_id,
+            "params": self.get_params(),
+            "classes": [int(c) for c in fitted.classes],
+            "decision_weights": [float(w) for w in fitted.decision_weights],
+            "embedding_dim": fitted.embedding_dim,
+            "sklearn_version": sklearn.__version__,
+            "info": fitted.info,
+        }
+        (d / _META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SeverityModel:
+        """Load a model written by :meth:`save`; :class:`StateError` if files are missing or corrupt."""
+        import joblib
+
+        d = Path(directory)
+        meta_path, weights_path = d / _META, d / _WEIGHTS
+        if not meta_path.is_file() or not weights_path.is_file():
+            raise StateError(
+                f"{d} holds no severity model; expected {_META} and {_WEIGHTS} there; "
+                "pass a directory written by SeverityModel.save or a models:/ URI"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"format_version {meta.get('format_version')!r}")
+            model = cls(**meta["params"])
+            fitted = joblib.load(weights_path)
+            if not isinstance(fitted, FittedSeverity):
+                raise TypeError(type(fitted).__name__)
+        except Exception as exc:  # noqa: BLE001 - any failure here means the files are unusable
+            raise StateError(
+                f"the severity model in {d} is corrupt ({type(exc).__name__}: {exc}); expected files written by "
+                f"SeverityModel.save (format {FORMAT_VERSION}); retrain with `trendml train severity`"
+            ) from None
+        model.fitted_ = fitted
+        model.classes_ = np.arange(N_CLASSES)
+        return model
