@@ -1,0 +1,239 @@
+"""Trend briefs for moderator training: what a trend is, how it grew, examples, decisions so far.
+
+Example texts are truncated and redacted by default (:mod:`trendml.reports.redact`); pass
+``show_text=True`` for full texts. Keywords are shown as detected (they are the trend's label).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from trendml.errors import InputError
+from trendml.reports.plots import data_uri, sparkline_plot
+from trendml.reports.redact import redact
+
+logger = logging.getLogger(__name__)
+
+
+def build_brief(
+    engine: Engine, trend_id: str, *, show_text: bool = False, n_examples: int = 5
+) -> dict[str, Any]:
+    """Everything a brief shows, JSON-ready. Raises :class:`InputError` for an unknown trend id.
+
+    Examples are the representative items of the trend's latest window first, then of earlier
+    windows, up to ``n_examples``; their texts are redacted unless ``show_text``.
+    """
+    from trendml.store.feedback import list_feedback
+    from trendml.store.items import get_items
+    from trendml.trends.queries import trend_timeline
+
+    tl = trend_timeline(engine, trend_id)
+    if tl is None:
+        raise InputError(
+            f'trend "{trend_id}" does not exist; expected a trend id from the dashboard, the trends API '
+            "or `trendml report`",
+            field="trend_id",
+        )
+    windows = tl.pop("windows")
+    rep_ids: list[str] = []
+    for w in reversed(windows):
+        for i in w.get("representative_ids", []):
+            if i not in rep_ids:
+                rep_ids.append(i)
+    rep_ids = rep_ids[:n_examples]
+    with Session(engine) as s:
+        rows = get_items(s, rep_ids)
+        feedback = [f.to_dict() for f in list_feedback(s, trend_id)]
+    examples = []
+    for i in rep_ids:
+        row = rows.get(i)
+        text = None if row is None else " / ".join(x for x in (row.text, row.caption) if x)
+        examples.append(
+            {
+                "id": i,
+                "stored": row is not None,
+                "severity": None if row is None else row.severity,
+                "text": None if text is None else (text if show_text else redact(text)),
+            }
+        )
+    growth = [
+        {
+            "start": w["start"],
+            "size": int(w["size"]),
+            "n_items": w.get("n_items"),
+            "share": round(int(w["size"]) / w["n_items"], 4) if w.get("n_items") else None,
+            "status": w.get("status"),
+            "emerging": bool(w.get("emerging")),
+            "us_share": w.get("us_share"),
+            "us_lift": w.get("us_lift"),
+        }
+        for w in windows
+    ]
+    return {
+        "trend": tl,
+        "growth": growth,
+        "examples": examples,
+        "redacted": not show_text,
+        "decisions": feedback,
+    }
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
+    t = brief["trend"]
+    facts = [
+        ("Status (latest window)", _fmt(t["status"])),
+        ("Emerging now", _fmt(t["emerging"])),
+        ("Ever emerging", _fmt(t["ever_emerging"])),
+        ("First seen", _fmt(t["first_seen"])),
+        ("Last seen", _fmt(t["last_seen"])),
+        ("Windows", _fmt(t["n_windows"])),
+        ("Members, all windows", _fmt(t["total_size"])),
+        ("Members, latest window", _fmt(t["last_size"])),
+        ("US share", _fmt(t["us_share"])),
+        ("US lift", _fmt(t["us_lift"])),
+        ("Emergence score", _fmt(t["emergence_score"])),
+    ]
+    if t.get("parent_id"):
+        facts.append(("Split from", t["parent_id"]))
+    if t.get("merged_into"):
+        facts.append(("Merged into", t["merged_into"]))
+    return facts
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _bar(size: int, peak: int, width: int = 30) -> str:
+    return "#" * max(1 if size else 0, round(width * size / peak)) if peak else ""
+
+
+def render_brief_markdown(brief: Mapping[str, Any]) -> str:
+    """The brief as Markdown; growth as a table with a text bar per window."""
+    t = brief["trend"]
+    peak = max((g["size"] for g in brief["growth"]), default=0)
+    note = (
+        (
+            "Example texts are truncated to 80 characters and masked (first letter of each longer word "
+            "kept); run with `--show-text` for full texts."
+        )
+        if brief["redacted"]
+        else "**Full example texts are shown (`--show-text`): they contain harmful content.**"
+    )
+    parts = [
+        f"# Trend brief: {t['trend_id']}",
+        _md_table(["", ""], [list(f) for f in _facts(brief)]),
+        "## Keywords",
+        ", ".join(f"`{k}`" for k in t["keywords"]) or "–",
+        "## How it grew",
+        _md_table(
+            ["window", "size", "items in window", "share", "status", "emerging", "growth"],
+            [
+                [
+                    g["start"],
+                    g["size"],
+                    g["n_items"],
+                    g["share"],
+                    g["status"],
+                    g["emerging"],
+                    "`" + _bar(g["size"], peak) + "`",
+                ]
+                for g in brief["growth"]
+            ],
+        ),
+        "## Example items",
+        note,
+        _md_table(
+            ["item", "severity", "text"],
+            [
+                [e["id"], e["severity"], e["text"] if e["stored"] else "(not in the item store)"]
+                for e in brief["examples"]
+            ],
+        )
+        if brief["examples"]
+        else "No examples.",
+        "## Analyst decisions",
+        _md_table(
+            ["when", "analyst", "action", "note"],
+            [[d["created_at"], d["analyst"], d["action"], d["note"]] for d in brief["decisions"]],
+        )
+        if brief["decisions"]
+        else "No decisions yet.",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Trend brief: {{ t.trend_id }}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:900px;color:#212529}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem;border-bottom:1px solid #dee2e6}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #dee2e6;padding:.25rem .6rem;text-align:left;vertical-align:top}th{background:#f1f3f5}
+code{background:#f1f3f5;padding:0 .3rem;border-radius:3px}.warn{color:#c92a2a;font-weight:600}
+.muted{color:#868e96;font-size:.85rem}img{max-width:100%}
+</style></head><body>
+<h1>Trend brief: {{ t.trend_id }}</h1>
+<table>{% for k, v in facts %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<h2>Keywords</h2><p>{% for k in t.keywords %}<code>{{ k }}</code> {% endfor %}</p>
+<h2>How it grew</h2>
+{% if spark %}<img alt="size per window" src="{{ spark }}">{% endif %}
+<table><tr><th>window</th><th>size</th><th>items in window</th><th>share</th>
+<th>status</th><th>emerging</th></tr>
+{% for g in growth %}<tr><td>{{ g.start }}</td><td>{{ g.size }}</td><td>{{ fmt(g.n_items) }}</td>
+<td>{{ fmt(g.share) }}</td><td>{{ fmt(g.status) }}</td><td>{{ fmt(g.emerging) }}</td></tr>{% endfor %}</table>
+<h2>Example items</h2>
+{% if redacted %}<p class="muted">Texts truncated to 80 characters and masked; run with --show-text for full
+texts.</p>{% else %}<p class="warn">Full texts shown: they contain harmful content.</p>{% endif %}
+<table><tr><th>item</th><th>severity</th><th>text</th></tr>
+{% for e in examples %}<tr><td>{{ e.id }}</td><td>{{ fmt(e.severity) }}</td>
+<td>{{ e.text if e.stored else "(not in the item store)" }}</td></tr>{% endfor %}</table>
+<h2>Analyst decisions</h2>
+{% if decisions %}<table><tr><th>when</th><th>analyst</th><th>action</th><th>note</th></tr>
+{% for d in decisions %}<tr><td>{{ d.created_at }}</td><td>{{ d.analyst }}</td><td>{{ d.action }}</td>
+<td>{{ fmt(d.note) }}</td></tr>{% endfor %}</table>{% else %}<p>No decisions yet.</p>{% endif %}
+</body></html>
+"""
+
+
+def render_brief_html(brief: Mapping[str, Any]) -> str:
+    """The brief as one self-contained HTML page (size-per-window chart embedded as base64 PNG)."""
+    from jinja2 import Environment
+
+    growth = brief["growth"]
+    spark = (
+        data_uri(sparkline_plot([g["size"] for g in growth], [g["start"] for g in growth]))
+        if growth
+        else None
+    )
+    return (
+        Environment(autoescape=True)
+        .from_string(_HTML)
+        .render(
+            t=brief["trend"],
+            facts=_facts(brief),
+            growth=growth,
+            examples=brief["examples"],
+            redacted=brief["redacted"],
+            decisions=brief["decisions"],
+            spark=spark,
+            fmt=_fmt,
+        )
+    )

@@ -1,0 +1,167 @@
+"""The one module of :mod:`trendml.reports` that reads the store: a period's records.
+
+Queries are bounded by the period (items, windows, audit rows, reviews) except the trend
+feedback, which is read up to the period's end (time-to-decision needs first decisions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.orm import Session
+
+from trendml.errors import StateError
+from trendml.reports.period import Period
+from trendml.reports.records import (
+    FeedbackRecord,
+    ItemRecord,
+    ObservationRecord,
+    ReportData,
+    ScoreRecord,
+    TrendInfo,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def open_store(db_url: str) -> Engine:
+    """Engine on an existing trendml database (tables created if missing, e.g. ``qa_*``).
+
+    Raises :class:`StateError` when a SQLite file does not exist yet or the database holds no
+    ``items`` table (nothing was ever stored), rather than reporting on an empty new database.
+    """
+    from trendml.store.base import create_all, make_engine
+
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if str(path) not in ("", ":memory:") and not path.exists():
+            raise StateError(
+                f"no trendml database at {path}; expected one written by the service or `trendml serve`; "
+                "set TRENDML_HOME (or TRENDML_DATABASE_URL) to the service's data directory"
+            )
+    engine = make_engine(db_url)
+    try:
+        has_items = inspect(engine).has_table("items")
+    except Exception as exc:
+        engine.dispose()
+        raise StateError(
+            f"the database at {db_url} cannot be read ({type(exc).__name__}); expected a trendml database; "
+            "check TRENDML_DATABASE_URL"
+        ) from None
+    if not has_items:
+        engine.dispose()
+        raise StateError(
+            f"the database at {db_url} holds no trendml items table; expected one written by the service; "
+            "set TRENDML_HOME (or TRENDML_DATABASE_URL) to the service's data directory"
+        )
+    create_all(engine)
+    return engine
+
+
+def _trend_info(row) -> TrendInfo:
+    return TrendInfo(
+        trend_id=row.trend_id,
+        first_start=_aware(row.first_start),
+        last_start=_aware(row.last_start),
+        status=row.status,
+        emerging=bool(row.emerging),
+        keywords=tuple(json.loads(row.keywords or "[]")),
+        total_size=int(row.total_size or 0),
+        us_share=row.us_share,
+        us_lift=row.us_lift,
+    )
+
+
+def load_trends(session: Session, trend_ids) -> dict[str, TrendInfo]:
+    from trendml.trends.state import TrendRow
+
+    ids = sorted(set(trend_ids))
+    out: dict[str, TrendInfo] = {}
+    for k in range(0, len(ids), 500):
+        for row in session.scalars(select(TrendRow).where(TrendRow.trend_id.in_(ids[k : k + 500]))):
+            out[row.trend_id] = _trend_info(row)
+    return out
+
+
+def load_report_data(session: Session, period: Period) -> ReportData:
+    """Read the records of ``period`` from the trendml database behind ``session``."""
+    from trendml.store.audit import ScoreAudit
+    from trendml.store.feedback import TrendFeedback
+    from trendml.store.items import StoredItem
+    from trendml.store.qa import qa_counts, review_pairs
+    from trendml.trends.state import TrendObservation
+
+    at = func.coalesce(StoredItem.created_at, StoredItem.received_at)
+    items = [
+        ItemRecord(id=i, at=_aware(t), severity=s, model_version=v)
+        for i, t, s, v in session.execute(
+            select(StoredItem.id, at, StoredItem.severity, StoredItem.model_version).where(
+                at >= period.start, at < period.end
+            )
+        )
+    ]
+    items = [it for it in items if period.contains(it.at)]
+    observations = []
+    for o in session.scalars(
+        select(TrendObservation).where(
+            TrendObservation.window_start >= _naive(period.start),
+            TrendObservation.window_start < _naive(period.end),
+        )
+    ):
+        payload = json.loads(o.payload)
+        observations.append(
+            ObservationRecord(
+                trend_id=o.trend_id,
+                window_start=_aware(o.window_start),
+                size=int(o.size),
+                emerging=bool(o.emerging),
+                status=o.status,
+                keywords=tuple(payload.get("keywords") or ()),
+                us_share=payload.get("us_share"),
+                us_lift=payload.get("us_lift"),
+            )
+        )
+    feedback = [
+        FeedbackRecord(trend_id=f.trend_id, action=f.action, analyst=f.analyst, at=_aware(f.created_at))
+        for f in session.scalars(select(TrendFeedback).where(TrendFeedback.created_at < period.end))
+    ]
+    feedback = [f for f in feedback if f.at < period.end]
+    scores = [
+        ScoreRecord(
+            item_id=a.item_id, model_version=a.model_version, severity=int(a.severity), at=_aware(a.scored_at)
+        )
+        for a in session.scalars(
+            select(ScoreAudit).where(ScoreAudit.scored_at >= period.start, ScoreAudit.scored_at < period.end)
+        )
+    ]
+    trends = load_trends(session, [o.trend_id for o in observations] + [f.trend_id for f in feedback])
+    return ReportData(
+        items=items,
+        observations=observations,
+        trends=trends,
+        feedback=feedback,
+        scores=scores,
+        qa_pairs=review_pairs(session, period.start, period.end),
+        qa_counts=qa_counts(session),
+    )
+
+
+def production_numbers(session: Session, period: Period) -> dict:
+    """Every report number for ``period`` straight from the store (what a dashboard page shows)."""
+    from trendml.reports.aggregate import build_report
+
+    return build_report(load_report_data(session, period), period)

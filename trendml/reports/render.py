@@ -1,0 +1,230 @@
+"""Rendering of a report dict (:func:`trendml.reports.aggregate.build_report`) to Markdown and HTML.
+
+HTML is one self-contained file: inline CSS, plots embedded as base64 PNG, no scripts, no external
+assets. Markdown carries the same numbers as tables; its plots are separate PNG files the caller
+writes next to it (:func:`report_plots`), linked only when their paths are passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from trendml.reports.plots import data_uri, items_per_day_plot, severity_mix_plot, trend_sizes_plot
+
+logger = logging.getLogger(__name__)
+
+PLOT_NAMES = ("severity_mix", "items_per_day", "trend_sizes")
+N_PLOTTED_TRENDS = 5
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def report_plots(report: Mapping[str, Any]) -> dict[str, bytes]:
+    """The report's plots as PNG bytes: ``severity_mix``, ``items_per_day``, ``trend_sizes``."""
+    top = [t["trend_id"] for t in report["trends"]["top"][:N_PLOTTED_TRENDS]]
+    return {
+        "severity_mix": severity_mix_plot(report["items"]["severity_mix"]),
+        "items_per_day": items_per_day_plot(report["items"]["per_day"]),
+        "trend_sizes": trend_sizes_plot(report["trends"]["sizes"], top),
+    }
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |")
+    return "\n".join(out)
+
+
+def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The headline numbers as (label, value) pairs (shared by both renderers)."""
+    ttd = report["analysts"]["time_to_decision"]
+    qa = report["qa"]
+    return [
+        ("Items received", report["items"]["received"]),
+        ("Items scored", report["items"]["scored"]),
+        ("Trends seen", report["trends"]["seen"]),
+        ("Trends surfaced (emerging)", report["trends"]["surfaced"]),
+        ("Trends confirmed", report["trends"]["confirmed"]),
+        ("Trends dismissed", report["trends"]["dismissed"]),
+        ("Trends escalated", report["trends"]["escalated"]),
+        ("Analyst actions", report["analysts"]["n_actions"]),
+        ("Median time to decision (hours)", ttd["median_hours"]),
+        ("Trends decided for the first time", ttd["n"]),
+        ("QA kappa, model vs reviewer", qa["kappa_model_reviewer"]),
+        ("QA pairs, model vs reviewer", qa["n_model_reviewer"]),
+        ("QA kappa, reviewer vs reviewer", qa["kappa_reviewers"]),
+        ("QA pairs, reviewer vs reviewer", qa["n_reviewer_pairs"]),
+    ]
+
+
+def _severity_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    from trendml.reports.aggregate import SEVERITY_NAMES
+
+    mix = report["items"]["severity_mix"]
+    total = max(1, report["items"]["received"])
+    rows = [[f"{k} {SEVERITY_NAMES[int(k)]}", mix[k], f"{mix[k] / total:.1%}"] for k in ("0", "1", "2", "3")]
+    rows.append(["unscored", mix["unscored"], f"{mix['unscored'] / total:.1%}"])
+    return rows
+
+
+def _top_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    return [
+        [
+            t["trend_id"],
+            t["size_in_period"],
+            t["n_windows"],
+            t["status"],
+            t["emerged_in_period"],
+            t["us_share"],
+            t["us_lift"],
+            ", ".join(t["keywords"][:6]),
+            t["decision"],
+        ]
+        for t in report["trends"]["top"]
+    ]
+
+
+TOP_HEADERS = [
+    "trend",
+    "size in period",
+    "windows",
+    "status",
+    "emerged",
+    "US share",
+    "US lift",
+    "keywords",
+    "decision",
+]
+DAY_HEADERS = ["day", "items", "scored", "trends surfaced", "analyst actions"]
+
+
+def _day_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    return [
+        [d["day"], d["items"], d["scored"], d["trends_surfaced"], d["analyst_actions"]]
+        for d in report["per_day"]
+    ]
+
+
+def render_markdown(report: Mapping[str, Any], *, plot_paths: Mapping[str, str] | None = None) -> str:
+    """The report as Markdown tables; ``plot_paths`` (name -> relative path) adds image links."""
+    p = report["period"]
+    plots = plot_paths or {}
+    parts = [
+        f"# trendml {p['kind']} report: {p['label']}",
+        f"Period: {p['start']} to {p['end']} (UTC, end excluded).",
+        "## Summary",
+        _table(["metric", "value"], [list(r) for r in summary_rows(report)]),
+        "## Per day",
+        _table(DAY_HEADERS, _day_rows(report)),
+    ]
+    if "items_per_day" in plots:
+        parts.append(f"![items per day]({plots['items_per_day']})")
+    parts += ["## Severity mix", _table(["severity", "items", "share"], _severity_rows(report))]
+    if "severity_mix" in plots:
+        parts.append(f"![severity mix]({plots['severity_mix']})")
+    parts += [
+        "## Top trends",
+        _table(TOP_HEADERS, _top_rows(report)) if report["trends"]["top"] else "No trends.",
+    ]
+    if "trend_sizes" in plots and report["trends"]["top"]:
+        parts.append(f"![trend sizes]({plots['trend_sizes']})")
+    a = report["analysts"]
+    parts += [
+        "## Analyst actions",
+        _table(["action", "count"], [[k, v] for k, v in a["actions"].items()]),
+        _table(["analyst", "actions"], [[k, v] for k, v in a["by_analyst"].items()])
+        if a["by_analyst"]
+        else "",
+        "## Models in production",
+        _table(
+            ["model version", "scores", "sev 0", "sev 1", "sev 2", "sev 3"],
+            [[m["model_version"], m["n"], *m["severity_mix"].values()] for m in report["models"]],
+        )
+        if report["models"]
+        else "No scores were returned in this period.",
+    ]
+    return "\n\n".join(x for x in parts if x) + "\n"
+
+
+_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>trendml {{ p.kind }} report: {{ p.label }}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:980px;color:#212529}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dee2e6}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #dee2e6;padding:.25rem .6rem;text-align:left}th{background:#f1f3f5}
+td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}
+.muted{color:#868e96;font-size:.85rem}
+</style></head><body>
+<h1>trendml {{ p.kind }} report: {{ p.label }}</h1>
+<p class="muted">Period {{ p.start }} to {{ p.end }} (UTC, end excluded). Generated by trendml.</p>
+<h2>Summary</h2>
+<table>{% for k, v in summary %}<tr><th>{{ k }}</th><td class="n">{{ fmt(v) }}</td></tr>{% endfor %}</table>
+<h2>Per day</h2>
+<table><tr>{% for h in day_headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in day_rows %}<tr>
+{% for c in r %}<td class="n">{{ fmt(c) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<img alt="items per day" src="{{ plots.items_per_day }}">
+<h2>Severity mix</h2>
+<table><tr><th>severity</th><th>items</th><th>share</th></tr>
+{% for r in severity_rows %}<tr>{% for c in r %}<td>{{ fmt(c) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<img alt="severity mix" src="{{ plots.severity_mix }}">
+<h2>Top trends</h2>
+{% if top_rows %}<table><tr>{% for h in top_headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in top_rows %}<tr>{% for c in r %}<td>{{ fmt(c) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<img alt="trend sizes per window" src="{{ plots.trend_sizes }}">
+{% else %}<p>No trends in this period.</p>{% endif %}
+<h2>Analyst actions</h2>
+<table><tr><th>action</th><th>count</th></tr>
+{% for k, v in a.actions.items() %}<tr><td>{{ k }}</td><td class="n">{{ v }}</td></tr>{% endfor %}</table>
+{% if a.by_analyst %}<table><tr><th>analyst</th><th>actions</th></tr>
+{% for k, v in a.by_analyst.items() %}<tr><td>{{ k }}</td><td class="n">{{ v }}</td></tr>{% endfor %}</table>
+{% endif %}
+<h2>Models in production</h2>
+{% if models %}<table><tr><th>model version</th><th>scores</th>
+<th>sev 0</th><th>sev 1</th><th>sev 2</th><th>sev 3</th></tr>
+{% for m in models %}<tr><td>{{ m.model_version }}</td><td class="n">{{ m.n }}</td>
+{% for v in m.severity_mix.values() %}<td class="n">{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% else %}<p>No scores were returned in this period.</p>{% endif %}
+</body></html>
+"""
+
+
+def _env():
+    from jinja2 import Environment
+
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_html(report: Mapping[str, Any], *, plots: Mapping[str, bytes] | None = None) -> str:
+    """The report as one self-contained HTML page with its plots embedded as base64 PNG."""
+    pngs = dict(plots) if plots is not None else report_plots(report)
+    return (
+        _env()
+        .from_string(_HTML)
+        .render(
+            p=report["period"],
+            summary=summary_rows(report),
+            fmt=_fmt,
+            day_headers=DAY_HEADERS,
+            day_rows=_day_rows(report),
+            severity_rows=_severity_rows(report),
+            top_headers=TOP_HEADERS,
+            top_rows=_top_rows(report),
+            a=report["analysts"],
+            models=report["models"],
+            plots={k: data_uri(v) for k, v in pngs.items()},
+        )
+    )
