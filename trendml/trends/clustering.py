@@ -32,6 +32,7 @@ class ClusterParams:
     cluster_selection_method: str = "eom"
     n_jobs: int = 2
     random_state: int = 0
+    max_fit_items: int = 20_000
 
     def validate(self) -> None:
         if self.reducer not in REDUCERS:
@@ -111,12 +112,19 @@ class WindowModel:
         return model
 
 
-def _distinct_rows(x: np.ndarray, decimals: int = 4) -> int:
-    return len(np.unique(np.round(x, decimals), axis=0))
+def _all_identical(x: np.ndarray, tol: float = 1e-4) -> bool:
+    return bool(np.abs(x - x[0]).max() <= tol)
 
 
-def fit_window_model(vectors: np.ndarray, params: ClusterParams) -> tuple[WindowModel, np.ndarray, np.ndarray]:
+def fit_window_model(
+    vectors: np.ndarray, params: ClusterParams, *, fit_index: np.ndarray | None = None
+) -> tuple[WindowModel, np.ndarray, np.ndarray]:
     """Cluster one window. Returns the model, labels (``-1`` noise) and membership probabilities.
+
+    Windows larger than ``params.max_fit_items`` are fitted on ``fit_index`` (a subsample the
+    caller chooses deterministically; the first ``max_fit_items`` rows otherwise) and the other
+    points are placed with ``approximate_predict``: HDBSCAN's cost grows faster than linearly,
+    and a subsample of 20k still holds every group big enough to matter.
 
     Degenerate windows are handled without exceptions: when every vector is (near-)identical the
     whole window is one cluster (a copy-paste wave), modelled by its centroid.
@@ -126,7 +134,7 @@ def fit_window_model(vectors: np.ndarray, params: ClusterParams) -> tuple[Window
     n = len(x)
     if n < params.min_cluster_size:
         raise InputError(f"window has {n} items; expected at least min_cluster_size={params.min_cluster_size}")
-    if _distinct_rows(x) == 1:
+    if _all_identical(x):
         centroid = x.mean(axis=0)
         centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
         model = WindowModel(kind="centroid", centroid=centroid.astype(np.float32), n_clusters=1)
@@ -169,16 +177,32 @@ def fit_window_model(vectors: np.ndarray, params: ClusterParams) -> tuple[Window
         prediction_data=True,
         core_dist_n_jobs=params.n_jobs,
     )
+    if n > params.max_fit_items:
+        fit_index = np.sort(np.asarray(fit_index if fit_index is not None else np.arange(params.max_fit_items)))
+    else:
+        fit_index = None
+    zf = z[fit_index] if fit_index is not None else z
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clusterer.fit(z)
+        clusterer.fit(zf)
         if clusterer.labels_.max() < 0:
             # HDBSCAN never returns its root as a cluster unless asked: a window holding one dense
             # group (plus a little noise) would show nothing. Ask again, allowing one cluster.
             clusterer.set_params(allow_single_cluster=True)
-            clusterer.fit(z)
-    labels = np.asarray(clusterer.labels_, dtype=np.int64)
-    probs = np.asarray(clusterer.probabilities_, dtype=np.float64)
+            clusterer.fit(zf)
+    if fit_index is None:
+        labels = np.asarray(clusterer.labels_, dtype=np.int64)
+        probs = np.asarray(clusterer.probabilities_, dtype=np.float64)
+    else:
+        rest = np.setdiff1d(np.arange(n), fit_index)
+        labels = np.empty(n, dtype=np.int64)
+        probs = np.empty(n, dtype=np.float64)
+        labels[fit_index] = clusterer.labels_
+        probs[fit_index] = clusterer.probabilities_
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rl, rp = hdbscan.approximate_predict(clusterer, z[rest])
+        labels[rest], probs[rest] = rl, rp
     n_clusters = int(labels.max() + 1) if len(labels) else 0
     model = WindowModel(kind="hdbscan", reducer=reducer, clusterer=clusterer, n_clusters=n_clusters)
     logger.debug("window of %d items: %d clusters, %d noise", n, n_clusters, int((labels < 0).sum()))
