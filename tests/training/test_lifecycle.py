@@ -1,0 +1,139 @@
+"""The MLflow lifecycle in a tmp store: train -> registered + champion; promotion refused / forced;
+a failed run is FAILED and leaves the champion alone; models:/ URIs and directories resolve."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.training.conftest import TINY_DATA, TINY_ROWS
+from trendml.errors import InputError, ModelNotFoundError
+from training.registry import (
+    PromotionRefused,
+    champion_version,
+    list_versions,
+    load_severity_model,
+    promote,
+    promotion_decision,
+)
+
+
+def _client(settings):
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+def test_first_version_is_registered_champion_with_evidence(first_run, registry_settings):
+    assert first_run.version == "1" and first_run.champion
+    assert champion_version(registry_settings) == "1"
+    run = _client(registry_settings).get_run(first_run.run_id)
+    assert run.info.status == "FINISHED"
+    p, m = run.data.params, run.data.metrics
+    assert len(p["data.davidson.sha256"]) == 64 and "split_digest.davidson" in p
+    assert p["model.features"] == "stack" and p["embedder"].startswith("all-MiniLM-L6-v2@")
+    for ds in TINY_DATA:
+        for k in ("macro_f1", "hate_f1", "ece", "macro_auc", "f1_0"):
+            assert 0.0 <= m[f"test.{ds}.{k}"] <= 1.0
+    assert "baseline.davidson.macro_f1" in m
+    assert any(k.startswith("subgroup_auc.") for k in m)
+    arts = {a.path for a in _client(registry_settings).list_artifacts(first_run.run_id)}
+    assert {"confusion_matrix.png", "model_card.md"} <= arts
+    # the logged model carries explicit pins (no local +cpu tag) and an input example
+    model, name, version = load_severity_model("models:/trendml-severity/1", registry_settings)
+    root = registry_settings.models_dir / "registry" / "trendml-severity" / "1"
+    reqs = next(root.rglob("requirements.txt")).read_text()
+    assert "torch==" in reqs and "+cpu" not in reqs
+    assert next(root.rglob("input_example.json")).is_file()
+    assert (name, version) == ("trendml-severity", "1")
+
+
+def test_uris_resolve(first_run, registry_settings, tmp_path):
+    m1, _, v1 = load_severity_model(None, registry_settings)
+    m2, _, v2 = load_severity_model("models:/trendml-severity@champion", registry_settings)
+    assert v1 == v2 == champion_version(registry_settings)
+    d = m1.save(tmp_path / "local")
+    m3, name, v3 = load_severity_model(str(d), registry_settings)
+    assert (name, v3) == ("local", "local") and m3.embedder_id == m1.embedder_id
+    with pytest.raises(ModelNotFoundError, match="no version 99"):
+        load_severity_model("models:/trendml-severity/99", registry_settings)
+    with pytest.raises(ModelNotFoundError, match="no model"):
+        load_severity_model("models:/unknown-model@champion", registry_settings)
+    with pytest.raises(ModelNotFoundError, match="not understood"):
+        load_severity_model("models:/a/b/c", registry_settings)
+
+
+def test_no_registry_is_a_clear_error(tmp_path):
+    from trendml.config import Settings
+
+    empty = Settings(home=tmp_path / "empty")
+    assert champion_version(empty) is None
+    with pytest.raises(ModelNotFoundError, match="trendml train severity"):
+        load_severity_model(None, empty)
+    assert not (tmp_path / "empty" / "mlflow.db").exists()  # reading created nothing
+
+
+def test_promotion_rule_pure():
+    champ = {"test.a.macro_f1": 0.70, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.90}
+    ok, reasons, _ = promotion_decision({"test.a.macro_f1": 0.71, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.895},
+                                        champ)
+    assert ok and not reasons
+    ok, reasons, _ = promotion_decision({"test.a.macro_f1": 0.80, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.88},
+                                        champ)
+    assert not ok and "subgroup_auc.x" in reasons[0]
+    ok, reasons, _ = promotion_decision({"test.a.macro_f1": 0.69, "test.b.macro_f1": 0.60}, champ)
+    assert not ok and "macro-F1" in reasons[0]
+
+
+def test_promote_refused_then_forced_and_failed_run(first_run, registry_settings, cached_embedder):
+    from training.train import train_severity
+
+    weak = train_severity(
+        registry_settings, datasets=TINY_DATA, embedder=cached_embedder, max_rows_per_dataset=TINY_ROWS,
+        config={"model": {"features": "embedding", "C_embedding": 0.001, "class_weight": None,
+                          "tune_decision": False, "n_folds": 2}, "baseline": False},
+        run_name="tiny-weak",
+    )
+    assert weak.version == "2" and not weak.champion
+    assert champion_version(registry_settings) == "1"
+    mean = lambda m: sum(m[f"test.{d}.macro_f1"] for d in TINY_DATA) / len(TINY_DATA)  # noqa: E731
+    assert mean(weak.metrics) < mean(first_run.metrics)  # precondition: the challenger is worse
+
+    with pytest.raises(PromotionRefused, match="macro-F1"):
+        promote(registry_settings, "trendml-severity", "2")
+    assert champion_version(registry_settings) == "1"
+
+    decision = promote(registry_settings, "trendml-severity", "2", force=True)
+    assert decision.forced and champion_version(registry_settings) == "2"
+    tags = _client(registry_settings).get_model_version("trendml-severity", "2").tags
+    assert tags["promotion.forced"] == "true" and "macro-F1" in tags["promotion.override_reasons"]
+    rows = {r["version"]: r for r in list_versions(registry_settings)}
+    assert rows["2"]["champion"] and not rows["1"]["champion"]
+
+    # a run that fails mid-way (bad model config) is FAILED, registers nothing, keeps the champion
+    n_versions = len(list_versions(registry_settings))
+    with pytest.raises(InputError):
+        train_severity(
+            registry_settings, datasets=TINY_DATA, embedder=cached_embedder, max_rows_per_dataset=TINY_ROWS,
+            config={"model": {"features": "no-such-features"}}, run_name="tiny-broken",
+        )
+    client = _client(registry_settings)
+    exp = client.get_experiment_by_name("trendml-severity")
+    broken = client.search_runs([exp.experiment_id], filter_string="attributes.run_name = 'tiny-broken'")
+    assert [r.info.status for r in broken] == ["FAILED"]
+    assert champion_version(registry_settings) == "2"
+    assert len(list_versions(registry_settings)) == n_versions
+
+    # promoting the better model back is allowed by the rule (no force needed)
+    back = promote(registry_settings, "trendml-severity", "1")
+    assert back.allowed and not back.forced and champion_version(registry_settings) == "1"
+
+
+def test_compare_runs(first_run, registry_settings):
+    from training.compare import compare_runs
+
+    df = compare_runs(registry_settings)
+    assert first_run.run_id in set(df["run_id"])
+    row = df[df["run_id"] == first_run.run_id].iloc[0]
+    assert row["version"] == "1" and row["status"] == "FINISHED"
+    assert not math.isnan(row["test.davidson.macro_f1"])
