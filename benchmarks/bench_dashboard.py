@@ -26,6 +26,7 @@ from trendml.store.base import create_all, make_engine
 from trendml.store.feedback import add_feedback
 from trendml.store.items import add_items, count_items, record_scores
 from trendml.store.keys import create_key
+from trendml.store.qa import sample_for_review
 from trendml.trends import TrendDetector
 from trendml.trends.state import TrendState
 
@@ -61,6 +62,7 @@ def _build(home: Path) -> tuple[Settings, str, int, str]:
     )
     with Session(engine) as s:
         add_feedback(s, trend_id, "confirm", "bench", "bench")
+        sample_for_review(s, 0.05, seed=0)
     return settings, key, n, trend_id
 
 
@@ -74,7 +76,7 @@ def run() -> str:
             "trends, filtered (status=growing, severity>=2)": "/trends?status=growing&severity=2",
             "trend detail": f"/trends/{trend_id}",
             "queue (first 100 by priority)": "/queue",
-            "QA": "/qa",
+            "QA (5% sample pending)": "/qa",
         }
         rows = []
         with TestClient(app, base_url="http://testserver") as client:
