@@ -31,7 +31,7 @@ class ReportStore:
     no_created_at: list[str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def report_store(tmp_path_factory, small_stream, small_stream_vectors) -> ReportStore:
     from trendml.store.audit import ScoreAudit, add_audit
     from trendml.store.base import create_all, make_engine, make_sessionmaker
@@ -134,3 +134,15 @@ def report_store(tmp_path_factory, small_stream, small_stream_vectors) -> Report
         unscored=unscored,
         no_created_at=[it.id for it in extra],
     )
+
+
+@pytest.fixture
+def store_copy(report_store, tmp_path) -> str:
+    """A private copy of the report store (for tests that write); returns its URL."""
+    import shutil
+
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(report_store.path) + suffix)
+        if src.exists():
+            shutil.copy(src, tmp_path / f"trendml.db{suffix}")
+    return f"sqlite:///{tmp_path / 'trendml.db'}"
