@@ -109,6 +109,35 @@ TOP_HEADERS = [
 DAY_HEADERS = ["day", "items", "scored", "trends surfaced", "analyst actions"]
 
 
+QA_HEADERS = ["comparison", "Cohen's kappa", "raw agreement", "pairs"]
+
+
+def _qa_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    qa = report["qa"]
+    return [
+        [
+            "model vs reviewer",
+            qa["kappa_model_reviewer"],
+            qa["agreement_model_reviewer"],
+            qa["n_model_reviewer"],
+        ],
+        ["reviewer vs reviewer", qa["kappa_reviewers"], qa["agreement_reviewers"], qa["n_reviewer_pairs"]],
+    ]
+
+
+def _qa_note(report: Mapping[str, Any]) -> str:
+    qa = report["qa"]
+    base = (
+        "Reviews entered in this period; a kappa is undefined (–) with fewer than 2 pairs or a single label."
+    )
+    if "store_sampled" in qa:
+        base += (
+            f" QA sample, all time: {qa['store_sampled']} items sampled,"
+            f" {qa['store_reviewed_items']} reviewed, {qa['store_unreviewed']} awaiting review."
+        )
+    return base
+
+
 def _day_rows(report: Mapping[str, Any]) -> list[list[Any]]:
     return [
         [d["day"], d["items"], d["scored"], d["trends_surfaced"], d["analyst_actions"]]
@@ -146,6 +175,9 @@ def render_markdown(report: Mapping[str, Any], *, plot_paths: Mapping[str, str] 
         _table(["analyst", "actions"], [[k, v] for k, v in a["by_analyst"].items()])
         if a["by_analyst"]
         else "",
+        "## QA agreement",
+        _table(QA_HEADERS, _qa_rows(report)),
+        _qa_note(report),
         "## Models in production",
         _table(
             ["model version", "scores", "sev 0", "sev 1", "sev 2", "sev 3"],
@@ -192,6 +224,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}
 {% if a.by_analyst %}<table><tr><th>analyst</th><th>actions</th></tr>
 {% for k, v in a.by_analyst.items() %}<tr><td>{{ k }}</td><td class="n">{{ v }}</td></tr>{% endfor %}</table>
 {% endif %}
+<h2>QA agreement</h2>
+<table><tr>{% for h in qa_headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in qa_rows %}<tr>{% for c in r %}<td>{{ fmt(c) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<p class="muted">{{ qa_note }}</p>
 <h2>Models in production</h2>
 {% if models %}<table><tr><th>model version</th><th>scores</th>
 <th>sev 0</th><th>sev 1</th><th>sev 2</th><th>sev 3</th></tr>
@@ -225,6 +261,9 @@ def render_html(report: Mapping[str, Any], *, plots: Mapping[str, bytes] | None 
             top_rows=_top_rows(report),
             a=report["analysts"],
             models=report["models"],
+            qa_headers=QA_HEADERS,
+            qa_rows=_qa_rows(report),
+            qa_note=_qa_note(report),
             plots={k: data_uri(v) for k, v in pngs.items()},
         )
     )
