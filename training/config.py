@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
         "n_folds": 3,
         "random_state": 0,
     },
-    "annotator_weights": False,
+    "annotator_weights": True,
     "baseline": True,
     "promotion": {"max_subgroup_auc_drop": 0.01},
 }

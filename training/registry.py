@@ -20,7 +20,7 @@ from pathlib import Path
 from trendml.config import Settings
 from trendml.errors import ModelNotFoundError, StateError, TrendmlError
 from trendml.severity.estimator import SeverityModel
-from training.tracking import CHAMPION, MODEL_NAME, connect, store_exists
+from training.tracking import CHAMPION, MODEL_NAME, connect, mlflow_store, store_exists
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +100,9 @@ def _download(client, settings: Settings, name: str, version: str) -> Path:  # n
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
     try:
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=str(tmp),
-            tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.registry_uri or settings.mlflow_tracking_uri,
-        )
+        with mlflow_store(settings):
+            source = client.get_model_version_download_uri(name, version)
+            mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(tmp))
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)

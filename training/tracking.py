@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from trendml.config import Settings
@@ -14,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "trendml-severity"
 CHAMPION = "champion"
+_URI_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -34,7 +37,6 @@ def connect(settings: Settings, *, create: bool = True):  # noqa: ANN201 - Mlflo
     With ``create=False`` a missing SQLite store raises :class:`ModelNotFoundError` instead of
     creating an empty one (a read must not leave a database behind)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
     from mlflow import MlflowClient
 
     uri = settings.mlflow_tracking_uri
@@ -45,10 +47,31 @@ def connect(settings: Settings, *, create: bool = True):  # noqa: ANN201 - Mlflo
         )
     if create:
         settings.ensure_home()
-    registry = settings.registry_uri or uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(registry)
-    return MlflowClient(tracking_uri=uri, registry_uri=registry)
+    return MlflowClient(tracking_uri=uri, registry_uri=settings.registry_uri or uri)
+
+
+@contextmanager
+def mlflow_store(settings: Settings) -> Iterator[None]:
+    """Point MLflow's fluent API (``mlflow.start_run``, ``log_model``) at the configured store for the
+    duration of the block, then restore the previous URIs *and* the ``MLFLOW_*_URI`` environment
+    variables MLflow sets as a side effect (so nothing leaks into later ``Settings.from_env()``)."""
+    import mlflow
+
+    saved_env = {k: os.environ.get(k) for k in _URI_ENV}
+    old_tracking = mlflow.get_tracking_uri() if saved_env["MLFLOW_TRACKING_URI"] else None
+    old_registry = saved_env["MLFLOW_REGISTRY_URI"]
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.registry_uri or settings.mlflow_tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(old_tracking)
+        mlflow.set_registry_uri(old_registry)  # type: ignore[arg-type]
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def ensure_experiment(client, settings: Settings, name: str) -> str:  # noqa: ANN001

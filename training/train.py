@@ -22,7 +22,7 @@ from trendml.severity.estimator import SeverityModel
 from training.config import flatten, load_config
 from training.data import TrainingData, load_training_data
 from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
-from training.tracking import CHAMPION, connect, ensure_experiment
+from training.tracking import CHAMPION, connect, ensure_experiment, mlflow_store
 
 logger = logging.getLogger(__name__)
 
@@ -83,12 +83,17 @@ def train_severity(
     config's datasets are used and absent shared ones are skipped. ``max_rows_per_dataset`` subsamples
     (stratified, deterministic) for quick runs and tests.
     """
-    import mlflow
-
     t_start = time.perf_counter()
     cfg = load_config(config)
-    name = cfg["name"]
     experiment = experiment or cfg["experiment"]
+    with mlflow_store(settings):
+        return _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start)
+
+
+def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start):  # noqa: ANN001
+    import mlflow
+
+    name = cfg["name"]
     client = connect(settings)
     exp_id = ensure_experiment(client, settings, experiment)
     data = load_training_data(
@@ -104,8 +109,8 @@ def train_severity(
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         try:
             return _run(run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start)
-        except BaseException:
-            logger.exception("severity training run %s failed", run.info.run_id)
+        except BaseException as exc:
+            logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
             mlflow.end_run(status="FAILED")
             raise
 

@@ -48,6 +48,12 @@ def test_first_version_is_registered_champion_with_evidence(first_run, registry_
     assert (name, version) == ("trendml-severity", "1")
 
 
+def test_store_settings_do_not_leak_into_the_environment(first_run):
+    import os
+
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
 def test_uris_resolve(first_run, registry_settings, tmp_path):
     m1, _, v1 = load_severity_model(None, registry_settings)
     m2, _, v2 = load_severity_model("models:/trendml-severity@champion", registry_settings)
