@@ -108,14 +108,33 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
 
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         try:
-            return _run(run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start)
+            return _run(run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings)
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
             mlflow.end_run(status="FAILED")
             raise
 
 
-def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start) -> TrainResult:  # noqa: ANN001
+def _cross_dataset_sets(settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None) -> dict:
+    """Test splits of the shared datasets the model was *not* trained on (when present): the
+    cross-dataset check (e.g. HatEval test when trained without HatEval)."""
+    from trendml.datasets.loaders import SHARED
+
+    missing = [d for d in SHARED if d not in data.datasets and d not in data.skipped]
+    if not missing:
+        return {}
+    try:
+        other = load_training_data(
+            settings, missing, explicit=False, seed=int(cfg["split"]["seed"]),
+            test_fraction=dict(cfg["split"]["test_fraction"]), max_rows_per_dataset=max_rows,
+        )
+    except Exception as exc:  # noqa: BLE001 - none present: no cross-dataset check
+        logger.info("no cross-dataset test sets: %s", exc)
+        return {}
+    return other.test_sets()
+
+
+def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings) -> TrainResult:  # noqa: ANN001
     import mlflow
 
     run_id = run.info.run_id
@@ -162,8 +181,19 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start) -
     all_test = [t for df in test_sets.values() for t in df["text"].tolist()]
     model.predict_proba(all_test, embed(all_test))
     score_s = time.perf_counter() - t0
+    cross = _cross_dataset_sets(settings, data, cfg, max_rows)
+    if cross:
+        cross_texts = [t for df in cross.values() for t in df["text"].tolist()]
+        cross_vecs = emb_model.encode(cross_texts)
+        lookup.update(zip(cross_texts, cross_vecs, strict=True))
+        cross_metrics, _ = evaluate_model(model, cross, embed, prefix="crossdataset")
+        metrics.update(cross_metrics)
     if cfg.get("baseline", True):
-        metrics.update(evaluate_baseline(fit_baseline(train), test_sets))
+        baseline = fit_baseline(train)
+        metrics.update(evaluate_baseline(baseline, test_sets))
+        if cross:
+            metrics.update({k.replace("baseline.", "baseline_crossdataset.", 1): v
+                            for k, v in evaluate_baseline(baseline, cross).items()})
     metrics.update({
         "time.embed_s": embed_s,
         "time.fit_s": fit_s,
