@@ -275,3 +275,30 @@ def test_report_console_script_runs_as_a_subprocess(report_store, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "daily report 2026-03-05" in proc.stderr and (tmp_path / "r.html").exists()
+
+
+def test_a_database_with_no_trendml_tables_is_refused(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE unrelated (x INTEGER)")
+    con.commit()
+    con.close()
+    monkeypatch.setenv("TRENDML_DATABASE_URL", f"sqlite:///{path}")
+    code, _, err = call(capsys, "report", "--period", "daily", "-o", str(tmp_path / "r.html"))
+    assert code == 2 and "holds no trendml tables" in err and err.strip().count("\n") == 0
+
+
+def test_brief_on_a_detect_only_database(tmp_path, monkeypatch, capsys, small_stream, small_stream_vectors):
+    """``trendml detect`` writes trend tables only: the brief works, examples are marked as not stored."""
+    from trendml.trends import TrendDetector, TrendState
+
+    url = f"sqlite:///{tmp_path / 'detect.db'}"
+    n = 240  # the first two windows are enough for trends
+    state = TrendState.open(url)
+    result = TrendDetector().detect(small_stream.items[:n], small_stream_vectors[:n], state=state)
+    state.close()
+    tid = result.windows[-1].trends[0]["trend_id"]
+    monkeypatch.setenv("TRENDML_DATABASE_URL", url)
+    code, out, err = call(capsys, "brief", tid)
+    assert code == 0, err
+    assert f"# Trend brief: {tid}" in out and out.count("(not in the item store)") == 5

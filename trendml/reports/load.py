@@ -41,8 +41,10 @@ def _naive(dt: datetime) -> datetime:
 def open_store(db_url: str) -> Engine:
     """Engine on an existing trendml database (tables created if missing, e.g. ``qa_*``).
 
-    Raises :class:`StateError` when a SQLite file does not exist yet or the database holds no
-    ``items`` table (nothing was ever stored), rather than reporting on an empty new database.
+    Raises :class:`StateError` when a SQLite file does not exist yet or the database holds neither
+    an ``items`` nor a ``trend_trends`` table (nothing was ever stored or detected), rather than
+    reporting on an empty new database. A database written by ``trendml detect`` alone (trend
+    tables only) is accepted: briefs work on it, examples then show "not in the item store".
     """
     from trendml.store.base import create_all, make_engine
 
@@ -55,7 +57,8 @@ def open_store(db_url: str) -> Engine:
             )
     engine = make_engine(db_url)
     try:
-        has_items = inspect(engine).has_table("items")
+        insp = inspect(engine)
+        has_items = insp.has_table("items") or insp.has_table("trend_trends")
     except Exception as exc:
         engine.dispose()
         raise StateError(
@@ -65,7 +68,8 @@ def open_store(db_url: str) -> Engine:
     if not has_items:
         engine.dispose()
         raise StateError(
-            f"the database at {db_url} holds no trendml items table; expected one written by the service; "
+            f"the database at {db_url} holds no trendml tables; expected one written by the service or "
+            "`trendml detect`; "
             "set TRENDML_HOME (or TRENDML_DATABASE_URL) to the service's data directory"
         )
     create_all(engine)
