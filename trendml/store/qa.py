@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from trendml.errors import InputError
@@ -225,15 +226,23 @@ def add_review(
             "(or the review queue)",
             field="item_id",
         )
-    row = session.scalar(select(QAReview).where(QAReview.item_id == item_id, QAReview.reviewer == reviewer))
-    now = utcnow()
-    if row is None:
-        row = QAReview(item_id=item_id, reviewer=reviewer, severity=severity, note=note, created_at=now)
-        session.add(row)
-    else:
-        row.severity, row.note, row.created_at = severity, note, now
-    session.commit()
-    return row.to_dict()
+    mine = select(QAReview).where(QAReview.item_id == item_id, QAReview.reviewer == reviewer)
+    for attempt in range(2):
+        row = session.scalar(mine)
+        now = utcnow()
+        if row is None:
+            row = QAReview(item_id=item_id, reviewer=reviewer, severity=severity, note=note, created_at=now)
+            session.add(row)
+        else:
+            row.severity, row.note, row.created_at = severity, note, now
+        try:
+            session.commit()
+            return row.to_dict()
+        except IntegrityError:  # the same reviewer's review landed concurrently: update that one
+            session.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def review_pairs(
