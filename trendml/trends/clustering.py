@@ -29,10 +29,10 @@ class ClusterParams:
     min_samples: int | None = 5
     reducer: str = "pca"
     n_components: int = 10
-    cluster_selection_method: str = "eom"
+    cluster_selection_method: str = "leaf"
     n_jobs: int = 2
     random_state: int = 0
-    max_fit_items: int = 20_000
+    max_fit_items: int = 10_000
 
     def validate(self) -> None:
         if self.reducer not in REDUCERS:
@@ -188,7 +188,7 @@ def fit_window_model(
         if clusterer.labels_.max() < 0:
             # HDBSCAN never returns its root as a cluster unless asked: a window holding one dense
             # group (plus a little noise) would show nothing. Ask again, allowing one cluster.
-            clusterer.set_params(allow_single_cluster=True)
+            clusterer.set_params(allow_single_cluster=True, cluster_selection_method="eom")
             clusterer.fit(zf)
     if fit_index is None:
         labels = np.asarray(clusterer.labels_, dtype=np.int64)

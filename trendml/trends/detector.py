@@ -113,7 +113,7 @@ class TrendDetector:
         *,
         min_cluster_size: int = 10,
         min_samples: int | None = 5,
-        cluster_selection_method: str = "eom",
+        cluster_selection_method: str = "leaf",
         reducer: str = "pca",
         n_components: int = 10,
         min_window_items: int = 30,
@@ -129,7 +129,7 @@ class TrendDetector:
         n_keywords: int = 8,
         n_representatives: int = 5,
         us_alpha: float = 0.01,
-        max_fit_items: int = 20_000,
+        max_fit_items: int = 10_000,
         n_jobs: int = 2,
     ) -> None:
         self.window = window
