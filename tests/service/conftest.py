@@ -144,14 +144,43 @@ def create_key(home: Path, role: str, name: str | None = None) -> str:
 def severity_api_available() -> bool:
     try:
         import training.registry  # noqa: F401
+        import training.train  # noqa: F401
     except ImportError:
         return False
     return True
 
 
+def train_and_register(settings, *, n_rows: int = 300, promote: bool = False, embedder=None) -> str:
+    """Train a small severity model through the severity package's public API, register it and
+    (with ``promote``) make it the champion; return its registry version."""
+    from training.registry import promote as promote_version
+    from training.train import train_severity
+
+    result = train_severity(
+        settings,
+        datasets=["davidson", "toxigen_seeds"],
+        max_rows_per_dataset=n_rows,
+        embedder=embedder,
+        run_name="service-test",
+    )
+    if promote and not result.champion:
+        promote_version(settings, result.model_name, result.version, force=True)
+    return str(result.version)
+
+
 @pytest.fixture(scope="session")
 def service_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("service") / "home"
+
+
+@pytest.fixture(scope="session")
+def champion(service_home, cached_embedder) -> str | None:
+    """A tiny champion in the service home's registry (None when the severity package is absent)."""
+    if not severity_api_available():
+        return None
+    from trendml.config import Settings
+
+    return train_and_register(Settings(home=service_home), embedder=cached_embedder)
 
 
 @pytest.fixture(scope="session")
@@ -177,8 +206,8 @@ def keys(service_home) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def server(service_home, keys, seeded_cache):
-    srv = start_server(service_home, keys=keys, need_ready=False)
+def server(service_home, keys, seeded_cache, champion):
+    srv = start_server(service_home, keys=keys, need_ready=champion is not None)
     yield srv
     srv.stop()
 

@@ -28,12 +28,16 @@ def _ensure_champion(cfg) -> str:  # noqa: ANN001 - Settings
     if version is not None:
         console.print(f"champion severity model: version {version}", highlight=False)
         return str(version)
-    console.print("no champion severity model yet: training the default one from shipped data ...")
-    from training.registry import train_default_champion
+    console.print("no champion severity model yet: training the default one (models/severity.yaml) ...")
+    from training.train import train_severity
 
-    version = train_default_champion(cfg)
-    console.print(f"trained and registered the default severity model as champion (version {version})")
-    return str(version)
+    result = train_severity(cfg)
+    if not result.champion:
+        from training.registry import promote
+
+        promote(cfg, result.model_name, str(result.version), force=True)
+    console.print(f"trained and registered the default severity model as champion (version {result.version})")
+    return str(result.version)
 
 
 def up(
