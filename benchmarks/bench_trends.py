@@ -57,21 +57,37 @@ def load_scenarios() -> list[Scenario]:
     for group in sorted(g for g, c in counts.items() if c >= MIN_GROUP_HATE):
         camp = hate[hate["target_group"] == group].drop_duplicates("text")
         held = set(tox.loc[tox["target_group"] == group, "text"])
-        bg = pd.concat([dav[cols], olid[cols], hat[cols], tox[~tox["text"].isin(held)].drop_duplicates("text")[cols]])
+        bg = pd.concat(
+            [dav[cols], olid[cols], hat[cols], tox[~tox["text"].isin(held)].drop_duplicates("text")[cols]]
+        )
         out.append(Scenario(f"toxigen:{group}", bg.reset_index(drop=True), camp[cols].reset_index(drop=True)))
     aggr = (hat["HS"] == 1) & (hat["TR"] == 1) & (hat["AG"] == 1)
     camp = hat[aggr].drop_duplicates("text")
     held = set(camp["text"])
-    bg = pd.concat([dav[cols], olid[cols], hat[~hat["text"].isin(held)][cols], tox.drop_duplicates("text")[cols]])
-    out.append(Scenario("hateval:aggressive-individual", bg.reset_index(drop=True), camp[cols].reset_index(drop=True)))
+    bg = pd.concat(
+        [dav[cols], olid[cols], hat[~hat["text"].isin(held)][cols], tox.drop_duplicates("text")[cols]]
+    )
+    out.append(
+        Scenario(
+            "hateval:aggressive-individual", bg.reset_index(drop=True), camp[cols].reset_index(drop=True)
+        )
+    )
     return out
 
 
 def build_stream(sc: Scenario, seed: int):
     from trendml.datasets import plant_campaign
 
-    return plant_campaign(sc.background, sc.campaign, n_windows=N_WINDOWS, per_window=PER_WINDOW,
-                          start_window=START, seed=seed, prefix=f"b{seed}", description=sc.name)
+    return plant_campaign(
+        sc.background,
+        sc.campaign,
+        n_windows=N_WINDOWS,
+        per_window=PER_WINDOW,
+        start_window=START,
+        seed=seed,
+        prefix=f"b{seed}",
+        description=sc.name,
+    )
 
 
 def make_cached_embedder():
@@ -96,9 +112,7 @@ class StreamScore:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def score_flags(
-    flags: list[list[set[str]]], stream, *, min_purity: float = 0.5
-) -> StreamScore:
+def score_flags(flags: list[list[set[str]]], stream, *, min_purity: float = 0.5) -> StreamScore:
     """``flags[w]`` = member-id sets of the trends flagged emerging in window ``w``."""
     sc = StreamScore()
     camp = stream.campaign_ids
@@ -154,8 +168,9 @@ def run_bertopic(stream, x, *, emerging_z: float = 4.0, emerging_ratio: float = 
     docs = [it.content for it in stream.items]
     model = BERTopic(
         umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42),
-        hdbscan_model=HDBSCAN(min_cluster_size=10, metric="euclidean", cluster_selection_method="eom",
-                              prediction_data=True),
+        hdbscan_model=HDBSCAN(
+            min_cluster_size=10, metric="euclidean", cluster_selection_method="eom", prediction_data=True
+        ),
         vectorizer_model=CountVectorizer(stop_words="english"),
         calculate_probabilities=False,
     )
@@ -170,8 +185,11 @@ def run_bertopic(stream, x, *, emerging_z: float = 4.0, emerging_ratio: float = 
         for w in range(1, stream.n_windows):
             past_k, past_n = counts[:w].sum(), n_w[:w].sum()
             k = counts[w]
-            if (k >= min_size and burst_z(k, past_k, n_w[w], past_n) >= emerging_z
-                    and density_ratio(k, past_k, n_w[w], past_n) >= emerging_ratio):
+            if (
+                k >= min_size
+                and burst_z(k, past_k, n_w[w], past_n) >= emerging_z
+                and density_ratio(k, past_k, n_w[w], past_n) >= emerging_ratio
+            ):
                 flags[w].append(set(ids[(topics == t) & (win == w)].tolist()))
     sc = score_flags(flags, stream)
     sc.seconds = time.perf_counter() - t0
@@ -190,7 +208,8 @@ def summarise(scores: list[StreamScore]) -> dict[str, Any]:
         "purity": statistics.mean([s.purity for s in det]) if det else None,
         "coverage": statistics.mean([s.coverage for s in det]) if det else None,
         "false_alarms_per_10": 10 * fa / max(stat, 1),
-        "other_alarms_after_start_per_stream": sum(s.other_alarms_after for s in scores) / max(len(scores), 1),
+        "other_alarms_after_start_per_stream": sum(s.other_alarms_after for s in scores)
+        / max(len(scores), 1),
         "seconds_per_stream": statistics.mean([s.seconds for s in scores]),
     }
 
@@ -213,9 +232,11 @@ x[:n_planted] = centre + rng.normal(0, 0.02, (n_planted, src.shape[1]))
 x /= np.linalg.norm(x, axis=1, keepdims=True)
 x = x.astype(np.float32)
 t0 = datetime(2026, 3, 1, tzinfo=UTC)
-items = [Item(id=f"i{k:06d}", text=f"tok{pick[k] % 500} word{pick[k] % 37}", created_at=t0 + timedelta(seconds=k % 80000),
+items = [Item(id=f"i{k:06d}", text=f"tok{pick[k] % 500} word{pick[k] % 37}",
+              created_at=t0 + timedelta(seconds=k % 80000),
               region="US" if k % 3 else "GB") for k in range(n)]
-import hdbscan, scipy.stats, sklearn.decomposition, sklearn.feature_extraction.text, sklearn.neighbors  # warm imports
+# warm imports: a running service has them loaded
+import hdbscan, scipy.stats, sklearn.decomposition, sklearn.feature_extraction.text, sklearn.neighbors
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t1 = time.perf_counter()
 res = TrendDetector(reducer=reducer, n_components=ncomp, n_jobs=2).detect(items, x)
@@ -238,16 +259,25 @@ def run_scale(pool: np.ndarray, n: int, reducer: str = "pca", n_components: int 
         path = os.path.join(tmp, "pool.npy")
         np.save(path, pool)
         env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
-        out = subprocess.run([sys.executable, "-c", SCALE_CODE, path, str(n), reducer, str(n_components)],
-                             capture_output=True, text=True, timeout=timeout, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", SCALE_CODE, path, str(n), reducer, str(n_components)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
     if out.returncode != 0:
         return {"n": n, "error": out.stderr.strip().splitlines()[-1][:200] if out.stderr else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------------------------- main
-def evaluate(quick: bool = False, params: dict[str, Any] | None = None, baseline: bool = True,
-             scenarios: list[str] | None = None) -> dict[str, Any]:
+def evaluate(
+    quick: bool = False,
+    params: dict[str, Any] | None = None,
+    baseline: bool = True,
+    scenarios: list[str] | None = None,
+) -> dict[str, Any]:
     from trendml.embed.base import embed_items
 
     params = params or {}
@@ -256,7 +286,9 @@ def evaluate(quick: bool = False, params: dict[str, Any] | None = None, baseline
     if scenarios:
         scs = [s for s in scs if s.name in scenarios]
     elif quick:
-        scs = [s for s in scs if s.name in ("toxigen:lgbtq", "toxigen:women", "hateval:aggressive-individual")]
+        scs = [
+            s for s in scs if s.name in ("toxigen:lgbtq", "toxigen:women", "hateval:aggressive-individual")
+        ]
     seeds = SEEDS[:2] if quick else SEEDS
     ours: dict[str, list[StreamScore]] = {}
     base: dict[str, list[StreamScore]] = {}
@@ -268,8 +300,15 @@ def evaluate(quick: bool = False, params: dict[str, Any] | None = None, baseline
             x = embed_items(stream.items, emb)
             s, res = run_detector(stream, x, **params)
             ours.setdefault(sc.name, []).append(s)
-            logger.info("%s seed %d: detected=%s delay=%s fa=%d (%.1fs)", sc.name, seed, s.detected, s.delay,
-                        s.false_alarms, s.seconds)
+            logger.info(
+                "%s seed %d: detected=%s delay=%s fa=%d (%.1fs)",
+                sc.name,
+                seed,
+                s.detected,
+                s.delay,
+                s.false_alarms,
+                s.seconds,
+            )
             if seed == seeds[0]:
                 pool.append(x)
                 # refit on the same data (input shuffled, fresh state): share of items keeping their trend id
@@ -318,13 +357,18 @@ def _fmt(v: Any, pct: bool = False) -> str:
 
 
 def _row(name: str, s: dict[str, Any]) -> str:
-    return (f"| {name} | {s['streams']} | {_fmt(s['recall'], True)} | {_fmt(s['median_delay'])} | "
-            f"{_fmt(s['purity'], True)} | {_fmt(s['coverage'], True)} | {_fmt(s['false_alarms_per_10'])} | "
-            f"{_fmt(s['other_alarms_after_start_per_stream'])} | {_fmt(s['seconds_per_stream'])} |")
+    return (
+        f"| {name} | {s['streams']} | {_fmt(s['recall'], True)} | {_fmt(s['median_delay'])} | "
+        f"{_fmt(s['purity'], True)} | {_fmt(s['coverage'], True)} | {_fmt(s['false_alarms_per_10'])} | "
+        f"{_fmt(s['other_alarms_after_start_per_stream'])} | {_fmt(s['seconds_per_stream'])} |"
+    )
 
 
-HEADER = ("| scenario | streams | recall | median delay (windows) | purity | coverage | false alarms / 10 "
-          "stationary windows | other alarms after start / stream | s / stream |\n|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| scenario | streams | recall | median delay (windows) | purity | coverage | false alarms / 10 "
+    "stationary windows | other alarms after start / stream | s / stream |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def run(quick: bool = False) -> str:
@@ -337,35 +381,52 @@ def run(quick: bool = False) -> str:
             scale.append(run_scale(res["pool"], n))
             logger.info("scale %s", scale[-1])
     lines = ["## Trends: planted-campaign detection (`python -m benchmarks trends`)", ""]
-    lines.append(f"{N_WINDOWS} daily windows of ~{PER_WINDOW} background items; campaign from window {START} "
-                 f"(20, 40, 60, 80 items); seeds {list(SEEDS[:2] if quick else SEEDS)}. A campaign is detected "
-                 "in the first window where a trend flagged `emerging` is >= 50% campaign items; delay = that "
-                 "window - start; purity/coverage of that trend then. False alarms: emerging trends in "
-                 "stationary windows 1-5 (window 0 has no history).")
+    lines.append(
+        f"{N_WINDOWS} daily windows of ~{PER_WINDOW} background items; campaign from window {START} "
+        f"(20, 40, 60, 80 items); seeds {list(SEEDS[:2] if quick else SEEDS)}. A campaign is detected "
+        "in the first window where a trend flagged `emerging` is >= 50% campaign items; delay = that "
+        "window - start; purity/coverage of that trend then. False alarms: emerging trends in "
+        "stationary windows 1-5 (window 0 has no history)."
+    )
     lines += ["", "### trendml TrendDetector (defaults)", "", HEADER]
     for k, v in res["ours"].items():
         lines.append(_row(k, v))
     lines.append(_row("**all**", res["ours_all"]))
     if "baseline" in res:
-        lines += ["", "### Baseline: BERTopic 0.17.4 (UMAP+HDBSCAN on the whole stream at once, topics over time "
-                  "by counting, same burst rule)", "", HEADER]
+        lines += [
+            "",
+            "### Baseline: BERTopic 0.17.4 (UMAP+HDBSCAN on the whole stream at once, topics over time "
+            "by counting, same burst rule)",
+            "",
+            HEADER,
+        ]
         for k, v in res["baseline"].items():
             lines.append(_row(k, v))
         lines.append(_row("**all**", res["baseline_all"]))
-    lines += ["", f"Trend-id stability after a refit on the same data (input order shuffled, fresh state), "
-              f"worst stream: **{_fmt(res['stability'], True)}** of items keep their trend id."]
+    lines += [
+        "",
+        f"Trend-id stability after a refit on the same data (input order shuffled, fresh state), "
+        f"worst stream: **{_fmt(res['stability'], True)}** of items keep their trend id.",
+    ]
     if scale:
-        lines += ["", "### One window, given embeddings: full `TrendDetector.detect` (PCA + HDBSCAN, keywords, "
-                  "state), 2 cores, real vectors resampled with noise, plus a planted tight group of 200", "",
-                  "| items | seconds | trends | noise | planted group coverage / purity | peak RSS (MB) | "
-                  "RSS growth per item (KB) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### One window, given embeddings: full `TrendDetector.detect` (PCA + HDBSCAN, keywords, "
+            "state), 2 cores, real vectors resampled with noise, plus a planted tight group of 200",
+            "",
+            "| items | seconds | trends | noise | planted group coverage / purity | peak RSS (MB) | "
+            "RSS growth per item (KB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for s in scale:
             if "error" in s:
                 lines.append(f"| {s['n']} | error: {s['error']} | | | | | |")
             else:
-                lines.append(f"| {s['n']:,} | {s['seconds']:.1f} | {s['clusters']} | {s['noise']:.0%} | "
-                             f"{s['planted_coverage']:.0%} / {s['planted_purity']:.0%} | "
-                             f"{s['peak_rss_mb']:.0f} | {s['delta_rss_kb_per_item']:.2f} |")
+                lines.append(
+                    f"| {s['n']:,} | {s['seconds']:.1f} | {s['clusters']} | {s['noise']:.0%} | "
+                    f"{s['planted_coverage']:.0%} / {s['planted_purity']:.0%} | "
+                    f"{s['peak_rss_mb']:.0f} | {s['delta_rss_kb_per_item']:.2f} |"
+                )
     lines.append(f"\nTotal {time.perf_counter() - t0:.0f}s.")
     return "\n".join(lines) + "\n"
 

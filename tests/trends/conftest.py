@@ -22,12 +22,17 @@ class BlobStream:
     blob_of: dict[str, str] = field(default_factory=dict)  # item id -> blob name
 
     def window(self, w: int) -> tuple[list[Item], np.ndarray]:
-        pos = [i for i, it in enumerate(self.items) if it.created_at is not None and (it.created_at - T0) // DAY == w]
+        pos = [
+            i
+            for i, it in enumerate(self.items)
+            if it.created_at is not None and (it.created_at - T0) // DAY == w
+        ]
         return [self.items[i] for i in pos], self.x[pos]
 
     def ids_of(self, blob: str, w: int | None = None) -> set[str]:
         return {
-            it.id for it in self.items
+            it.id
+            for it in self.items
             if self.blob_of.get(it.id) == blob and (w is None or (it.created_at - T0) // DAY == w)
         }
 
@@ -75,8 +80,14 @@ def make_blob_stream(
             iid = f"w{w}-{j:04d}"
             words = " ".join(f"{b}word{rng.integers(3)}" for _ in range(4)) if b != "noise" else f"misc{j}"
             region = "US" if rng.random() < us_share.get(b, 0.5) else "GB"
-            items.append(Item(id=iid, text=f"{words} common text", created_at=T0 + w * DAY + timedelta(minutes=j),
-                              region=region))
+            items.append(
+                Item(
+                    id=iid,
+                    text=f"{words} common text",
+                    created_at=T0 + w * DAY + timedelta(minutes=j),
+                    region=region,
+                )
+            )
             vecs.append(v)
             blob_of[iid] = b
     return BlobStream(items=items, x=np.asarray(vecs, dtype=np.float32), blob_of=blob_of)

@@ -32,7 +32,9 @@ def call(capsys, *args: str) -> tuple[int, str, str]:
 def stream_file(tmp_path, home, small_stream, small_stream_vectors, embedder):
     """The small stream as JSONL, with its vectors already in this home's embedding cache."""
     cache = EmbeddingCache(home / "cache" / "embeddings.db")
-    cache.put_many(embedder_id(embedder), [content_hash(it.content) for it in small_stream.items], small_stream_vectors)
+    cache.put_many(
+        embedder_id(embedder), [content_hash(it.content) for it in small_stream.items], small_stream_vectors
+    )
     cache.close()
     return write_items(small_stream.items, tmp_path / "items.jsonl")
 
@@ -45,8 +47,18 @@ def test_detect_writes_the_contract(stream_file, tmp_path, capsys, small_stream)
     assert len(data["windows"]) == small_stream.n_windows
     assert [w["start"] for w in data["windows"]] == sorted(w["start"] for w in data["windows"])
     assert sum(w["n_items"] for w in data["windows"]) == len(small_stream.items)
-    keys = {"trend_id", "status", "emerging", "size", "emergence_score", "us_share", "us_lift", "keywords",
-            "member_ids", "representative_ids"}
+    keys = {
+        "trend_id",
+        "status",
+        "emerging",
+        "size",
+        "emergence_score",
+        "us_share",
+        "us_lift",
+        "keywords",
+        "member_ids",
+        "representative_ids",
+    }
     trends = [t for w in data["windows"] for t in w["trends"]]
     assert trends and all(keys <= set(t) for t in trends)
     assert any(t["emerging"] for t in trends)
@@ -69,20 +81,31 @@ def test_detect_incremental_with_a_state_file(stream_file, tmp_path, capsys, sma
     (tmp_path / "b.jsonl").write_text("\n".join(rest) + "\n")
     state = tmp_path / "state.db"
     for name in ("a", "b"):
-        code, _, err = call(capsys, "detect", str(tmp_path / f"{name}.jsonl"), "-o", str(tmp_path / f"{name}.json"),
-                            "--state", str(state))
+        code, _, err = call(
+            capsys,
+            "detect",
+            str(tmp_path / f"{name}.jsonl"),
+            "-o",
+            str(tmp_path / f"{name}.json"),
+            "--state",
+            str(state),
+        )
         assert code == 0, err
     code, _, err = call(capsys, "detect", str(stream_file), "-o", str(tmp_path / "all.json"), "--no-state")
     assert code == 0, err
-    parts = json.loads((tmp_path / "a.json").read_text())["windows"] + json.loads(
-        (tmp_path / "b.json").read_text())["windows"]
+    parts = (
+        json.loads((tmp_path / "a.json").read_text())["windows"]
+        + json.loads((tmp_path / "b.json").read_text())["windows"]
+    )
     assert parts == json.loads((tmp_path / "all.json").read_text())["windows"]
 
 
 BAD = {
     "missing_created_at": (b'{"id": "a", "text": "x"}\n', "created_at is missing"),
-    "bad_region": (b'{"id": "a", "text": "x", "created_at": "2026-03-01T00:00:00Z", "region": "XX"}\n',
-                   "not an ISO 3166-1"),
+    "bad_region": (
+        b'{"id": "a", "text": "x", "created_at": "2026-03-01T00:00:00Z", "region": "XX"}\n',
+        "not an ISO 3166-1",
+    ),
     "bad_json": (b"{id: a}\n", "is not valid JSON"),
 }
 
@@ -103,7 +126,9 @@ def test_bad_window_and_conflicting_options(tmp_path, home, capsys):
     path.write_text('{"id": "a", "text": "x", "created_at": "2026-03-01T00:00:00Z"}\n')
     code, _, err = call(capsys, "detect", str(path), "-o", str(tmp_path / "t.json"), "--window", "soon")
     assert code == 2 and "window" in err and err.count("\n") == 1
-    code, _, err = call(capsys, "detect", str(path), "-o", str(tmp_path / "t.json"), "--state", "x.db", "--no-state")
+    code, _, err = call(
+        capsys, "detect", str(path), "-o", str(tmp_path / "t.json"), "--state", "x.db", "--no-state"
+    )
     assert code == 2 and "--no-state" in err
 
 
@@ -113,14 +138,21 @@ def test_skip_invalid_drops_items_without_time(stream_file, tmp_path, home, caps
     path.write_text(data)
     code, _, err = call(capsys, "detect", str(path), "-o", str(tmp_path / "t.json"))
     assert code == 2 and "created_at is missing" in err
-    code, _, err = call(capsys, "detect", str(path), "-o", str(tmp_path / "t.json"), "--skip-invalid", "--no-state")
+    code, _, err = call(
+        capsys, "detect", str(path), "-o", str(tmp_path / "t.json"), "--skip-invalid", "--no-state"
+    )
     assert code == 0 and "skipped 1 invalid" in err
 
 
 def test_real_process_error_has_no_traceback(tmp_path, home):
     path = tmp_path / "items.jsonl"
     path.write_text('{"id": "a", "text": "x"}\n')
-    proc = subprocess.run([sys.executable, "-m", "trendml.cli.main", "detect", str(path), "-o", str(tmp_path / "o")],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trendml.cli.main", "detect", str(path), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from conftest import DAY, DIM, T0, _unit, main_trend, make_blob_stream, trend_of
+from conftest import DAY, DIM, T0, _unit, main_trend, make_blob_stream
 
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.items import Item
@@ -27,8 +27,18 @@ def test_contract_shape_and_time_order(basic_result, basic_stream):
     for w in d["windows"]:
         assert {"start", "end", "n_items", "trends"} <= set(w)
         for t in w["trends"]:
-            assert {"trend_id", "status", "emerging", "size", "emergence_score", "us_share", "us_lift", "keywords",
-                    "member_ids", "representative_ids"} <= set(t)
+            assert {
+                "trend_id",
+                "status",
+                "emerging",
+                "size",
+                "emergence_score",
+                "us_share",
+                "us_lift",
+                "keywords",
+                "member_ids",
+                "representative_ids",
+            } <= set(t)
             assert t["status"] in ("new", "growing", "stable", "fading")
             assert isinstance(t["emerging"], bool)
             assert t["size"] == len(t["member_ids"]) and set(t["member_ids"]) <= ids
@@ -83,10 +93,23 @@ def test_splits_and_merges_are_recorded():
     d = _unit(rng.normal(size=DIM))
     v = rng.normal(size=DIM)
     v = _unit(v - (v @ d) * d)
-    sizes = {"s": [60, 60, 60, 0, 0], "s2": [0, 0, 0, 30, 30], "s3": [0, 0, 0, 30, 30],
-             "m1": [30, 30, 30, 0, 0], "m2": [30, 30, 30, 0, 0], "m": [0, 0, 0, 60, 60], "a": [40] * 5}
-    centers = {"s": c, "s2": _unit(c + 0.35 * u), "s3": _unit(c - 0.35 * u),
-               "m1": _unit(d + 0.35 * v), "m2": _unit(d - 0.35 * v), "m": d}
+    sizes = {
+        "s": [60, 60, 60, 0, 0],
+        "s2": [0, 0, 0, 30, 30],
+        "s3": [0, 0, 0, 30, 30],
+        "m1": [30, 30, 30, 0, 0],
+        "m2": [30, 30, 30, 0, 0],
+        "m": [0, 0, 0, 60, 60],
+        "a": [40] * 5,
+    }
+    centers = {
+        "s": c,
+        "s2": _unit(c + 0.35 * u),
+        "s3": _unit(c - 0.35 * u),
+        "m1": _unit(d + 0.35 * v),
+        "m2": _unit(d - 0.35 * v),
+        "m": d,
+    }
     st = make_blob_stream(sizes, centers=centers, seed=5)
     res = TrendDetector().detect(st.items, st.x)
     t_s = main_trend(res, 2, st.ids_of("s", 2))["trend_id"]
@@ -119,7 +142,9 @@ def test_incremental_equals_batch(basic_stream, basic_result, tmp_path):
     for pos in _window_batches(basic_stream):
         state = TrendState.open(db)  # a fresh object each time: everything comes back from SQLite
         try:
-            part = TrendDetector().detect([basic_stream.items[i] for i in pos], basic_stream.x[pos], state=state)
+            part = TrendDetector().detect(
+                [basic_stream.items[i] for i in pos], basic_stream.x[pos], state=state
+            )
         finally:
             state.close()
         inc.extend(part.to_dict()["windows"])
@@ -137,7 +162,9 @@ def test_assign_alone_equals_batch_and_survives_restart(basic_stream, tmp_path):
     state = TrendState.open(db)
     TrendDetector().detect(basic_stream.items, basic_stream.x, state=state)
     state.close()
-    fresh = make_blob_stream({"a": [0] * 6 + [20], "n": [0] * 6 + [20], "b": [0] * 6 + [20]}, seed=3, n_noise=10)
+    fresh = make_blob_stream(
+        {"a": [0] * 6 + [20], "n": [0] * 6 + [20], "b": [0] * 6 + [20]}, seed=3, n_noise=10
+    )
     new_items, new_x = fresh.window(6)
     restarted = TrendState.open(db)  # a restarted service: the model comes back from the database
     batch = assign(new_items, new_x, restarted)

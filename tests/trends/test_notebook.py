@@ -17,11 +17,17 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "trends_walkthrou
 def test_walkthrough_notebook_executes(home, small_stream, small_stream_vectors, embedder, tmp_path):
     # the notebook builds the same stream as the small_stream fixture: seed this home's cache with it
     cache = EmbeddingCache(home / "cache" / "embeddings.db")
-    cache.put_many(embedder_id(embedder), [content_hash(it.content) for it in small_stream.items], small_stream_vectors)
+    cache.put_many(
+        embedder_id(embedder), [content_hash(it.content) for it in small_stream.items], small_stream_vectors
+    )
     cache.close()
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
     assert "first flagged in window" in outputs
     assert "alone == batch: True" in outputs
     assert "0 from cache" not in outputs  # it used the cache, not the model

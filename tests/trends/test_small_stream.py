@@ -25,7 +25,8 @@ def test_planted_campaign_is_flagged_and_background_is_quiet(detected, small_str
         if w < start:
             assert flagged == [], f"false alarm in stationary window {w}"
     hits = [
-        (w, t) for w, t in result.emerging()
+        (w, t)
+        for w, t in result.emerging()
         if w >= start and len(camp & set(t["member_ids"])) >= 0.5 * t["size"]
     ]
     assert hits, "the planted campaign was never flagged"
@@ -52,6 +53,8 @@ def test_queries_and_assign_on_the_real_stream(detected, small_stream, small_str
     last = result.windows[-1]
     pos = {it.id: i for i, it in enumerate(small_stream.items)}
     members = [i for t in last.trends for i in t["member_ids"]]
-    got = assign([small_stream.items[pos[i]] for i in members], small_stream_vectors[[pos[i] for i in members]], state)
+    got = assign(
+        [small_stream.items[pos[i]] for i in members], small_stream_vectors[[pos[i] for i in members]], state
+    )
     truth = result.item_trends()
     assert sum(g == truth[i] for g, i in zip(got, members, strict=True)) >= 0.9 * len(members)

@@ -19,7 +19,9 @@ from trendml.cli._common import console, load_items, make_embedder, settings, sh
 
 
 def detect(
-    items: Path = typer.Argument(..., help="Items file: JSONL (one JSON object per line) or CSV, with created_at."),
+    items: Path = typer.Argument(
+        ..., help="Items file: JSONL (one JSON object per line) or CSV, with created_at."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the trends (JSON)."),
     window: str = typer.Option("1d", "--window", "-w", help="Window length: 1d, 6h, 1h, 30m, 1w."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip bad records instead of stopping."),

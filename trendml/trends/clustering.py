@@ -36,13 +36,17 @@ class ClusterParams:
 
     def validate(self) -> None:
         if self.reducer not in REDUCERS:
-            raise InputError(f'reducer is "{self.reducer}"; expected one of {", ".join(REDUCERS)}', field="reducer")
+            raise InputError(
+                f'reducer is "{self.reducer}"; expected one of {", ".join(REDUCERS)}', field="reducer"
+            )
         if self.min_cluster_size < 2:
             raise InputError(
                 f"min_cluster_size is {self.min_cluster_size}; expected at least 2", field="min_cluster_size"
             )
         if self.n_components < 2:
-            raise InputError(f"n_components is {self.n_components}; expected at least 2", field="n_components")
+            raise InputError(
+                f"n_components is {self.n_components}; expected at least 2", field="n_components"
+            )
         if self.cluster_selection_method not in ("eom", "leaf"):
             raise InputError(
                 f'cluster_selection_method is "{self.cluster_selection_method}"; expected eom or leaf',
@@ -133,7 +137,9 @@ def fit_window_model(
     x = np.asarray(vectors, dtype=np.float32)
     n = len(x)
     if n < params.min_cluster_size:
-        raise InputError(f"window has {n} items; expected at least min_cluster_size={params.min_cluster_size}")
+        raise InputError(
+            f"window has {n} items; expected at least min_cluster_size={params.min_cluster_size}"
+        )
     if _all_identical(x):
         centroid = x.mean(axis=0)
         centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
@@ -147,13 +153,14 @@ def fit_window_model(
     z = x.astype(np.float64)
     if params.reducer == "pca":
         from sklearn.decomposition import PCA
-
         from threadpoolctl import threadpool_limits
 
         k = min(params.n_components, n - 1, x.shape[1])
         # one BLAS thread: on a shared 2-core box multi-threaded OpenBLAS is up to 50x slower here
         with threadpool_limits(limits=1, user_api="blas"):
-            reducer = PCA(n_components=k, svd_solver="covariance_eigh", random_state=params.random_state).fit(z)
+            reducer = PCA(n_components=k, svd_solver="covariance_eigh", random_state=params.random_state).fit(
+                z
+            )
             z = reducer.transform(z)
     elif params.reducer == "umap":
         try:
@@ -165,8 +172,12 @@ def fit_window_model(
             ) from None
         k = min(params.n_components, n - 2)
         reducer = umap.UMAP(
-            n_components=k, n_neighbors=min(15, n - 1), min_dist=0.0, metric="cosine",
-            random_state=params.random_state, n_jobs=1,
+            n_components=k,
+            n_neighbors=min(15, n - 1),
+            min_dist=0.0,
+            metric="cosine",
+            random_state=params.random_state,
+            n_jobs=1,
         ).fit(z)
         z = reducer.embedding_.astype(np.float64)
     min_samples = min(params.min_samples or params.min_cluster_size, n - 1)
@@ -178,7 +189,9 @@ def fit_window_model(
         core_dist_n_jobs=params.n_jobs,
     )
     if n > params.max_fit_items:
-        fit_index = np.sort(np.asarray(fit_index if fit_index is not None else np.arange(params.max_fit_items)))
+        fit_index = np.sort(
+            np.asarray(fit_index if fit_index is not None else np.arange(params.max_fit_items))
+        )
     else:
         fit_index = None
     zf = z[fit_index] if fit_index is not None else z

@@ -156,17 +156,42 @@ class TrendDetector:
 
     # ------------------------------------------------------------------ helpers
     def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "window", "min_cluster_size", "min_samples", "cluster_selection_method", "reducer", "n_components",
-            "min_window_items", "history", "history_sample", "emerging_z", "emerging_ratio", "min_emerging_size",
-            "growing_z", "match_similarity", "match_overlap", "max_gap", "n_keywords", "n_representatives",
-            "us_alpha", "max_fit_items", "n_jobs")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "window",
+                "min_cluster_size",
+                "min_samples",
+                "cluster_selection_method",
+                "reducer",
+                "n_components",
+                "min_window_items",
+                "history",
+                "history_sample",
+                "emerging_z",
+                "emerging_ratio",
+                "min_emerging_size",
+                "growing_z",
+                "match_similarity",
+                "match_overlap",
+                "max_gap",
+                "n_keywords",
+                "n_representatives",
+                "us_alpha",
+                "max_fit_items",
+                "n_jobs",
+            )
+        }
 
     def _cluster_params(self) -> ClusterParams:
         p = ClusterParams(
-            min_cluster_size=int(self.min_cluster_size), min_samples=self.min_samples, reducer=self.reducer,
-            n_components=int(self.n_components), cluster_selection_method=self.cluster_selection_method,
-            n_jobs=int(self.n_jobs), max_fit_items=int(self.max_fit_items),
+            min_cluster_size=int(self.min_cluster_size),
+            min_samples=self.min_samples,
+            reducer=self.reducer,
+            n_components=int(self.n_components),
+            cluster_selection_method=self.cluster_selection_method,
+            n_jobs=int(self.n_jobs),
+            max_fit_items=int(self.max_fit_items),
         )
         p.validate()
         return p
@@ -202,7 +227,8 @@ class TrendDetector:
         last = state.last_start
         if last is not None and slices and slices[0].start <= last:
             raise StateError(
-                f"items start in the window of {slices[0].start.isoformat()}, which the trend state at {state.url} "
+                f"items start in the window of {slices[0].start.isoformat()}, "
+                f"which the trend state at {state.url} "
                 f"has already processed (last window {last.isoformat()}); expected only later items; "
                 "use a fresh state (--no-state or another --state path) to re-run old windows"
             )
@@ -249,31 +275,54 @@ class TrendDetector:
         if sl.start > now:
             notes.append("window starts after the detection time (items dated in the future)")
         hist_pos = self._sample_positions(ids, self.history_sample)
-        record = WindowRecord(seq=seq, start=sl.start, end=sl.end, n_items=n,
-                              history_ids=[ids[j] for j in hist_pos], history=xw[hist_pos])
-        past = [w for w in state.windows[-self.history:] if w.history is not None and len(w.history_ids)]
+        record = WindowRecord(
+            seq=seq,
+            start=sl.start,
+            end=sl.end,
+            n_items=n,
+            history_ids=[ids[j] for j in hist_pos],
+            history=xw[hist_pos],
+        )
+        past = [w for w in state.windows[-self.history :] if w.history is not None and len(w.history_ids)]
         wres = WindowResult(start=sl.start, end=sl.end, n_items=n, us_share=_r(us_share_w))
 
-        def finish(obs: list[dict[str, Any]], updates: dict[str, TrendRecord], events: list[tuple[str, str, str]]):
+        def finish(
+            obs: list[dict[str, Any]], updates: dict[str, TrendRecord], events: list[tuple[str, str, str]]
+        ):
             wres.note = "; ".join(notes) or None
             wres.trends = obs
             wres.events = [{"kind": k, "trend_id": a, "other_id": b} for k, a, b in events]
-            state.add_window(record=record, note=wres.note, us_share=us_share_w, region_counts=dict(region_counts),
-                             observations=obs, trend_updates=updates, events=events, keep_history=self.history)
+            state.add_window(
+                record=record,
+                note=wres.note,
+                us_share=us_share_w,
+                region_counts=dict(region_counts),
+                observations=obs,
+                trend_updates=updates,
+                events=events,
+                keep_history=self.history,
+            )
             return wres
 
         if n < max(self.min_window_items, params.min_cluster_size):
-            notes.insert(0, f"{NOT_ENOUGH}: {n} < {max(self.min_window_items, params.min_cluster_size)} "
-                            "needed to cluster this window")
+            notes.insert(
+                0,
+                f"{NOT_ENOUGH}: {n} < {max(self.min_window_items, params.min_cluster_size)} "
+                "needed to cluster this window",
+            )
             return finish([], {}, [])
         fit_index = self._sample_positions(ids, params.max_fit_items) if n > params.max_fit_items else None
         model, labels, probs = fit_window_model(xw, params, fit_index=fit_index)
         if model.kind == "centroid":
             notes.append("all items in this window are near-identical: one cluster")
-        clusters = sorted({int(c) for c in labels if c >= 0}, key=lambda c: int(np.flatnonzero(labels == c)[0]))
+        clusters = sorted(
+            {int(c) for c in labels if c >= 0}, key=lambda c: int(np.flatnonzero(labels == c)[0])
+        )
         if not clusters:
-            notes.append("no cluster found: the window has no dense group of at least "
-                         f"{params.min_cluster_size} similar items")
+            notes.append(
+                "no cluster found: the window has no dense group of at least "
+                f"{params.min_cluster_size} similar items"
+            )
             record.model = model
             return finish([], {}, [])
         members = [np.flatnonzero(labels == c) for c in clusters]
@@ -304,8 +353,11 @@ class TrendDetector:
 
         # tracking
         prev = state.model_window()
-        active = sorted(t for t, rec in state.trends.items()
-                        if rec.merged_into is None and rec.last_seq >= seq - 1 - self.max_gap)
+        active = sorted(
+            t
+            for t, rec in state.trends.items()
+            if rec.merged_into is None and rec.last_seq >= seq - 1 - self.max_gap
+        )
         overlap = np.zeros((len(clusters), len(active)))
         prev_trends: set[str] = set()
         if prev is not None and prev.model is not None and prev.seq >= seq - 1 - self.max_gap and active:
@@ -320,14 +372,23 @@ class TrendDetector:
                 overlap[ci] /= len(m)
         tcents = np.stack([state.trends[t].centroid for t in active]) if active else np.zeros((0, x.shape[1]))
         sims = cents @ tcents.T if active else np.zeros((len(clusters), 0))
-        match = match_clusters(overlap, sims, active, min_overlap=self.match_overlap,
-                               min_similarity=self.match_similarity, mergeable=prev_trends)
-        earlier = (np.stack([r.centroid for r in state.trends.values()]) if state.trends
-                   else np.zeros((0, x.shape[1]), dtype=np.float32))
+        match = match_clusters(
+            overlap,
+            sims,
+            active,
+            min_overlap=self.match_overlap,
+            min_similarity=self.match_similarity,
+            mergeable=prev_trends,
+        )
+        earlier = (
+            np.stack([r.centroid for r in state.trends.values()])
+            if state.trends
+            else np.zeros((0, x.shape[1]), dtype=np.float32)
+        )
 
         texts = [items[i].content for i in idx]
         keywords = ctfidf_keywords(texts, labels, top_n=self.n_keywords)
-        processed = [w.seq for w in state.windows[-self.history:]]
+        processed = [w.seq for w in state.windows[-self.history :]]
         stamp = sl.start.strftime("%Y%m%d%H%M")
         min_emerging = self.min_emerging_size or params.min_cluster_size
         obs: list[dict[str, Any]] = []
@@ -344,13 +405,21 @@ class TrendDetector:
                 rec = replace(old, sizes=dict(old.sizes))
                 hist_sizes = [old.sizes.get(s, (0, 0))[0] for s in processed if s >= old.first_seq]
                 gz = growth_z(size, hist_sizes)
-                status = "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
+                status = (
+                    "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
+                )
             else:
                 tid = f"t{stamp}-{new_k:03d}"
                 new_k += 1
                 parent = match.split_parent.get(ci)
-                rec = TrendRecord(trend_id=tid, first_seq=seq, last_seq=seq, first_start=sl.start,
-                                  centroid=cents[ci], parent_id=parent)
+                rec = TrendRecord(
+                    trend_id=tid,
+                    first_seq=seq,
+                    last_seq=seq,
+                    first_start=sl.start,
+                    centroid=cents[ci],
+                    parent_id=parent,
+                )
                 gz = 0.0
                 status = "new"
                 if parent is not None:
@@ -362,8 +431,13 @@ class TrendDetector:
             bz = burst_z(now_k[ci], past_k[ci], n, past_n) if has_history else 0.0
             dr = density_ratio(now_k[ci], past_k[ci], n, past_n) if has_history else None
             nov = novelty(cents[ci], earlier)
-            emerging = bool(has_history and size >= min_emerging and bz >= self.emerging_z
-                            and dr is not None and dr >= self.emerging_ratio)
+            emerging = bool(
+                has_history
+                and size >= min_emerging
+                and bz >= self.emerging_z
+                and dr is not None
+                and dr >= self.emerging_ratio
+            )
             rec.ever_emerging = rec.ever_emerging or emerging
             k_regions = Counter(items[idx[j]].region for j in m if items[idx[j]].region)
             share, lift, p = region_lift(k_regions.get("US", 0), sum(k_regions.values()), n_us, n_known)
@@ -407,16 +481,21 @@ def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.nd
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(items):
         raise InputError(
-            f"embeddings have shape {x.shape}; expected ({len(items)}, dim), one row per item in the same order"
+            f"embeddings have shape {x.shape}; expected ({len(items)}, dim), "
+            "one row per item in the same order"
         )
     if not np.isfinite(x).all():
-        raise InputError("embeddings contain NaN or infinite values; expected finite vectors; re-embed the items")
+        raise InputError(
+            "embeddings contain NaN or infinite values; expected finite vectors; re-embed the items"
+        )
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = x / np.maximum(norms, 1e-12)
     if severity is not None:
         sev = np.asarray(severity)
         if sev.shape != (len(items), 4):
-            raise InputError(f"severity has shape {sev.shape}; expected ({len(items)}, 4) class probabilities")
+            raise InputError(
+                f"severity has shape {sev.shape}; expected ({len(items)}, 4) class probabilities"
+            )
     ids = [it.id for it in items]
     if len(set(ids)) != len(ids):
         dup = next(i for i, c in Counter(ids).items() if c > 1)
@@ -432,14 +511,16 @@ def assign(items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> 
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(items):
         raise InputError(
-            f"embeddings have shape {x.shape}; expected ({len(items)}, dim), one row per item in the same order"
+            f"embeddings have shape {x.shape}; expected ({len(items)}, dim), "
+            "one row per item in the same order"
         )
     if len(items) == 0:
         return []
     rec = state.model_window()
     if rec is None or rec.model is None:
         raise StateError(
-            f"trend state at {state.url} has no fitted window yet; expected a state that detection has run on; "
+            f"trend state at {state.url} has no fitted window yet; "
+            "expected a state that detection has run on; "
             "run `trendml detect` (or TrendDetector.detect) first"
         )
     dim = (state.meta.get("config") or {}).get("dim")

@@ -13,7 +13,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 # Platform tokens that carry no topic (mentions, links, retweets, HTML entities).
-EXTRA_STOP_WORDS = frozenset({"rt", "user", "url", "amp", "http", "https", "co", "www", "com", "lt", "gt", "im"})
+EXTRA_STOP_WORDS = frozenset(
+    {"rt", "user", "url", "amp", "http", "https", "co", "www", "com", "lt", "gt", "im"}
+)
 
 
 def ctfidf_keywords(

@@ -75,7 +75,9 @@ def list_trends(
     ``since`` (seen in a window starting at or after it). Returns ``{"total", "items"}``.
     """
     if status is not None and status not in ("new", "growing", "stable", "fading"):
-        raise InputError(f'status is "{status}"; expected one of new, growing, stable, fading', field="status")
+        raise InputError(
+            f'status is "{status}"; expected one of new, growing, stable, fading', field="status"
+        )
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is {limit}; expected 1..{MAX_LIMIT}", field="limit")
     if offset < 0:
@@ -106,15 +108,18 @@ def list_trends(
 
 def _region_significant(s, row: TrendRow, code: str, alpha: float) -> bool:
     obs = s.scalars(
-        select(TrendObservation)
-        .where(TrendObservation.trend_id == row.trend_id, TrendObservation.seq == row.last_seq)
+        select(TrendObservation).where(
+            TrendObservation.trend_id == row.trend_id, TrendObservation.seq == row.last_seq
+        )
     ).first()
     if obs is None:
         return False
     win = s.get(TrendWindow, obs.seq)
     counts = json.loads(obs.payload).get("region_counts") or {}
     wcounts = json.loads(win.region_counts or "{}") if win is not None else {}
-    _, lift, p = region_lift(counts.get(code, 0), sum(counts.values()), wcounts.get(code, 0), sum(wcounts.values()))
+    _, lift, p = region_lift(
+        counts.get(code, 0), sum(counts.values()), wcounts.get(code, 0), sum(wcounts.values())
+    )
     return lift is not None and p is not None and lift > 1 and p < alpha
 
 
@@ -164,8 +169,14 @@ def list_windows(source: TrendState | Engine, *, limit: int = 100) -> list[dict[
     with Session(eng) as s:
         rows = s.scalars(select(TrendWindow).order_by(TrendWindow.seq.desc()).limit(limit))
         return [
-            {"start": _iso(w.start), "end": _iso(w.end), "n_items": w.n_items, "n_trends": w.n_trends,
-             "note": w.note, "us_share": w.us_share}
+            {
+                "start": _iso(w.start),
+                "end": _iso(w.end),
+                "n_items": w.n_items,
+                "n_trends": w.n_trends,
+                "note": w.note,
+                "us_share": w.us_share,
+            }
             for w in rows
         ]
 

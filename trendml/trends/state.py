@@ -121,8 +121,13 @@ class TrendEvent(Base):
     other_id: Mapped[str] = mapped_column(String(64))
 
 
-TABLES = [TrendMeta.__table__, TrendWindow.__table__, TrendRow.__table__, TrendObservation.__table__,
-          TrendEvent.__table__]
+TABLES = [
+    TrendMeta.__table__,
+    TrendWindow.__table__,
+    TrendRow.__table__,
+    TrendObservation.__table__,
+    TrendEvent.__table__,
+]
 
 
 def _pack(ids: list[str], vectors: np.ndarray) -> bytes:
@@ -214,7 +219,10 @@ class TrendState:
                     self.meta[row.key] = json.loads(row.value)
                 for w in s.scalars(select(TrendWindow).order_by(TrendWindow.seq)):
                     rec = WindowRecord(
-                        seq=w.seq, start=_aware(w.start), end=_aware(w.end), n_items=w.n_items,
+                        seq=w.seq,
+                        start=_aware(w.start),
+                        end=_aware(w.end),
+                        n_items=w.n_items,
                         has_model=w.model is not None,
                         label_map={int(k): v for k, v in json.loads(w.label_map or "{}").items()},
                     )
@@ -223,14 +231,22 @@ class TrendState:
                     self.windows.append(rec)
                 for t in s.scalars(select(TrendRow)):
                     self.trends[t.trend_id] = TrendRecord(
-                        trend_id=t.trend_id, first_seq=t.first_seq, last_seq=t.last_seq,
+                        trend_id=t.trend_id,
+                        first_seq=t.first_seq,
+                        last_seq=t.last_seq,
                         first_start=_aware(t.first_start),
                         centroid=np.frombuffer(t.centroid, dtype=np.float32).copy(),
-                        parent_id=t.parent_id, merged_into=t.merged_into, ever_emerging=t.ever_emerging,
+                        parent_id=t.parent_id,
+                        merged_into=t.merged_into,
+                        ever_emerging=t.ever_emerging,
                     )
                 for seq, tid, size, n_window in s.execute(
-                    select(TrendObservation.seq, TrendObservation.trend_id, TrendObservation.size,
-                           TrendObservation.n_window)
+                    select(
+                        TrendObservation.seq,
+                        TrendObservation.trend_id,
+                        TrendObservation.size,
+                        TrendObservation.n_window,
+                    )
                 ):
                     self.trends[tid].sizes[seq] = (size, n_window)
         except StateError:
@@ -275,7 +291,8 @@ class TrendState:
         if diff:
             k = diff[0]
             raise StateError(
-                f"trend state at {self.url} was built with {k}={old.get(k)!r}, this run uses {config.get(k)!r}; "
+                f"trend state at {self.url} was built with {k}={old.get(k)!r}, "
+                f"this run uses {config.get(k)!r}; "
                 "expected the same settings; use the same options, another --state path, or --no-state"
             )
 
@@ -311,19 +328,34 @@ class TrendState:
             record.model = WindowModel.from_bytes(model_blob)
             record.has_model = True
         with self._session.begin() as s:
-            s.add(TrendWindow(
-                seq=record.seq, start=_naive(record.start), end=_naive(record.end), n_items=record.n_items,
-                n_trends=len(observations), note=note, us_share=us_share,
-                region_counts=json.dumps(region_counts, sort_keys=True), history=history_blob,
-                history_n=len(record.history_ids), model=model_blob,
-                label_map=json.dumps({str(k): v for k, v in record.label_map.items()}), detected_at=now,
-            ))
+            s.add(
+                TrendWindow(
+                    seq=record.seq,
+                    start=_naive(record.start),
+                    end=_naive(record.end),
+                    n_items=record.n_items,
+                    n_trends=len(observations),
+                    note=note,
+                    us_share=us_share,
+                    region_counts=json.dumps(region_counts, sort_keys=True),
+                    history=history_blob,
+                    history_n=len(record.history_ids),
+                    model=model_blob,
+                    label_map=json.dumps({str(k): v for k, v in record.label_map.items()}),
+                    detected_at=now,
+                )
+            )
             for tid, tr in trend_updates.items():
                 obs = next((o for o in observations if o["trend_id"] == tid), None)
                 row = s.get(TrendRow, tid)
                 if row is None:
-                    row = TrendRow(trend_id=tid, first_seq=tr.first_seq, first_start=_naive(tr.first_start),
-                                   n_windows=0, total_size=0)
+                    row = TrendRow(
+                        trend_id=tid,
+                        first_seq=tr.first_seq,
+                        first_start=_naive(tr.first_start),
+                        n_windows=0,
+                        total_size=0,
+                    )
                     s.add(row)
                 row.last_seq = tr.last_seq
                 row.parent_id = tr.parent_id
@@ -345,25 +377,35 @@ class TrendState:
                     row.status = "stable"
             s.flush()
             for obs in observations:
-                s.add(TrendObservation(
-                    trend_id=obs["trend_id"], seq=record.seq, window_start=_naive(record.start),
-                    size=int(obs["size"]), n_window=record.n_items, status=obs["status"],
-                    emerging=bool(obs["emerging"]), us_specific=bool(obs.get("us_specific", False)),
-                    emergence_score=float(obs["emergence_score"]), payload=json.dumps(obs),
-                ))
+                s.add(
+                    TrendObservation(
+                        trend_id=obs["trend_id"],
+                        seq=record.seq,
+                        window_start=_naive(record.start),
+                        size=int(obs["size"]),
+                        n_window=record.n_items,
+                        status=obs["status"],
+                        emerging=bool(obs["emerging"]),
+                        us_specific=bool(obs.get("us_specific", False)),
+                        emergence_score=float(obs["emergence_score"]),
+                        payload=json.dumps(obs),
+                    )
+                )
             for kind, tid, other in events:
                 s.add(TrendEvent(seq=record.seq, kind=kind, trend_id=tid, other_id=other))
             # prune blobs nobody will read again
             old_hist = [w.seq for w in self.windows[: max(0, len(self.windows) + 1 - keep_history)]]
             if old_hist:
-                for row in s.scalars(select(TrendWindow).where(TrendWindow.seq.in_(old_hist),
-                                                               TrendWindow.history.is_not(None))):
+                for row in s.scalars(
+                    select(TrendWindow).where(TrendWindow.seq.in_(old_hist), TrendWindow.history.is_not(None))
+                ):
                     row.history = None
             model_seqs = [w.seq for w in self.windows if w.has_model] + ([record.seq] if model_blob else [])
             stale = model_seqs[: max(0, len(model_seqs) - keep_models)]
             if stale:
-                for row in s.scalars(select(TrendWindow).where(TrendWindow.seq.in_(stale),
-                                                               TrendWindow.model.is_not(None))):
+                for row in s.scalars(
+                    select(TrendWindow).where(TrendWindow.seq.in_(stale), TrendWindow.model.is_not(None))
+                ):
                     row.model = None
         self.windows.append(record)
         for w in self.windows[: max(0, len(self.windows) - keep_history)]:

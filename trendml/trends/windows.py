@@ -88,5 +88,6 @@ def split_windows(items: Sequence[Item], window: timedelta) -> list[WindowSlice]
         assert created is not None
         groups.setdefault(window_start(created, window), []).append(i)
     return [
-        WindowSlice(start=s, end=s + window, index=np.asarray(groups[s], dtype=np.int64)) for s in sorted(groups)
+        WindowSlice(start=s, end=s + window, index=np.asarray(groups[s], dtype=np.int64))
+        for s in sorted(groups)
     ]
