@@ -1,0 +1,62 @@
+"""Query helpers the service uses, on a real SQLite state built from synthetic blobs."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import DAY, T0, main_trend
+from sqlalchemy import inspect
+
+from trendml.errors import InputError
+from trendml.store.base import create_all, make_engine
+from trendml.trends import TrendDetector, TrendState
+from trendml.trends.queries import count_trends, list_trends, list_windows, trend_timeline
+
+
+@pytest.fixture(scope="module")
+def stored(basic_stream, tmp_path_factory):
+    db = tmp_path_factory.mktemp("q") / "trendml.db"
+    state = TrendState.open(db)
+    result = TrendDetector().detect(basic_stream.items, basic_stream.x, state=state)
+    yield state, result
+    state.close()
+
+
+def test_filters_and_paging(stored, basic_stream):
+    state, result = stored
+    new_blob = main_trend(result, 3, basic_stream.ids_of("n", 3))["trend_id"]
+    us = list_trends(state, region="US")
+    assert new_blob in [t["trend_id"] for t in us["items"]]
+    assert all(t["trend_id"] != main_trend(result, 5, basic_stream.ids_of("a", 5))["trend_id"] for t in us["items"])
+    assert list_trends(state, region="GB")["total"] == 0 or new_blob not in [
+        t["trend_id"] for t in list_trends(state, region="GB")["items"]
+    ]
+    growing = list_trends(state, status="growing")["items"]
+    assert growing and all(t["status"] == "growing" for t in growing)
+    assert list_trends(state, since=T0 + 10 * DAY)["total"] == 0
+    everything = list_trends(state, limit=500)
+    assert everything["total"] == count_trends(state)
+    pages = [t["trend_id"] for k in range(everything["total"]) for t in list_trends(state, limit=1, offset=k)["items"]]
+    assert pages == [t["trend_id"] for t in everything["items"]]
+    with pytest.raises(InputError, match="status"):
+        list_trends(state, status="hot")
+    with pytest.raises(InputError, match="limit"):
+        list_trends(state, limit=0)
+
+
+def test_timeline_and_windows(stored, basic_stream):
+    state, result = stored
+    tid = main_trend(result, 0, basic_stream.ids_of("a", 0))["trend_id"]
+    tl = trend_timeline(state.engine, tid, include_members=True)
+    assert [w["size"] for w in tl["windows"]] == [
+        next(t["size"] for t in w.trends if t["trend_id"] == tid) for w in result.windows
+    ]
+    assert tl["windows"][0]["member_ids"] and tl["first_seen"].endswith("Z")
+    assert [w["start"] for w in list_windows(state)] == sorted((w["start"] for w in list_windows(state)), reverse=True)
+
+
+def test_store_create_all_includes_trend_tables(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_all(engine)
+    names = set(inspect(engine).get_table_names())
+    assert {"trend_meta", "trend_windows", "trend_trends", "trend_observations", "trend_events"} <= names
+    TrendState(engine)  # opens the tables create_all made
