@@ -48,17 +48,19 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
     )
     env.pop("TRENDML_DATABASE_URL", None)
     env.update(extra)
+    if not env.get("TRENDML_DATABASE_URL"):
+        env.pop("TRENDML_DATABASE_URL", None)
     return env
 
 
-def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def cli(home: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the real ``trendml`` console entry point against ``home``."""
     return subprocess.run(
         [sys.executable, "-m", "trendml.cli.main", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=server_env(home),
+        env=server_env(home, **env),
         timeout=timeout,
     )
 
@@ -133,9 +135,9 @@ def start_server(
     raise RuntimeError(f"server not ready on {path} after {READY_TIMEOUT_S}s:\n{server.log_tail()}")
 
 
-def create_key(home: Path, role: str, name: str | None = None) -> str:
+def create_key(home: Path, role: str, name: str | None = None, **env: str) -> str:
     args = ["keys", "create", "--role", role] + (["--name", name] if name else [])
-    proc = cli(home, *args)
+    proc = cli(home, *args, **env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
 
