@@ -18,7 +18,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "models" / "severity
 DEFAULTS: dict[str, Any] = {
     "name": "trendml-severity",
     "experiment": "trendml-severity",
-    "datasets": ["davidson", "toxigen_seeds", "olid", "hateval"],
+    "datasets": ["davidson", "toxigen_seeds"],
     "split": {"seed": 20260301, "test_fraction": {"default": 0.2, "toxigen_seeds": 0.3}},
     "model": {
         "features": "stack",

@@ -14,7 +14,8 @@ train_app = typer.Typer(help="Train models (MLflow-tracked).", no_args_is_help=T
 @train_app.command("severity")
 def severity(
     data: str | None = typer.Option(
-        None, "--data", help="Comma-separated datasets (davidson,toxigen_seeds,olid,hateval); default: all present."
+        None, "--data", help="Comma-separated datasets (davidson,toxigen_seeds,olid,hateval) or 'all'; "
+        "default: the shipped ones (davidson,toxigen_seeds); shared ones present are then cross-dataset tests."
     ),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment (default trendml-severity)."),
     config: Path | None = typer.Option(None, "--config", help="Model config YAML (default models/severity.yaml)."),
@@ -28,7 +29,11 @@ def severity(
     from training.train import train_severity
 
     cfg = settings()
+    from trendml.datasets.loaders import ALL_DATASETS
+
     datasets = [d.strip() for d in data.split(",") if d.strip()] if data else None
+    if datasets == ["all"]:
+        datasets = list(ALL_DATASETS)
     result = train_severity(
         cfg, datasets=datasets, experiment=experiment, config=config, register=not no_register,
         max_rows_per_dataset=max_rows, run_name=run_name,

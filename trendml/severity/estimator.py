@@ -118,6 +118,7 @@ def fit_severity(
     n_folds: int = 3,
     max_iter: int = 2000,
     random_state: int = 0,
+    tfidf: dict[str, Any] | None = None,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -145,7 +146,7 @@ def fit_severity(
 
     def build(spec: tuple[bool, bool, float], idx: np.ndarray) -> BaseLearner:
         with_emb, with_tfidf, weight = spec
-        vecs = make_vectorizers() if with_tfidf else []
+        vecs = make_vectorizers(**(tfidf or {})) if with_tfidf else []
         X = stack_features(
             [texts[i] for i in idx],
             emb[idx] if with_emb and emb is not None else None,
@@ -239,6 +240,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         n_folds: int = 3,
         max_iter: int = 2000,
         random_state: int = 0,
+        tfidf: dict[str, Any] | None = None,
     ) -> None:
         self.embedder_id = embedder_id
         self.features = features
@@ -251,6 +253,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.n_folds = n_folds
         self.max_iter = max_iter
         self.random_state = random_state
+        self.tfidf = tfidf
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -287,6 +290,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             n_folds=self.n_folds,
             max_iter=self.max_iter,
             random_state=self.random_state,
+            tfidf=self.tfidf,
         )
         self.classes_ = np.arange(N_CLASSES)
         return self

@@ -19,16 +19,18 @@ def make_vectorizers(
     *,
     word_ngrams: tuple[int, int] = (1, 2),
     char_ngrams: tuple[int, int] = (2, 5),
+    char_analyzer: str = "char_wb",
     max_word_features: int = 50_000,
     max_char_features: int = 100_000,
 ) -> list[TfidfVectorizer]:
-    """Word (1-2) and character-in-word-boundary (2-5) n-gram TF-IDF, sublinear term frequency."""
+    """Word (default 1-2) and character (default 2-5, inside word boundaries) n-gram TF-IDF, sublinear
+    term frequency."""
     return [
         TfidfVectorizer(
             ngram_range=tuple(word_ngrams), min_df=2, sublinear_tf=True, max_features=max_word_features
         ),
         TfidfVectorizer(
-            analyzer="char_wb",
+            analyzer=char_analyzer,
             ngram_range=tuple(char_ngrams),
             min_df=3,
             sublinear_tf=True,
