@@ -23,6 +23,9 @@ from service.errors import error_body, json_bytes, validation_response
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = {"/healthz", "/livez", "/readyz"}
+#: The dashboard checks its own sign-in (an analyst key kept in a cookie), so the bearer-header
+#: check does not apply there.
+SELF_AUTH_PREFIXES = ("/ui/",)
 DOC_PATHS = {"/", "/docs.json", "/schema.json", "/v1/docs", "/v1/openapi.json", "/v1/docs/oauth2-redirect"}
 DOC_PREFIXES = ("/static_content/", "/assets/")
 ANY_ROLE = "any"
@@ -50,7 +53,7 @@ def docs_are_public() -> bool:
 
 def required_role(method: str, path: str) -> str | None:
     """Role a request needs; ``None`` when the path is open."""
-    if path in OPEN_PATHS:
+    if path in OPEN_PATHS or path == "/ui" or path.startswith(SELF_AUTH_PREFIXES):
         return None
     if (path in DOC_PATHS or path.startswith(DOC_PREFIXES)) and docs_are_public():
         return None

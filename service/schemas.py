@@ -156,7 +156,7 @@ class TrendSummary(BaseModel):
 
 
 class TrendList(BaseModel):
-    trends: list[TrendSummary]
+    items: list[TrendSummary] = Field(description="This page of trends.")
     total: int = Field(description="Trends matching the filters (before paging).")
     offset: int
     limit: int
@@ -203,7 +203,9 @@ class FeedbackOut(BaseModel):
 
 
 class TrendDetail(TrendSummary):
-    timeline: list[TrendWindow] = Field(description="One entry per window where the trend appears.")
+    windows: list[TrendWindow] = Field(
+        description="One entry per window where the trend appears, in time order."
+    )
     representatives: list[RepresentativeItem] = Field(description="Representative items with their scores.")
     feedback_history: list[FeedbackOut] = Field(default_factory=list)
 

@@ -113,8 +113,43 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
+class DashboardApp:
+    """The analysts' dashboard (:mod:`service.dashboard`), mounted at ``/ui``. Built on its first
+    request from the running service's settings, database engine and model manager, so the
+    dashboard and the API share one store. It checks its own sign-in (an analyst key in a cookie)."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        from service.dashboard import create_app
+        from service.dashboard.model_info import champion_info
+
+        svc = bentoml.get_current_service()
+
+        def model_info() -> dict[str, Any] | None:
+            active = svc.models.active
+            return champion_info(svc.settings, active.version if active else None)
+
+        return create_app(svc.settings, engine=svc.engine, model_info=model_info, root_path="/ui")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._build()
+        await self._app(scope, receive, send)
+
+
+dashboard = DashboardApp()
+
+
 @bentoml.service(name="trendml", workers=1, traffic={"timeout": 600})
 @bentoml.asgi_app(app, path="/v1")
+@bentoml.asgi_app(dashboard, path="/ui", name="dashboard")
 class TriageService:
     """Severity pre-scores, trend assignment, trend API and analyst feedback."""
 
@@ -355,7 +390,7 @@ class TriageService:
         with self.Session() as session:
             decided = {k: v.action for k, v in latest_actions(session).items()}
         return TrendList(
-            trends=[TrendSummary(**{**t, "feedback": decided.get(t["trend_id"])}) for t in found["items"]],
+            items=[TrendSummary(**{**t, "feedback": decided.get(t["trend_id"])}) for t in found["items"]],
             total=found["total"],
             offset=offset,
             limit=limit,
@@ -367,12 +402,16 @@ class TriageService:
         responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown trend id."}},
         tags=["trends"],
     )
-    def get_trend(self, trend_id: str) -> TrendDetail:
-        """One trend: timeline per window, keywords, representative items with scores (role: analyst)."""
+    def get_trend(
+        self,
+        trend_id: str,
+        members: bool = Query(False, description="Include each window's member item ids."),
+    ) -> TrendDetail:
+        """One trend: one entry per window, keywords, representative items with scores (role: analyst)."""
         from trendml.store.feedback import list_feedback
         from trendml.store.items import get_items
 
-        trend = self._trend_or_404(trend_id)
+        trend = self._trend_or_404(trend_id, members=members)
         rep_ids = list(trend.get("representative_ids", []))
         with self.Session() as session:
             rows = get_items(session, rep_ids)
@@ -399,13 +438,13 @@ class TriageService:
         return TrendDetail(
             **fields,
             feedback=history[-1].action if history else None,
-            timeline=[TrendWindow(**w) for w in trend.get("timeline", [])],
+            windows=[TrendWindow(**w) for w in trend.get("windows", [])],
             representatives=reps,
             feedback_history=[FeedbackOut(**f.to_dict()) for f in history],
         )
 
-    def _trend_or_404(self, trend_id: str) -> dict[str, Any]:
-        trend = self.trends.get_trend(trend_id) if self.trends.available else None
+    def _trend_or_404(self, trend_id: str, *, members: bool = False) -> dict[str, Any]:
+        trend = self.trends.get_trend(trend_id, members=members) if self.trends.available else None
         if trend is None:
             raise HTTPException(
                 404,

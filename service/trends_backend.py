@@ -183,18 +183,18 @@ class TrendBackend:
             t["size"] = int(t.get("last_size") or 0)
         return out
 
-    def get_trend(self, trend_id: str) -> dict[str, Any] | None:
+    def get_trend(self, trend_id: str, *, members: bool = False) -> dict[str, Any] | None:
         """One trend with its timeline (:func:`trendml.trends.queries.trend_timeline`), or None."""
         if not self.available:
             return None
         from trendml.trends.queries import trend_timeline
 
-        out = trend_timeline(self.engine, trend_id)
+        out = trend_timeline(self.engine, trend_id, include_members=members)
         if out is None:
             return None
         out["size"] = int(out.get("last_size") or 0)
         windows = out.pop("windows", [])
-        out["timeline"] = [
+        out["windows"] = [
             {
                 "start": w["start"],
                 "end": w["end"],
@@ -209,10 +209,11 @@ class TrendBackend:
                 "representative_ids": list(w.get("representative_ids", [])),
                 "region_counts": dict(w.get("region_counts") or {}),
                 "severity_mix": w.get("severity_mix"),
+                "member_ids": list(w["member_ids"]) if members else None,
             }
             for w in windows
         ]
-        out["representative_ids"] = out["timeline"][-1]["representative_ids"] if out["timeline"] else []
+        out["representative_ids"] = out["windows"][-1]["representative_ids"] if out["windows"] else []
         return out
 
     def members_of(self, trend_id: str) -> list[str]:

@@ -86,16 +86,35 @@ class Server:
             return c.request(method, path, **kw)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server and its BentoML worker (which runs in a process group of its own)."""
+        import psutil
+
+        try:
+            tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+        except psutil.Error:
+            tree = []
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
                 pass
+        if sig == signal.SIGKILL:  # a crash: nothing of the server may survive
+            for p in tree:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+        _, alive = psutil.wait_procs(tree, timeout=20)
+        for p in alive:
             try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=20)
+                p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=10)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
 
     def log_tail(self, n: int = 40) -> str:
         if self.log is None or not self.log.exists():

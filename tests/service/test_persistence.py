@@ -10,7 +10,7 @@ from tests.service.conftest import start_server
 
 def test_acknowledged_writes_survive_kill_and_restart(server, detected, service_home, keys):
     ready = server.request("GET", "/readyz").status_code == 200
-    trend_id = server.request("GET", "/v1/trends?limit=1", "analyst").json()["trends"][0]["trend_id"]
+    trend_id = server.request("GET", "/v1/trends?limit=1", "analyst").json()["items"][0]["trend_id"]
     first = start_server(service_home, keys=keys, need_ready=ready)
     try:
         r = first.request(
@@ -46,7 +46,7 @@ def test_acknowledged_writes_survive_kill_and_restart(server, detected, service_
         assert r.json() == {"stored": 0, "duplicates": 1, "total": r.json()["total"]}
         # the trend state survived too: same trend listed
         ids = [
-            t["trend_id"] for t in second.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+            t["trend_id"] for t in second.request("GET", "/v1/trends?limit=500", "analyst").json()["items"]
         ]
         assert trend_id in ids
     finally:

@@ -42,7 +42,7 @@ def test_service_on_postgresql(service_home, champion, seeded_cache, small_strea
         r = first.request("POST", "/v1/detect", "admin", json={"reset": True})
         assert r.status_code == 200, r.text
         assert r.json()["n_trends"] > 0
-        trends = first.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+        trends = first.request("GET", "/v1/trends?limit=500", "analyst").json()["items"]
         trend_id = trends[0]["trend_id"]
         r = first.request("POST", f"/v1/trends/{trend_id}/feedback", "analyst", json={"action": "confirm"})
         assert r.status_code == 201
@@ -58,7 +58,7 @@ def test_service_on_postgresql(service_home, champion, seeded_cache, small_strea
     try:
         detail = second.request("GET", f"/v1/trends/{trend_id}", "analyst").json()
         assert detail["feedback"] == "confirm"
-        assert len(detail["timeline"]) >= 1
+        assert len(detail["windows"]) >= 1
         assert second.request("POST", "/v1/detect", "admin", json={}).json()["n_items"] == 0
         export = second.request("GET", "/v1/feedback/export", "admin").json()
         assert {row["trend_id"] for row in export} == {trend_id}

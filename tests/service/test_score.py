@@ -92,7 +92,7 @@ def test_concurrent_requests_are_batched_and_answered_in_order(ready, small_stre
 
 def test_scores_join_detected_trends(ready, detected, small_stream):
     """Items of a trend's latest window, scored again, are placed in that trend (assign, no refit)."""
-    trends = ready.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+    trends = ready.request("GET", "/v1/trends?limit=500", "analyst").json()["items"]
     last_seen = max(t["last_seen"] for t in trends)
     latest = [t for t in trends if t["last_seen"] == last_seen]
     assert latest
@@ -100,7 +100,7 @@ def test_scores_join_detected_trends(ready, detected, small_stream):
     hits = total = 0
     for t in latest[:5]:
         detail = ready.request("GET", f"/v1/trends/{t['trend_id']}", "analyst").json()
-        reps = [by_id[i] for i in detail["timeline"][-1]["representative_ids"] if i in by_id]
+        reps = [by_id[i] for i in detail["windows"][-1]["representative_ids"] if i in by_id]
         sent = [{"id": f"again-{it.id}", "text": it.text, "caption": it.caption} for it in reps]
         if not sent:
             continue

@@ -27,46 +27,46 @@ def test_detection_is_incremental(server, detected):
 
 def test_list_trends_paging_and_filters(server, detected):
     full = server.request("GET", "/v1/trends?limit=500", "analyst").json()
-    assert full["total"] == len(full["trends"]) > 0
-    ids = [t["trend_id"] for t in full["trends"]]
+    assert full["total"] == len(full["items"]) > 0
+    ids = [t["trend_id"] for t in full["items"]]
     assert len(set(ids)) == len(ids)
     page = server.request("GET", "/v1/trends?limit=2&offset=1", "analyst").json()
     assert page["total"] == full["total"]
-    assert [t["trend_id"] for t in page["trends"]] == ids[1:3]
+    assert [t["trend_id"] for t in page["items"]] == ids[1:3]
     for value in ("true", "false"):
-        sub = server.request("GET", f"/v1/trends?emerging={value}&limit=500", "analyst").json()["trends"]
+        sub = server.request("GET", f"/v1/trends?emerging={value}&limit=500", "analyst").json()["items"]
         assert all(t["emerging"] is (value == "true") for t in sub)
-    statuses = {t["status"] for t in full["trends"]}
+    statuses = {t["status"] for t in full["items"]}
     for status in statuses:
         sub = server.request("GET", f"/v1/trends?status={status}&limit=500", "analyst").json()
-        assert sub["total"] == sum(t["status"] == status for t in full["trends"])
-    us = server.request("GET", "/v1/trends?region=us&limit=500", "analyst").json()["trends"]
+        assert sub["total"] == sum(t["status"] == status for t in full["items"])
+    us = server.request("GET", "/v1/trends?region=us&limit=500", "analyst").json()["items"]
     assert {t["trend_id"] for t in us} <= set(ids)
     for t in us:  # over-represented in its latest window: it has US members there
-        last = server.request("GET", f"/v1/trends/{t['trend_id']}", "analyst").json()["timeline"][-1]
+        last = server.request("GET", f"/v1/trends/{t['trend_id']}", "analyst").json()["windows"][-1]
         assert last["region_counts"].get("US", 0) > 0
     assert server.request("GET", "/v1/trends?status=bogus", "analyst").status_code == 422
     assert server.request("GET", "/v1/trends?since=2100-01-01T00:00:00Z", "analyst").json()["total"] == 0
-    last = max(datetime.fromisoformat(t["last_seen"].replace("Z", "+00:00")) for t in full["trends"])
+    last = max(datetime.fromisoformat(t["last_seen"].replace("Z", "+00:00")) for t in full["items"])
     recent = server.request(
         "GET", "/v1/trends", "analyst", params={"since": last.isoformat(), "limit": 500}
     ).json()
     assert 0 < recent["total"] <= full["total"]
-    assert all(t["last_seen"] >= last.isoformat().replace("+00:00", "Z") for t in recent["trends"])
+    assert all(t["last_seen"] >= last.isoformat().replace("+00:00", "Z") for t in recent["items"])
 
 
 def test_trend_detail_has_timeline_keywords_and_scored_representatives(server, small_stream, detected):
-    listed = server.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+    listed = server.request("GET", "/v1/trends?limit=500", "analyst").json()["items"]
     longest = None
     for t in listed:
         detail = server.request("GET", f"/v1/trends/{t['trend_id']}", "analyst")
         assert detail.status_code == 200
         d = detail.json()
         assert d["trend_id"] == t["trend_id"]
-        starts = [w["start"] for w in d["timeline"]]
+        starts = [w["start"] for w in d["windows"]]
         assert starts == sorted(starts) and len(starts) >= 1
-        assert d["timeline"][-1]["size"] == d["size"]
-        if longest is None or len(starts) > len(longest["timeline"]):
+        assert d["windows"][-1]["size"] == d["size"]
+        if longest is None or len(starts) > len(longest["windows"]):
             longest = d
     stream_ids = {it.id for it in small_stream.items}
     reps = longest["representatives"]
@@ -76,7 +76,7 @@ def test_trend_detail_has_timeline_keywords_and_scored_representatives(server, s
 
 
 def test_feedback_is_stored_and_exported_as_labels(server, detected):
-    listed = server.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+    listed = server.request("GET", "/v1/trends?limit=500", "analyst").json()["items"]
     first, second = listed[0]["trend_id"], listed[-1]["trend_id"]
     r = server.request("POST", f"/v1/trends/{first}/feedback", "analyst", json={"action": "dismiss"})
     assert r.status_code == 201
@@ -90,7 +90,7 @@ def test_feedback_is_stored_and_exported_as_labels(server, detected):
     detail = server.request("GET", f"/v1/trends/{first}", "analyst").json()
     assert detail["feedback"] == "confirm"
     assert [f["action"] for f in detail["feedback_history"]][-2:] == ["dismiss", "confirm"]
-    listed_again = server.request("GET", "/v1/trends?limit=500", "analyst").json()["trends"]
+    listed_again = server.request("GET", "/v1/trends?limit=500", "analyst").json()["items"]
     assert {t["trend_id"]: t["feedback"] for t in listed_again}[first] == "confirm"
     export = server.request("GET", "/v1/feedback/export", "admin").json()
     by_trend = {}
@@ -100,3 +100,21 @@ def test_feedback_is_stored_and_exported_as_labels(server, detected):
     if second != first:
         assert by_trend[second] == {0}
     assert all(row["text"] or row["caption"] for row in export)
+
+
+def test_trend_members_on_request(server, small_stream, detected):
+    trend_id = server.request("GET", "/v1/trends?limit=1", "analyst").json()["items"][0]["trend_id"]
+    plain = server.request("GET", f"/v1/trends/{trend_id}", "analyst").json()
+    assert all(w["member_ids"] is None for w in plain["windows"])
+    full = server.request("GET", f"/v1/trends/{trend_id}", "analyst", params={"members": "true"}).json()
+    stream_ids = {it.id for it in small_stream.items}
+    for w in full["windows"]:
+        assert len(w["member_ids"]) == w["size"]
+        assert set(w["member_ids"]) <= stream_ids
+        assert set(w["representative_ids"]) <= set(w["member_ids"])
+
+
+def test_dashboard_is_mounted_and_signs_in_by_itself(server):
+    r = server.request("GET", "/ui/trends", follow_redirects=False)
+    assert r.status_code in (302, 303, 307) and "/ui/login" in r.headers["location"]
+    assert server.request("GET", "/ui/login").status_code == 200
