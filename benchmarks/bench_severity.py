@@ -60,13 +60,13 @@ def _throughput(model, texts):  # noqa: ANN001
 
 def run() -> str:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from training.registry import load_severity_model
     from trendml.config import Settings
     from trendml.datasets import load_davidson
     from trendml.datasets.loaders import SHARED
     from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
     from trendml.severity.splits import assign_splits
     from trendml.text import normalise_text
-    from training.registry import load_severity_model
 
     base = Settings.from_env()
     cached = CachedEmbedder(SentenceTransformerEmbedder(), EmbeddingCache(base.embedding_cache_path))
@@ -83,8 +83,9 @@ def run() -> str:
 
     m = shipped.metrics
     lines += [
-        "Splits: fixed, hashed, stratified (Davidson 20 %, ToxiGen seeds 30 %), official test splits for OLID and",
-        "HatEval; see docs/severity.md. Model: MiniLM-embedding LR + word/char TF-IDF LR, stacked and calibrated on",
+        "Splits: fixed, hashed, stratified (Davidson 20 %, ToxiGen seeds 30 %), official test splits for",
+        "OLID and HatEval; see docs/severity.md. Model: MiniLM-embedding LR + word/char TF-IDF LR, stacked",
+        "and calibrated on",
         "out-of-fold log-probabilities, macro-F1-tuned decision weights. Baseline: word 1-2-gram TF-IDF + LR",
         "(class-weighted), trained on the same rows in the same run.",
         "",
@@ -92,22 +93,31 @@ def run() -> str:
         "",
         "| floor | measured | baseline (same run) | target | met |",
         "|---|---|---|---|---|",
-        f"| Davidson test macro-F1 | {_f(m['test.davidson.macro_f1'])} | {_f(m.get('baseline.davidson.macro_f1'))} "
+        f"| Davidson test macro-F1 | {_f(m['test.davidson.macro_f1'])} "
+        f"| {_f(m.get('baseline.davidson.macro_f1'))} "
         f"| >= {FLOOR_MACRO_F1} | {_ok(m['test.davidson.macro_f1'] >= FLOOR_MACRO_F1)} |",
-        f"| Davidson test hate-class F1 | {_f(m['test.davidson.hate_f1'])} | {_f(m.get('baseline.davidson.hate_f1'))} "
+        f"| Davidson test hate-class F1 | {_f(m['test.davidson.hate_f1'])} "
+        f"| {_f(m.get('baseline.davidson.hate_f1'))} "
         f"| >= {FLOOR_HATE_F1} | {_ok(m['test.davidson.hate_f1'] >= FLOOR_HATE_F1)} |",
     ]
     if "crossdataset.hateval.hate_auc" in m:
         lines.append(
             f"| HatEval test AUC (hateful = sev >= 2), trained without HatEval | "
-            f"{_f(m['crossdataset.hateval.hate_auc'])} | {_f(m.get('baseline_crossdataset.hateval.hate_auc'))} "
+            f"{_f(m['crossdataset.hateval.hate_auc'])} "
+            f"| {_f(m.get('baseline_crossdataset.hateval.hate_auc'))} "
             "| report | - |"
         )
-    lines.append(f"| training time, shipped data, 2 cores (warm embedding cache) | {t_shipped:.0f} s | | <= 600 s "
-                 f"| {_ok(t_shipped <= 600)} |")
-    lines += ["", "### Per test set (ECE floor <= 0.05)", "",
-              "| run | test set | rows | macro-F1 | hate-F1 | macro AUC | ECE | ECE met | baseline macro-F1 |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines.append(
+        f"| training time, shipped data, 2 cores (warm embedding cache) | {t_shipped:.0f} s | | <= 600 s "
+        f"| {_ok(t_shipped <= 600)} |"
+    )
+    lines += [
+        "",
+        "### Per test set (ECE floor <= 0.05)",
+        "",
+        "| run | test set | rows | macro-F1 | hate-F1 | macro AUC | ECE | ECE met | baseline macro-F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for label, res, _ in runs:
         mm = res.metrics
         for key in sorted(k for k in mm if k.endswith(".ece") and k.startswith(("test.", "crossdataset."))):
@@ -116,16 +126,26 @@ def run() -> str:
             base_key = ("baseline." if kind == "test" else "baseline_crossdataset.") + ds + ".macro_f1"
             met = _ok(mm[key] <= FLOOR_ECE) if kind == "test" else "(cross)"
             lines.append(
-                f"| {label} | {ds}{' (cross-dataset)' if kind == 'crossdataset' else ''} | {int(mm[prefix + '.n'])} "
-                f"| {_f(mm[prefix + '.macro_f1'])} | {_f(mm[prefix + '.hate_f1'])} | {_f(mm.get(prefix + '.macro_auc'))} "
+                f"| {label} | {ds}{' (cross-dataset)' if kind == 'crossdataset' else ''} "
+                f"| {int(mm[prefix + '.n'])} "
+                f"| {_f(mm[prefix + '.macro_f1'])} | {_f(mm[prefix + '.hate_f1'])} "
+                f"| {_f(mm.get(prefix + '.macro_auc'))} "
                 f"| {_f(mm[key])} | {met} | {_f(mm.get(base_key))} |"
             )
-    lines += ["", "### Subgroup AUC over ToxiGen target groups (bias check)", "",
-              "| group | " + " | ".join(label for label, _, _ in runs) + " |",
-              "|---|" + "---|" * len(runs)]
+    lines += [
+        "",
+        "### Subgroup AUC over ToxiGen target groups (bias check)",
+        "",
+        "| group | " + " | ".join(label for label, _, _ in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
     groups = sorted({k for _, r, _ in runs for k in r.metrics if k.startswith("subgroup_auc.")})
     for g in groups:
-        lines.append(f"| {g.removeprefix('subgroup_auc.')} | " + " | ".join(_f(r.metrics.get(g)) for _, r, _ in runs) + " |")
+        lines.append(
+            f"| {g.removeprefix('subgroup_auc.')} | "
+            + " | ".join(_f(r.metrics.get(g)) for _, r, _ in runs)
+            + " |"
+        )
     nh = [r.metrics.get("test.toxigen_seeds.neutral_scored_hateful") for _, r, _ in runs]
     lines.append("| *neutral ToxiGen statements scored >= 2* | " + " | ".join(_f(v) for v in nh) + " |")
 
@@ -148,7 +168,8 @@ def run() -> str:
         f"{100 * t_clf / t_embed:.1f} % (floor <= 10 %: {_ok(t_clf <= 0.1 * t_embed)}) |",
         f"| end to end | {t_embed + t_clf:.2f} | {n / (t_embed + t_clf):.0f} | |",
         "",
-        f"Peak RSS of the benchmark process: {rss_mb:.0f} MiB. Cross-dataset AUC of the all-datasets run is not",
+        f"Peak RSS of the benchmark process: {rss_mb:.0f} MiB. Cross-dataset AUC of the all-datasets run",
+        "is not",
         "reported because HatEval is in its training data.",
     ]
     return "\n".join(lines) + "\n"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from trendml.config import Settings
 from training.tracking import MODEL_NAME, connect
+from trendml.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def compare_runs(
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return pd.DataFrame()
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_runs)
+    runs = client.search_runs(
+        [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_runs
+    )
     versions: dict[str, str] = {}
     champion = None
     try:

@@ -52,12 +52,16 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
     else:
         path = Path(source) if source is not None else DEFAULT_CONFIG_PATH
         if source is not None and not path.is_file():
-            raise InputError(f"config file {path} does not exist; expected a YAML file like models/severity.yaml")
+            raise InputError(
+                f"config file {path} does not exist; expected a YAML file like models/severity.yaml"
+            )
         if path.is_file():
             try:
                 loaded = yaml.safe_load(path.read_text()) or {}
             except yaml.YAMLError as exc:
-                raise InputError(f"config file {path} is not valid YAML ({exc}); expected a mapping") from None
+                raise InputError(
+                    f"config file {path} is not valid YAML ({exc}); expected a mapping"
+                ) from None
             if not isinstance(loaded, dict):
                 raise InputError(f"config file {path} holds a {type(loaded).__name__}; expected a mapping")
             cfg = _merge(cfg, loaded)

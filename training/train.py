@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from trendml.config import Settings
-from trendml.embed.base import Embedder, embedder_id
-from trendml.severity.estimator import SeverityModel
 from training.config import flatten, load_config
 from training.data import TrainingData, load_training_data
 from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
 from training.tracking import CHAMPION, connect, ensure_experiment, mlflow_store
+from trendml.config import Settings
+from trendml.embed.base import Embedder, embedder_id
+from trendml.severity.estimator import SeverityModel
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +53,29 @@ def default_embedder(settings: Settings) -> Embedder:
     return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
 
 
-def render_card(cfg: dict[str, Any], data: TrainingData, metrics: dict[str, float], extra: dict[str, Any]) -> str:
+def render_card(
+    cfg: dict[str, Any], data: TrainingData, metrics: dict[str, float], extra: dict[str, Any]
+) -> str:
     import jinja2
 
-    template = jinja2.Template(CARD_TEMPLATE.read_text()) if CARD_TEMPLATE.is_file() else jinja2.Template(
-        "# {{ name }}\n\n{% for k, v in metrics.items() %}- {{ k }}: {{ '%.4f' % v }}\n{% endfor %}"
+    template = (
+        jinja2.Template(CARD_TEMPLATE.read_text())
+        if CARD_TEMPLATE.is_file()
+        else jinja2.Template(
+            "# {{ name }}\n\n{% for k, v in metrics.items() %}- {{ k }}: {{ '%.4f' % v }}\n{% endfor %}"
+        )
     )
     test_sets = {name: len(df) for name, df in data.test_sets().items()}
     return template.render(
-        name=cfg["name"], cfg=cfg, datasets=data.datasets, skipped=data.skipped, test_sets=test_sets,
-        n_train=len(data.train), metrics=dict(sorted(metrics.items())), hashes=data.file_hashes, **extra,
+        name=cfg["name"],
+        cfg=cfg,
+        datasets=data.datasets,
+        skipped=data.skipped,
+        test_sets=test_sets,
+        n_train=len(data.train),
+        metrics=dict(sorted(metrics.items())),
+        hashes=data.file_hashes,
+        **extra,
     )
 
 
@@ -87,7 +100,9 @@ def train_severity(
     cfg = load_config(config)
     experiment = experiment or cfg["experiment"]
     with mlflow_store(settings):
-        return _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start)
+        return _train(
+            settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start
+        )
 
 
 def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start):  # noqa: ANN001
@@ -108,14 +123,18 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
 
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         try:
-            return _run(run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings)
+            return _run(
+                run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings
+            )
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
             mlflow.end_run(status="FAILED")
             raise
 
 
-def _cross_dataset_sets(settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None) -> dict:
+def _cross_dataset_sets(
+    settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None
+) -> dict:
     """Test splits of the shared datasets the model was *not* trained on (when present): the
     cross-dataset check (e.g. HatEval test when trained without HatEval)."""
     from trendml.datasets.loaders import SHARED
@@ -125,8 +144,12 @@ def _cross_dataset_sets(settings: Settings, data: TrainingData, cfg: dict[str, A
         return {}
     try:
         other = load_training_data(
-            settings, missing, explicit=False, seed=int(cfg["split"]["seed"]),
-            test_fraction=dict(cfg["split"]["test_fraction"]), max_rows_per_dataset=max_rows,
+            settings,
+            missing,
+            explicit=False,
+            seed=int(cfg["split"]["seed"]),
+            test_fraction=dict(cfg["split"]["test_fraction"]),
+            max_rows_per_dataset=max_rows,
         )
     except Exception as exc:  # noqa: BLE001 - none present: no cross-dataset check
         logger.info("no cross-dataset test sets: %s", exc)
@@ -139,13 +162,15 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
 
     run_id = run.info.run_id
     params = flatten({k: v for k, v in cfg.items() if k not in ("name", "experiment")})
-    params.update({
-        "datasets": ",".join(data.datasets),
-        "datasets_skipped": ",".join(data.skipped) or "-",
-        "embedder": embedder_id(emb_model),
-        "n_train": str(len(data.train)),
-        "max_rows_per_dataset": str(max_rows),
-    })
+    params.update(
+        {
+            "datasets": ",".join(data.datasets),
+            "datasets_skipped": ",".join(data.skipped) or "-",
+            "embedder": embedder_id(emb_model),
+            "n_train": str(len(data.train)),
+            "max_rows_per_dataset": str(max_rows),
+        }
+    )
     params.update({f"data.{k}.sha256": v for k, v in data.file_hashes.items()})
     params.update(data.split_digests())
     params.update({f"n_test.{k}": str(len(v)) for k, v in data.test_sets().items()})
@@ -160,18 +185,28 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     embed_s = time.perf_counter() - t0
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.stack([lookup[t] for t in texts]) if len(texts) else np.zeros((0, vectors.shape[1]), np.float32)
+        return (
+            np.stack([lookup[t] for t in texts])
+            if len(texts)
+            else np.zeros((0, vectors.shape[1]), np.float32)
+        )
 
     # -- fit ---------------------------------------------------------------------------------
     train = data.train
     weights = None
     if cfg.get("annotator_weights") and "n_annotators" in train.columns:
-        agree = train[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / train["n_annotators"].replace(0, np.nan)
+        agree = train[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / train["n_annotators"].replace(
+            0, np.nan
+        )
         weights = agree.fillna(1.0).clip(lower=0.34).to_numpy()
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
-    model.fit(train["text"].tolist(), embed(train["text"].tolist()), train["severity"].to_numpy(),
-              sample_weight=weights)
+    model.fit(
+        train["text"].tolist(),
+        embed(train["text"].tolist()),
+        train["severity"].to_numpy(),
+        sample_weight=weights,
+    )
     fit_s = time.perf_counter() - t0
 
     # -- evaluate ----------------------------------------------------------------------------
@@ -192,13 +227,19 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         baseline = fit_baseline(train)
         metrics.update(evaluate_baseline(baseline, test_sets))
         if cross:
-            metrics.update({k.replace("baseline.", "baseline_crossdataset.", 1): v
-                            for k, v in evaluate_baseline(baseline, cross).items()})
-    metrics.update({
-        "time.embed_s": embed_s,
-        "time.fit_s": fit_s,
-        "time.classifier_ms_per_item": 1000 * score_s / max(1, len(all_test)),
-    })
+            metrics.update(
+                {
+                    k.replace("baseline.", "baseline_crossdataset.", 1): v
+                    for k, v in evaluate_baseline(baseline, cross).items()
+                }
+            )
+    metrics.update(
+        {
+            "time.embed_s": embed_s,
+            "time.fit_s": fit_s,
+            "time.classifier_ms_per_item": 1000 * score_s / max(1, len(all_test)),
+        }
+    )
     mlflow.log_metrics(metrics)
     mlflow.log_figure(confusion_figure(preds), "confusion_matrix.png")
 
@@ -229,11 +270,22 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         mlflow.set_tag("trendml.registered_version", version)
     metrics["time.total_s"] = time.perf_counter() - t_start
     mlflow.log_metric("time.total_s", metrics["time.total_s"])
-    card = render_card(cfg, data, metrics, {"version": version, "run_id": run_id, "embedder": model.embedder_id,
-                                            "champion": champion})
+    card = render_card(
+        cfg,
+        data,
+        metrics,
+        {"version": version, "run_id": run_id, "embedder": model.embedder_id, "champion": champion},
+    )
     mlflow.log_text(card, "model_card.md")
     logger.info("severity run %s: version %s%s", run_id, version, " (champion)" if champion else "")
     return TrainResult(
-        run_id=run_id, experiment_id=run.info.experiment_id, model_name=name, version=version, champion=champion,
-        metrics=metrics, datasets=data.datasets, skipped=data.skipped, duration_s=metrics["time.total_s"],
+        run_id=run_id,
+        experiment_id=run.info.experiment_id,
+        model_name=name,
+        version=version,
+        champion=champion,
+        metrics=metrics,
+        datasets=data.datasets,
+        skipped=data.skipped,
+        duration_s=metrics["time.total_s"],
     )

@@ -41,5 +41,8 @@ def fitted_small(small_data, small_vectors, cached_embedder):
     train = (small_data["split"] == "train").to_numpy()
     model = SeverityModel(embedder_id=embedder_id(cached_embedder), n_folds=2)
     texts = small_data["text"].tolist()
-    return model.fit([t for t, m in zip(texts, train, strict=True) if m], small_vectors[train],
-                     small_data["severity"].to_numpy()[train])
+    return model.fit(
+        [t for t, m in zip(texts, train, strict=True) if m],
+        small_vectors[train],
+        small_data["severity"].to_numpy()[train],
+    )

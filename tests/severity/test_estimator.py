@@ -85,7 +85,9 @@ def test_score_items_contract(fitted_small, cached_embedder, small_data):
 
     items = [Item(id=f"i{k}", text=t) for k, t in enumerate(small_data["text"].iloc[:5])]
     items.append(Item(id="cap", caption="a caption only"))
-    scores = score_items(fitted_small, items, cached_embedder, model_name="trendml-severity", model_version="7")
+    scores = score_items(
+        fitted_small, items, cached_embedder, model_name="trendml-severity", model_version="7"
+    )
     assert [s["id"] for s in scores] == [it.id for it in items]
     for s in scores:
         assert set(s) == {"id", "severity", "severity_probs", "model"}

@@ -32,9 +32,14 @@ def test_duplicates_land_on_the_same_side():
 
 
 def test_official_split_kept():
-    df = pd.DataFrame({
-        "id": ["a", "b", "c", "d"], "text": ["w", "x", "y", "z"], "severity": [0, 2, 0, 3],
-        "dataset": ["hateval"] * 4, "split": ["train", "test", "dev", "test"],
-    })
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "text": ["w", "x", "y", "z"],
+            "severity": [0, 2, 0, 3],
+            "dataset": ["hateval"] * 4,
+            "split": ["train", "test", "dev", "test"],
+        }
+    )
     assert assign_splits(df).tolist() == ["train", "test", "train", "test"]
     assert split_digest(df["id"]) == split_digest(df["id"][::-1])

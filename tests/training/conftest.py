@@ -30,6 +30,10 @@ def first_run(registry_settings, cached_embedder):
     from training.train import train_severity
 
     return train_severity(
-        registry_settings, datasets=TINY_DATA, embedder=cached_embedder, max_rows_per_dataset=TINY_ROWS,
-        config=TINY, run_name="tiny-v1",
+        registry_settings,
+        datasets=TINY_DATA,
+        embedder=cached_embedder,
+        max_rows_per_dataset=TINY_ROWS,
+        config=TINY,
+        run_name="tiny-v1",
     )

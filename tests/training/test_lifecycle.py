@@ -9,7 +9,6 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.training.conftest import TINY_DATA, TINY_ROWS
-from trendml.errors import InputError, ModelNotFoundError
 from training.registry import (
     PromotionRefused,
     champion_version,
@@ -18,6 +17,7 @@ from training.registry import (
     promote,
     promotion_decision,
 )
+from trendml.errors import InputError, ModelNotFoundError
 
 
 def _client(settings):
@@ -81,11 +81,13 @@ def test_no_registry_is_a_clear_error(tmp_path):
 
 def test_promotion_rule_pure():
     champ = {"test.a.macro_f1": 0.70, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.90}
-    ok, reasons, _ = promotion_decision({"test.a.macro_f1": 0.71, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.895},
-                                        champ)
+    ok, reasons, _ = promotion_decision(
+        {"test.a.macro_f1": 0.71, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.895}, champ
+    )
     assert ok and not reasons
-    ok, reasons, _ = promotion_decision({"test.a.macro_f1": 0.80, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.88},
-                                        champ)
+    ok, reasons, _ = promotion_decision(
+        {"test.a.macro_f1": 0.80, "test.b.macro_f1": 0.60, "subgroup_auc.x": 0.88}, champ
+    )
     assert not ok and "subgroup_auc.x" in reasons[0]
     ok, reasons, _ = promotion_decision({"test.a.macro_f1": 0.69, "test.b.macro_f1": 0.60}, champ)
     assert not ok and "macro-F1" in reasons[0]
@@ -95,9 +97,20 @@ def test_promote_refused_then_forced_and_failed_run(first_run, registry_settings
     from training.train import train_severity
 
     weak = train_severity(
-        registry_settings, datasets=TINY_DATA, embedder=cached_embedder, max_rows_per_dataset=TINY_ROWS,
-        config={"model": {"features": "embedding", "C_embedding": 0.001, "class_weight": None,
-                          "tune_decision": False, "n_folds": 2}, "baseline": False},
+        registry_settings,
+        datasets=TINY_DATA,
+        embedder=cached_embedder,
+        max_rows_per_dataset=TINY_ROWS,
+        config={
+            "model": {
+                "features": "embedding",
+                "C_embedding": 0.001,
+                "class_weight": None,
+                "tune_decision": False,
+                "n_folds": 2,
+            },
+            "baseline": False,
+        },
         run_name="tiny-weak",
     )
     assert weak.version == "2" and not weak.champion
@@ -120,8 +133,12 @@ def test_promote_refused_then_forced_and_failed_run(first_run, registry_settings
     n_versions = len(list_versions(registry_settings))
     with pytest.raises(InputError):
         train_severity(
-            registry_settings, datasets=TINY_DATA, embedder=cached_embedder, max_rows_per_dataset=TINY_ROWS,
-            config={"model": {"features": "no-such-features"}}, run_name="tiny-broken",
+            registry_settings,
+            datasets=TINY_DATA,
+            embedder=cached_embedder,
+            max_rows_per_dataset=TINY_ROWS,
+            config={"model": {"features": "no-such-features"}},
+            run_name="tiny-broken",
         )
     client = _client(registry_settings)
     exp = client.get_experiment_by_name("trendml-severity")

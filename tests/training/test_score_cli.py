@@ -59,7 +59,9 @@ def test_score_contract(registry_env, items_file, tmp_path, capsys):
 
 def test_score_explicit_version_and_skip_invalid(registry_env, tmp_path, capsys):
     p = tmp_path / "mixed.jsonl"
-    p.write_text('{"id": "ok1", "text": "hello there"}\n{"id": "bad"}\n{"id": "ok2", "text": "good morning"}\n')
+    p.write_text(
+        '{"id": "ok1", "text": "hello there"}\n{"id": "bad"}\n{"id": "ok2", "text": "good morning"}\n'
+    )
     out = tmp_path / "s.jsonl"
     code, _, err = run_cli(["score", str(p), "-o", str(out)], capsys)
     assert code == 2 and "line 2" in err and "Traceback" not in err
@@ -80,7 +82,9 @@ def test_score_explicit_version_and_skip_invalid(registry_env, tmp_path, capsys)
     ],
 )
 def test_score_unknown_model(registry_env, items_file, tmp_path, capsys, model, expect):
-    code, _, err = run_cli(["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl"), "--model", model], capsys)
+    code, _, err = run_cli(
+        ["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl"), "--model", model], capsys
+    )
     assert code == 2 and expect in err and "Traceback" not in err
     assert not (tmp_path / "s.jsonl").exists()
 
@@ -92,7 +96,9 @@ def test_score_corrupt_model_file(registry_env, items_file, tmp_path, capsys):
     bad = tmp_path / "bad_model"
     shutil.copytree(src, bad)
     (bad / "severity_model.joblib").write_bytes(b"\x00garbage")
-    code, _, err = run_cli(["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl"), "--model", str(bad)], capsys)
+    code, _, err = run_cli(
+        ["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl"), "--model", str(bad)], capsys
+    )
     assert code == 2 and "corrupt" in err and "Traceback" not in err
 
 
@@ -121,8 +127,19 @@ def test_score_error_in_a_real_process(items_file, tmp_path):
     """The installed console script: no registry -> one line on stderr, exit 2, no traceback."""
     env = {"TRENDML_HOME": str(tmp_path / "nothing"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "trendml.cli.main", "score", str(items_file[0]), "-o", str(tmp_path / "o.jsonl")],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "trendml.cli.main",
+            "score",
+            str(items_file[0]),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr[-500:]
     assert "trendml train severity" in proc.stderr and "Traceback" not in proc.stderr

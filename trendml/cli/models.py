@@ -32,8 +32,12 @@ def list_(name: str = typer.Argument("trendml-severity", help="Registered model 
     for r in rows:
         m = r["metrics"]
         table.add_row(
-            r["version"], "★" if r["champion"] else "", r["created"], _fmt(m.get("test.davidson.macro_f1")),
-            _fmt(m.get("test.davidson.hate_f1")), str(r["tags"].get("promotion", "")),
+            r["version"],
+            "★" if r["champion"] else "",
+            r["created"],
+            _fmt(m.get("test.davidson.macro_f1")),
+            _fmt(m.get("test.davidson.hate_f1")),
+            str(r["tags"].get("promotion", "")),
         )
     out.print(table)
 
@@ -58,7 +62,9 @@ def compare(
     for _, r in df.iterrows():
         version = r["version"] if isinstance(r["version"], str) else None
         v = (version or "-") + (" ★" if r["champion"] else "")
-        table.add_row(r["run_id"][:8], r["status"], r["start"], v, r["datasets"], *[_fmt(r.get(c)) for c in cols])
+        table.add_row(
+            r["run_id"][:8], r["status"], r["start"], v, r["datasets"], *[_fmt(r.get(c)) for c in cols]
+        )
     out.print(table)
 
 

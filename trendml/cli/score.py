@@ -16,15 +16,18 @@ def score(
     items: Path = typer.Argument(..., help="Items file: JSONL (one JSON object per line) or CSV."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the scores (JSONL)."),
     model: str | None = typer.Option(
-        None, "--model", "-m", help="models:/trendml-severity@champion (default), models:/NAME/VERSION or a directory."
+        None,
+        "--model",
+        "-m",
+        help="models:/trendml-severity@champion (default), models:/NAME/VERSION or a directory.",
     ),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip bad records instead of stopping."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Where skipped records go (JSONL)."),
 ) -> None:
     """Pre-score items for severity: 0 none, 1 offensive, 2 hateful, 3 threat/violent."""
+    from training.registry import load_severity_model
     from trendml.embed.base import embed_items
     from trendml.severity import score_items
-    from training.registry import load_severity_model
 
     cfg = settings()
     if not items.exists():
@@ -37,7 +40,9 @@ def score(
     sev_model.check_embedder(embedder)
     t0 = time.perf_counter()
     vectors = embed_items(result.items, embedder, show_progress=show_progress(len(result.items)))
-    scores = score_items(sev_model, result.items, embedder, model_name=name, model_version=version, embeddings=vectors)
+    scores = score_items(
+        sev_model, result.items, embedder, model_name=name, model_version=version, embeddings=vectors
+    )
     elapsed = time.perf_counter() - t0
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
@@ -45,7 +50,9 @@ def score(
         for s in scores:
             fh.write(json.dumps(s) + "\n")
     tmp.replace(output)
-    console.print(f"scored {len(scores)} items with {name} v{version} in {elapsed:.1f}s -> {output}", highlight=False)
+    console.print(
+        f"scored {len(scores)} items with {name} v{version} in {elapsed:.1f}s -> {output}", highlight=False
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -14,15 +14,24 @@ train_app = typer.Typer(help="Train models (MLflow-tracked).", no_args_is_help=T
 @train_app.command("severity")
 def severity(
     data: str | None = typer.Option(
-        None, "--data", help="Comma-separated datasets (davidson,toxigen_seeds,olid,hateval) or 'all'; "
-        "default: the shipped ones (davidson,toxigen_seeds); shared ones present are then cross-dataset tests."
+        None,
+        "--data",
+        help="Comma-separated datasets (davidson,toxigen_seeds,olid,hateval) or 'all'; "
+        "default: the shipped ones (davidson,toxigen_seeds); shared ones present are then "
+        "cross-dataset tests.",
     ),
-    experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment (default trendml-severity)."),
-    config: Path | None = typer.Option(None, "--config", help="Model config YAML (default models/severity.yaml)."),
+    experiment: str | None = typer.Option(
+        None, "--experiment", help="MLflow experiment (default trendml-severity)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="Model config YAML (default models/severity.yaml)."
+    ),
     max_rows: int | None = typer.Option(
         None, "--max-rows", help="Subsample each dataset to about this many rows (quick runs)."
     ),
-    no_register: bool = typer.Option(False, "--no-register", help="Log the run but do not register the model."),
+    no_register: bool = typer.Option(
+        False, "--no-register", help="Log the run but do not register the model."
+    ),
     run_name: str | None = typer.Option(None, "--run-name", help="MLflow run name."),
 ) -> None:
     """Train the severity model, evaluate it, log everything to MLflow and register it."""
@@ -35,14 +44,21 @@ def severity(
     if datasets == ["all"]:
         datasets = list(ALL_DATASETS)
     result = train_severity(
-        cfg, datasets=datasets, experiment=experiment, config=config, register=not no_register,
-        max_rows_per_dataset=max_rows, run_name=run_name,
+        cfg,
+        datasets=datasets,
+        experiment=experiment,
+        config=config,
+        register=not no_register,
+        max_rows_per_dataset=max_rows,
+        run_name=run_name,
     )
     m = result.metrics
     lines = [f"run {result.run_id} on {', '.join(result.datasets)} in {result.duration_s:.0f}s"]
     if result.skipped:
         lines.append(f"skipped (not present): {', '.join(result.skipped)}")
-    for key in sorted(k for k in m if k.startswith("test.") and k.endswith((".macro_f1", ".hate_f1", ".ece"))):
+    for key in sorted(
+        k for k in m if k.startswith("test.") and k.endswith((".macro_f1", ".hate_f1", ".ece"))
+    ):
         base = m.get("baseline." + key.removeprefix("test."))
         lines.append(f"  {key} = {m[key]:.3f}" + (f" (baseline {base:.3f})" if base is not None else ""))
     if result.version:

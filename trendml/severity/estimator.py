@@ -62,7 +62,9 @@ def _log(p: np.ndarray) -> np.ndarray:
     return np.log(np.clip(p, _EPS, 1.0))
 
 
-def _base_proba(base: BaseLearner, classes: np.ndarray, texts: Sequence[str], emb: np.ndarray | None) -> np.ndarray:
+def _base_proba(
+    base: BaseLearner, classes: np.ndarray, texts: Sequence[str], emb: np.ndarray | None
+) -> np.ndarray:
     X = stack_features(
         texts, emb if base.uses_embeddings else None, base.vectorizers, embedding_weight=base.embedding_weight
     )
@@ -72,7 +74,11 @@ def _base_proba(base: BaseLearner, classes: np.ndarray, texts: Sequence[str], em
 
 
 def tune_decision_weights(
-    y: np.ndarray, proba: np.ndarray, *, grid: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)), passes: int = 2
+    y: np.ndarray,
+    proba: np.ndarray,
+    *,
+    grid: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)),
+    passes: int = 2,
 ) -> np.ndarray:
     """Per-class multiplicative weights ``w`` (first class fixed at 1) maximising the macro-F1 of
     ``argmax(proba * w)`` on ``y``, by coordinate search over ``log w``."""
@@ -133,7 +139,9 @@ def fit_severity(
     if calibration not in ("vector", "none"):
         raise InputError(f'calibration is "{calibration}"; expected "vector" or "none"')
     if features == "stack" and calibration == "none":
-        raise InputError('features "stack" needs calibration "vector" (the stacker); expected calibration="vector"')
+        raise InputError(
+            'features "stack" needs calibration "vector" (the stacker); expected calibration="vector"'
+        )
     specs = _base_specs(features, embedding_weight)
     y = np.asarray(y, dtype=int)
     n = len(y)
@@ -157,7 +165,9 @@ def fit_severity(
         c = C_embedding if (with_emb and not with_tfidf) else C
         clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter, random_state=random_state)
         clf.fit(X, y[idx], sample_weight=sw[idx])
-        return BaseLearner(uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight)
+        return BaseLearner(
+            uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
+        )
 
     calibrator = None
     weights = np.ones(len(classes))
@@ -167,7 +177,9 @@ def fit_severity(
         for k, (tr, va) in enumerate(folds.split(np.zeros(n), y, groups)):
             for j, spec in enumerate(specs):
                 base = build(spec, tr)
-                oofs[j][va] = _base_proba(base, classes, [texts[i] for i in va], emb[va] if emb is not None else None)
+                oofs[j][va] = _base_proba(
+                    base, classes, [texts[i] for i in va], emb[va] if emb is not None else None
+                )
             logger.info("severity fold %d/%d fitted on %d rows", k + 1, n_folds, len(tr))
         if calibration == "vector":
             calibrator = LogisticRegression(C=100.0, max_iter=1000)
@@ -271,7 +283,9 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         if len(y_arr) != len(texts):
             raise InputError(f"got {len(texts)} texts and {len(y_arr)} labels; expected one label per text")
         if len(texts) == 0 or len(np.unique(y_arr)) < 2:
-            raise InputError("training data has fewer than 2 severity classes; expected rows of at least 2 classes")
+            raise InputError(
+                "training data has fewer than 2 severity classes; expected rows of at least 2 classes"
+            )
         if not np.isin(y_arr, np.arange(N_CLASSES)).all():
             raise InputError(f"labels outside 0..{N_CLASSES - 1}; expected severities 0, 1, 2 or 3")
         self.fitted_ = fit_severity(
@@ -299,10 +313,14 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
     def _check_fitted(self) -> FittedSeverity:
         fitted = getattr(self, "fitted_", None)
         if fitted is None:
-            raise StateError("the severity model is not fitted; expected fit() or load() first; train it first")
+            raise StateError(
+                "the severity model is not fitted; expected fit() or load() first; train it first"
+            )
         return fitted
 
-    def _check_inputs(self, texts: Sequence[str], embeddings: np.ndarray | None, *, needs_embeddings: bool) -> None:
+    def _check_inputs(
+        self, texts: Sequence[str], embeddings: np.ndarray | None, *, needs_embeddings: bool
+    ) -> None:
         if not needs_embeddings:
             return
         if embeddings is None:
@@ -315,7 +333,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         dim = getattr(getattr(self, "fitted_", None), "embedding_dim", None)
         if dim is not None and emb.shape[1] != dim and len(texts) > 0:
             raise ModelMismatchError(
-                f"embeddings are {emb.shape[1]}-d; the model was trained on {dim}-d vectors of {self.embedder_id}; "
+                f"embeddings are {emb.shape[1]}-d; the model was trained on {dim}-d vectors of "
+                f"{self.embedder_id}; "
                 "embed with that model"
             )
 
@@ -389,7 +408,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
                 raise TypeError(type(fitted).__name__)
         except Exception as exc:  # noqa: BLE001 - any failure here means the files are unusable
             raise StateError(
-                f"the severity model in {d} is corrupt ({type(exc).__name__}: {exc}); expected files written by "
+                f"the severity model in {d} is corrupt ({type(exc).__name__}: {exc}); "
+                "expected files written by "
                 f"SeverityModel.save (format {FORMAT_VERSION}); retrain with `trendml train severity`"
             ) from None
         model.fitted_ = fitted

@@ -25,7 +25,9 @@ def _labels_present(y_true: np.ndarray) -> list[int]:
 def macro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
     """Macro-F1 over the classes present in ``y_true`` (a class the test set lacks does not count)."""
     y_true = np.asarray(y_true)
-    return float(f1_score(y_true, np.asarray(y_pred), labels=_labels_present(y_true), average="macro", zero_division=0))
+    return float(
+        f1_score(y_true, np.asarray(y_pred), labels=_labels_present(y_true), average="macro", zero_division=0)
+    )
 
 
 def per_class_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[int, float]:
@@ -115,8 +117,11 @@ def confusion(y_true: Sequence[int], y_pred: Sequence[int]) -> np.ndarray:
     return confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=list(range(N_CLASSES)))
 
 
-def classification_report(y_true: Sequence[int], proba: np.ndarray, y_pred: Sequence[int] | None = None) -> dict[str, float]:
-    """The flat metric dict logged per test set: macro_f1, hate_f1, f1_<c>, auc_<c>, macro_auc, hate_auc, ece."""
+def classification_report(
+    y_true: Sequence[int], proba: np.ndarray, y_pred: Sequence[int] | None = None
+) -> dict[str, float]:
+    """The flat metric dict logged per test set: macro_f1, hate_f1, f1_<c>, auc_<c>, macro_auc,
+    hate_auc, ece."""
     proba = np.asarray(proba)
     pred = proba.argmax(axis=1) if y_pred is None else np.asarray(y_pred)
     out: dict[str, float] = {

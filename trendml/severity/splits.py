@@ -35,7 +35,11 @@ def split_key(text: str, seed: int = DEFAULT_SEED) -> float:
 
 
 def hashed_stratified_split(
-    texts: pd.Series, labels: pd.Series, *, test_fraction: float = DEFAULT_TEST_FRACTION, seed: int = DEFAULT_SEED
+    texts: pd.Series,
+    labels: pd.Series,
+    *,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    seed: int = DEFAULT_SEED,
 ) -> np.ndarray:
     """Boolean mask of test rows: per class, the ``test_fraction`` share with the smallest split key."""
     if not 0.0 < test_fraction < 1.0:
@@ -66,7 +70,9 @@ def assign_splits(
         if official is not None and "split" in part.columns:
             out.loc[part.index] = np.where(part["split"] == official, "test", "train")
         else:
-            mask = hashed_stratified_split(part["text"], part["severity"], test_fraction=test_fraction, seed=seed)
+            mask = hashed_stratified_split(
+                part["text"], part["severity"], test_fraction=test_fraction, seed=seed
+            )
             out.loc[part.index] = np.where(mask, "test", "train")
     return out
 
