@@ -180,6 +180,7 @@ class TrendWindow(BaseModel):
     severity_mix: list[float] | None = Field(
         default=None, description="Mean severity probabilities of members."
     )
+    member_ids: list[str] | None = Field(default=None, description="Member item ids (with ?members=true).")
 
 
 class RepresentativeItem(BaseModel):
