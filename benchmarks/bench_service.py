@@ -114,9 +114,13 @@ def run() -> str:
     batch_texts = texts[N_SINGLE : N_SINGLE + N_BATCH * BATCH]
 
     # ---- in-process baseline
+    import torch
+
     from service.pipeline import decide
     from training.registry import load_severity_model
 
+    threads = int(os.environ.get("TRENDML_TORCH_THREADS") or 1)  # the service's default (service.service)
+    torch.set_num_threads(threads)
     model, name, version = load_severity_model(None, settings)
     embedder = SentenceTransformerEmbedder()
 
@@ -137,6 +141,7 @@ def run() -> str:
             "HF_HUB_OFFLINE": "1",
             "BENTOML_DO_NOT_TRACK": "true",
             "TRENDML_RELOAD_INTERVAL_S": "3600",
+            "TRENDML_TORCH_THREADS": str(threads),
         }
     )
     log = (tmp / "server.log").open("wb")
@@ -234,7 +239,8 @@ def run() -> str:
         f"Real `trendml serve` on 127.0.0.1 (BentoML, 1 worker, adaptive batching), model "
         f"`{name}` v{version}, embedding cache off on both sides; in-process = embed -> predict_proba -> "
         "decision rule in this process on the same texts, alternated call by call with the HTTP calls "
-        "(the 2 cores are shared, so load hits both alike). Latency in ms.",
+        f"(the 2 cores are shared, so load hits both alike); torch threads: {threads} on both sides. "
+        "Latency in ms.",
         "",
         "| request | HTTP p50 | p95 | p99 | in-process p50 | p95 | p99 | HTTP / in-process (p50) |",
         "|---|---|---|---|---|---|---|---|",
