@@ -323,7 +323,7 @@ class TrendDetector:
                 "no cluster found: the window has no dense group of at least "
                 f"{params.min_cluster_size} similar items"
             )
-            record.model = model
+            # no model is stored: ``assign`` keeps using the latest window that has trends
             return finish([], {}, [])
         members = [np.flatnonzero(labels == c) for c in clusters]
         cents = np.stack([xw[m].mean(axis=0) for m in members]).astype(np.float32)
