@@ -2,8 +2,8 @@
 
 References: ``models:/trendml-severity@champion`` (an alias), ``models:/trendml-severity/3`` (a
 version), or a local directory (one written by ``SeverityModel.save``, or a downloaded MLflow model
-that holds one). Registry downloads are cached under ``TRENDML_HOME/models/registry/NAME/VERSION``
-so a hot-swap reload is a local read.
+that holds one). Registry downloads are cached under ``TRENDML_HOME/models/registry/NAME/``
+(``VERSION-RUNID``) so a hot-swap reload is a local read.
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ def champion_version(settings: Settings, name: str = MODEL_NAME) -> str | None:
 def _download(client, settings: Settings, name: str, version: str) -> Path:  # noqa: ANN001
     import mlflow.artifacts
 
-    target = settings.models_dir / "registry" / name / version
+    # keyed by version *and* run id: a registry rebuilt from scratch reuses version numbers
+    run_id = client.get_model_version(name, version).run_id or "norun"
+    target = settings.models_dir / "registry" / name / f"{version}-{run_id[:12]}"
     if target.is_dir() and _find_model_dir(target) is not None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

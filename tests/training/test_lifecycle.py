@@ -41,7 +41,9 @@ def test_first_version_is_registered_champion_with_evidence(first_run, registry_
     assert {"confusion_matrix.png", "model_card.md"} <= arts
     # the logged model carries explicit pins (no local +cpu tag) and an input example
     model, name, version = load_severity_model("models:/trendml-severity/1", registry_settings)
-    root = registry_settings.models_dir / "registry" / "trendml-severity" / "1"
+    root = next(
+        (registry_settings.models_dir / "registry" / "trendml-severity").glob(f"1-{first_run.run_id[:12]}")
+    )
     reqs = next(root.rglob("requirements.txt")).read_text()
     assert "torch==" in reqs and "+cpu" not in reqs
     assert next(root.rglob("input_example.json")).is_file()
