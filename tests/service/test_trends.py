@@ -118,3 +118,22 @@ def test_dashboard_is_mounted_and_signs_in_by_itself(server):
     r = server.request("GET", "/ui/trends", follow_redirects=False)
     assert r.status_code in (302, 303, 307) and "/ui/login" in r.headers["location"]
     assert server.request("GET", "/ui/login").status_code == 200
+
+
+def test_feedback_export_cli_matches_the_endpoint(server, detected, tmp_path):
+    import json
+
+    from tests.service.conftest import cli
+
+    listed = server.request("GET", "/v1/trends?limit=1", "analyst").json()["items"]
+    server.request(
+        "POST", f"/v1/trends/{listed[0]['trend_id']}/feedback", "analyst", json={"action": "escalate"}
+    )
+    target = tmp_path / "labels.jsonl"
+    proc = cli(server.home, "feedback", "export", "-o", str(target))
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    api = server.request("GET", "/v1/feedback/export", "admin").json()
+    key = lambda r: (r["trend_id"], r["id"])  # noqa: E731
+    assert sorted(map(key, rows)) == sorted(map(key, api)) and rows
+    assert {r["label"] for r in rows} <= {0, 1}
