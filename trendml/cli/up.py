@@ -83,7 +83,9 @@ def up(
             stored, dups = stored + s, dups + d
         total = count_items(session)
     console.print(
-        f"items: {stored} stored, {dups} already there, {total} in the store ({source})", highlight=False
+        f"items: {stored} stored, {dups} already there, {total} in the store ({source})",
+        highlight=False,
+        soft_wrap=True,
     )
 
     embedder = make_embedder(cfg)
@@ -96,6 +98,7 @@ def up(
             f"detection: {out['n_items']} new items, {out['n_windows']} windows, {out['n_trends']} trends, "
             f"{out['n_emerging']} emerging in the latest window ({out['seconds']:.1f}s)",
             highlight=False,
+            soft_wrap=True,
         )
     else:
         console.print(f"[yellow]trend detection skipped[/yellow]: {trends.reason}", highlight=False)
@@ -107,7 +110,7 @@ def up(
     console.print(
         f"\nready in {time.perf_counter() - t0:.0f}s. Service: {base}\n"
         f"  API docs (OpenAPI UI):  {base}/   and  {base}/v1/docs\n"
-        f"  dashboard:              {base}/dashboard (when installed)\n"
+        f"  dashboard (analysts):   {base}/ui/\n"
         f"  health / readiness:     {base}/healthz  {base}/readyz\n"
         f"  metrics (Prometheus):   {base}/metrics (needs a key)\n"
         f"demo key (admin, shown once): {key}\n"
