@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/trendml demo
+	$(BIN)/trendml up --host 127.0.0.1 --port 3000
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -69,6 +69,18 @@ def small_stream_vectors(small_stream, cached_embedder) -> np.ndarray:
     return embed_items(small_stream.items, cached_embedder)
 
 
+# The real-server fixtures live in tests/service/harness.py; registering them here (not in
+# tests/service/conftest.py) lets the service and browser tests share ONE server per session.
+from tests.service.harness import (  # noqa: E402,F401
+    champion,
+    detected,
+    keys,
+    seeded_cache,
+    server,
+    service_home,
+)
+
+
 def shared_data_or_skip() -> Path:
     if not (SHARED_DATA / "olid").exists():
         pytest.skip(f"shared data not present at {SHARED_DATA}")

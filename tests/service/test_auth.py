@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.conftest import create_key
+from tests.service.harness import create_key
 
 ITEM = {"id": "auth-1", "text": "a plain test comment"}
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.service.conftest import train_and_register
+from tests.service.harness import train_and_register
 
 
 def test_alias_move_switches_version_without_failed_requests(server, champion, service_home, cached_embedder):

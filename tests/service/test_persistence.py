@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 
-from tests.service.conftest import start_server
+from tests.service.harness import start_server
 
 
 def test_acknowledged_writes_survive_kill_and_restart(server, detected, service_home, keys):

@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from tests.service.conftest import create_key, start_server
+from tests.service.harness import create_key, start_server
 
 PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TRENDML_TEST_POSTGRES_URL is not set")

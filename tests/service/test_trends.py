@@ -123,7 +123,7 @@ def test_dashboard_is_mounted_and_signs_in_by_itself(server):
 def test_feedback_export_cli_matches_the_endpoint(server, detected, tmp_path):
     import json
 
-    from tests.service.conftest import cli
+    from tests.service.harness import cli
 
     listed = server.request("GET", "/v1/trends?limit=1", "analyst").json()["items"]
     server.request(

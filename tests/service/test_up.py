@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.service.conftest import cli
+from tests.service.harness import cli
 
 
 def test_up_prepares_everything_and_prints_a_working_curl(server, champion, detected):

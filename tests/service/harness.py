@@ -1,4 +1,5 @@
-"""Service fixtures: ONE real ``trendml serve`` (BentoML) per test session on a free loopback
+"""Service test harness (its fixtures are registered by tests/conftest.py, so tests/service and
+tests/browser share one server per session): ONE real ``trendml serve`` (BentoML) per test session on a free loopback
 port, in its own process group, killed at the end. Tests that must restart a server (persistence,
 hot swap) start their own with :func:`start_server` on the same home.
 
