@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from training.config import flatten, load_config
 from training.data import TrainingData, load_training_data
@@ -206,6 +207,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         embed(train["text"].tolist()),
         train["severity"].to_numpy(),
         sample_weight=weights,
+        groups=pd.factorize(train["text"])[0],  # duplicate texts stay in one out-of-fold fold
     )
     fit_s = time.perf_counter() - t0
 
