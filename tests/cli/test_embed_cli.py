@@ -93,7 +93,7 @@ def test_embed_writes_vectors_ids_and_rejects(tmp_path, home, capsys):
 def test_console_script_help_and_error_path(tmp_path):
     code, out, _ = run_cli("--help")
     assert code == 0 and "embed" in out
-    for sub in ("embed", "demo"):
+    for sub in ("embed", "demo", "bench"):
         code, out, _ = run_cli(sub, "--help")
         assert code == 0, sub
     code, _, err = run_cli("embed", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "v.npy"))
