@@ -73,3 +73,15 @@ def test_demo_stream_is_deterministic():
     a = build_demo_stream(n_windows=3, per_window=20, start_window=1, seed=5)
     b = build_demo_stream(n_windows=3, per_window=20, start_window=1, seed=5)
     assert a.items == b.items
+
+
+def test_recent_start_ends_the_demo_at_the_last_midnight():
+    from datetime import UTC, datetime, timedelta
+
+    from trendml.datasets import recent_start
+
+    now = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)
+    start = recent_start(10, now=now)
+    assert start == datetime(2026, 11, 15, tzinfo=UTC)
+    assert start + 10 * timedelta(days=1) <= now
+    assert recent_start(4, timedelta(hours=6), now=now) == datetime(2026, 11, 24, 12, tzinfo=UTC)

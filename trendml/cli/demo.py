@@ -20,17 +20,23 @@ def demo(
     seed: int = typer.Option(0, help="Random seed of the stream."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Where to write the stream (JSONL)."),
 ) -> None:
-    """Build the demo stream from shipped data, embed it, and print a summary."""
+    """Write the demo stream (the last N days, planted campaign included) as JSONL and embed it."""
     import numpy as np
     from rich.table import Table
 
-    from trendml.datasets import build_demo_stream
+    from trendml.datasets import build_demo_stream, recent_start
     from trendml.embed.base import embed_items
     from trendml.items import write_items
 
     cfg = settings()
     cfg.ensure_home()
-    stream = build_demo_stream(n_windows=windows, per_window=per_window, start_window=max(1, windows - 4), seed=seed)
+    stream = build_demo_stream(
+        n_windows=windows,
+        per_window=per_window,
+        start_window=max(1, windows - 4),
+        seed=seed,
+        start=recent_start(windows),
+    )
     path = write_items(stream.items, output or cfg.home / "demo" / "stream.jsonl")
     embedder = make_embedder(cfg)
     t0 = time.perf_counter()

@@ -70,10 +70,14 @@ def up(
         loaded = load_items(items, skip_invalid=True, rejects=None, cfg=cfg, require_created_at=True).items
         source = str(items)
     else:
-        from trendml.datasets import build_demo_stream
+        from trendml.datasets import build_demo_stream, recent_start
 
         stream = build_demo_stream(
-            n_windows=windows, per_window=per_window, start_window=max(1, windows - 4), seed=0
+            n_windows=windows,
+            per_window=per_window,
+            start_window=max(1, windows - 4),
+            seed=0,
+            start=recent_start(windows),
         )
         loaded, source = stream.items, f"demo stream ({windows} windows, campaign from window {windows - 4})"
     with Session() as session:

@@ -16,7 +16,7 @@ from trendml.datasets.loaders import (
     load_toxigen_seeds,
 )
 from trendml.datasets.scale import SEVERITY_LABELS, SEVERITY_LEVELS
-from trendml.datasets.stream import DemoStream, build_demo_stream, plant_campaign
+from trendml.datasets.stream import DemoStream, build_demo_stream, plant_campaign, recent_start
 
 __all__ = [
     "SEVERITY_LABELS",
@@ -30,4 +30,5 @@ __all__ = [
     "load_olid",
     "load_toxigen_seeds",
     "plant_campaign",
+    "recent_start",
 ]

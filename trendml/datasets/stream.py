@@ -140,6 +140,16 @@ def plant_campaign(
 DEMO_CAMPAIGN_GROUP = "lgbtq"
 
 
+def recent_start(n_windows: int, window: timedelta = timedelta(days=1), *, now: datetime | None = None) -> datetime:
+    """Start time that makes ``n_windows`` whole windows end at the last window boundary before
+    ``now`` (UTC midnight for daily windows): the demo then reads as "the last N days", so the
+    daily and weekly reports and the dashboard's time filters have something to show."""
+    now = now or datetime.now(UTC)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    boundary = epoch + ((now - epoch) // window) * window
+    return boundary - n_windows * window
+
+
 def build_demo_stream(
     *,
     n_windows: int = 10,
