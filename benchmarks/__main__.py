@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import platform
 import pkgutil
+import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    names = sorted(m.name.removeprefix("bench_") for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(HERE)])
+        if m.name.startswith("bench_")
+    )
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(names)})")
     args = parser.parse_args(argv)
@@ -28,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     for name in chosen:
         if name not in names:
-            print(f"error: benchmark {name!r} is unknown; expected one of {', '.join(names)}", file=sys.stderr)
+            print(
+                f"error: benchmark {name!r} is unknown; expected one of {', '.join(names)}", file=sys.stderr
+            )
             return 2
         t0 = time.perf_counter()
         print(f"== bench {name}", file=sys.stderr, flush=True)
@@ -41,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             f"in {time.perf_counter() - t0:.0f}s._\n"
         )
         (RESULTS / f"{name}.md").write_text(section.rstrip() + "\n" + footer)
-    parts = ["# Benchmark results\n", "Produced by `make bench` (= `python -m benchmarks`); each section names its command.\n"]
+    parts = [
+        "# Benchmark results\n",
+        "Produced by `make bench` (= `python -m benchmarks`); each section names its command.\n",
+    ]
     for f in sorted(RESULTS.glob("*.md")):
         parts.append(f.read_text())
     (HERE / "RESULTS.md").write_text("\n".join(parts))

@@ -40,7 +40,9 @@ def _build(home: Path) -> tuple[Settings, str, int, str]:
     create_all(engine)
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=10)
     stream = build_demo_stream(n_windows=10, per_window=960, start_window=6, seed=0, start=start)
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(), EmbeddingCache(Settings.from_env().embedding_cache_path))
+    embedder = CachedEmbedder(
+        SentenceTransformerEmbedder(), EmbeddingCache(Settings.from_env().embedding_cache_path)
+    )
     vectors = embed_items(stream.items, embedder)
     sev = np.array([stream.severity[it.id] for it in stream.items])
     with Session(engine) as s:
@@ -48,14 +50,21 @@ def _build(home: Path) -> tuple[Settings, str, int, str]:
         record_scores(
             s,
             [
-                {"id": it.id, "severity": int(v), "severity_probs": np.eye(4)[v].tolist(), "model": {"version": "bench"}}
+                {
+                    "id": it.id,
+                    "severity": int(v),
+                    "severity_probs": np.eye(4)[v].tolist(),
+                    "model": {"version": "bench"},
+                }
                 for it, v in zip(stream.items, sev, strict=True)
             ],
         )
         s.commit()
         key, _ = create_key(s, "analyst", "bench")
         n = count_items(s)
-    result = TrendDetector("1d").detect(stream.items, vectors, severity=np.eye(4)[sev], state=TrendState(engine))
+    result = TrendDetector("1d").detect(
+        stream.items, vectors, severity=np.eye(4)[sev], state=TrendState(engine)
+    )
     trend_id = next(
         (t["trend_id"] for w in reversed(result.windows) for t in w.trends if t["emerging"]),
         result.windows[-1].trends[0]["trend_id"],

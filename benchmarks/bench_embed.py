@@ -14,8 +14,8 @@ import numpy as np
 
 from trendml.datasets import load_davidson
 from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
-from trendml.items import Item
 from trendml.embed.base import embed_items
+from trendml.items import Item
 
 N_TEXTS = 2000
 REPEATS = 3
@@ -45,7 +45,9 @@ def run() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(REPEATS):
             raw_times.append(_timed(raw))
-            cached = CachedEmbedder(embedder, EmbeddingCache(Path(tmp) / f"cold{r}.db"))  # cold cache each time
+            cached = CachedEmbedder(
+                embedder, EmbeddingCache(Path(tmp) / f"cold{r}.db")
+            )  # cold cache each time
             ours_times.append(_timed(lambda c=cached: embed_items(items, c)))
         raw_s, ours_s = statistics.median(raw_times), statistics.median(ours_times)
 
@@ -55,7 +57,9 @@ def run() -> str:
         repeats = [uniq[i] for i in rng.integers(0, n_unique, size=N_TEXTS - n_unique)]
         stream = [Item(id=f"s{k}", text=it.text) for k, it in enumerate(uniq + repeats)]
         stream_texts = [it.content for it in stream]
-        no_cache_s = _timed(lambda: model.encode(stream_texts, batch_size=embedder.batch_size, normalize_embeddings=True))
+        no_cache_s = _timed(
+            lambda: model.encode(stream_texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+        )
         cached = CachedEmbedder(embedder, EmbeddingCache(Path(tmp) / "stream.db"))
         cold_s = _timed(lambda: embed_items(stream, cached))
         warm_s = _timed(lambda: embed_items(stream, cached))

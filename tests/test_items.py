@@ -104,7 +104,7 @@ def test_require_created_at():
 
 def test_csv_reader_and_missing_column(tmp_path):
     good = tmp_path / "items.csv"
-    good.write_text("id,text,created_at,region\n1,hello,2026-03-01T00:00:00Z,US\n2,\"a, b\",,\n")
+    good.write_text('id,text,created_at,region\n1,hello,2026-03-01T00:00:00Z,US\n2,"a, b",,\n')
     result = read_items(good)
     assert [it.id for it in result.items] == ["1", "2"]
     assert result.items[1].text == "a, b" and result.items[1].region is None

@@ -277,7 +277,8 @@ def parse_items(
                     )
                 if item.id in seen:
                     raise InputError(
-                        f'id "{item.id[:60]}" duplicates line {seen[item.id]}; expected unique ids', field="id"
+                        f'id "{item.id[:60]}" duplicates line {seen[item.id]}; expected unique ids',
+                        field="id",
                     )
             except InputError as exc:
                 if not skip_invalid:

@@ -65,7 +65,9 @@ def create_app(
         with Session(engine) as s:
             return lookup_key(s, key)
 
-    def render(request: Request, name: str, who: KeyInfo | None, status_code: int = 200, **ctx: Any) -> Response:
+    def render(
+        request: Request, name: str, who: KeyInfo | None, status_code: int = 200, **ctx: Any
+    ) -> Response:
         return templates.TemplateResponse(
             request, name, {"who": who, "active": name.removesuffix(".html"), **ctx}, status_code=status_code
         )
@@ -76,8 +78,14 @@ def create_app(
             nxt = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
             return RedirectResponse(f"{root_path}/login?next={nxt}", status_code=303)
         if not role_allows(who.role, "analyst"):
-            return render(request, "error.html", who, 403, message=f'the key "{who.name}" has role {who.role}; '
-                          "the dashboard needs an analyst key (trendml keys create --role analyst)")
+            return render(
+                request,
+                "error.html",
+                who,
+                403,
+                message=f'the key "{who.name}" has role {who.role}; '
+                "the dashboard needs an analyst key (trendml keys create --role analyst)",
+            )
         return who
 
     async def index(request: Request) -> Response:
@@ -96,12 +104,23 @@ def create_app(
         if who is None:
             return render(request, "login.html", None, 401, next=nxt, error="That key is unknown or revoked.")
         if not role_allows(who.role, "analyst"):
-            return render(request, "login.html", None, 403, next=nxt,
-                          error=f"That key has role {who.role}; sign in with an analyst key.")
+            return render(
+                request,
+                "login.html",
+                None,
+                403,
+                next=nxt,
+                error=f"That key has role {who.role}; sign in with an analyst key.",
+            )
         response = RedirectResponse(nxt, status_code=303)
         response.set_cookie(
-            COOKIE, key, httponly=True, samesite="strict", path=root_path,
-            secure=request.url.scheme == "https", max_age=12 * 3600,
+            COOKIE,
+            key,
+            httponly=True,
+            samesite="strict",
+            path=root_path,
+            secure=request.url.scheme == "https",
+            max_age=12 * 3600,
         )
         return response
 
@@ -118,7 +137,9 @@ def create_app(
         try:
             status = q.get("status") or None
             if status is not None and status not in data.STATUSES:
-                raise InputError(f'status is "{status}"; expected one of {", ".join(data.STATUSES)}', field="status")
+                raise InputError(
+                    f'status is "{status}"; expected one of {", ".join(data.STATUSES)}', field="status"
+                )
             min_sev = int(q["severity"]) if q.get("severity") else None
             page = max(0, int(q.get("page") or 0))
             overview = data.trends_overview(
@@ -135,7 +156,9 @@ def create_app(
             return render(request, "error.html", who, 400, message=str(exc))
         filters = {k: q.get(k, "") for k in ("status", "region", "severity", "since", "until")}
         next_q = urlencode({**{k: v for k, v in filters.items() if v}, "page": page + 1})
-        return render(request, "trends.html", who, overview=overview, filters=filters, page=page, next_q=next_q)
+        return render(
+            request, "trends.html", who, overview=overview, filters=filters, page=page, next_q=next_q
+        )
 
     async def trend(request: Request) -> Response:
         who = guard(request)
@@ -170,7 +193,11 @@ def create_app(
         who = guard(request)
         if isinstance(who, Response):
             return who
-        page = max(0, int(request.query_params.get("page") or 0)) if (request.query_params.get("page") or "0").isdigit() else 0
+        page = (
+            max(0, int(request.query_params.get("page") or 0))
+            if (request.query_params.get("page") or "0").isdigit()
+            else 0
+        )
         result = data.triage_queue(engine, limit=100, offset=page * 100)
         return render(request, "queue.html", who, queue=result, page=page)
 
@@ -196,14 +223,22 @@ def create_app(
                 sev = -1
             try:
                 with Session(engine) as s:
-                    qa_store.add_review(s, str(form.get("item_id") or ""), who.name, sev, note=str(form.get("note") or "") or None)
+                    qa_store.add_review(
+                        s,
+                        str(form.get("item_id") or ""),
+                        who.name,
+                        sev,
+                        note=str(form.get("note") or "") or None,
+                    )
                 return RedirectResponse(f"{root_path}/qa", status_code=303)
             except InputError as exc:
                 error = exc.message
         with Session(engine) as s:
             pending = qa_store.pending_reviews(s, who.name, limit=25)
             agreement = qa_store.agreement(s)
-        return render(request, "qa.html", who, 400 if error else 200, pending=pending, agreement=agreement, error=error)
+        return render(
+            request, "qa.html", who, 400 if error else 200, pending=pending, agreement=agreement, error=error
+        )
 
     routes = [
         Route("/", index),
@@ -220,4 +255,3 @@ def create_app(
     app = Starlette(routes=routes)
     app.state.engine = engine
     return app
-

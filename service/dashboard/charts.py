@@ -70,7 +70,8 @@ def timeline(
     parts = [
         f'<svg class="timeline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="trend size per window">',
-        f'<line x1="{pad_l}" y1="{pad_t + inner_h}" x2="{width - 8}" y2="{pad_t + inner_h}" stroke="#868e96"/>',
+        f'<line x1="{pad_l}" y1="{pad_t + inner_h}" x2="{width - 8}" y2="{pad_t + inner_h}" '
+        'stroke="#868e96"/>',
         f'<text x="{pad_l - 6}" y="{pad_t + 8}" text-anchor="end" class="axis">{top}</text>',
         f'<text x="{pad_l - 6}" y="{pad_t + inner_h}" text-anchor="end" class="axis">0</text>',
     ]
@@ -79,7 +80,8 @@ def timeline(
         x = pad_l + i * bw + bw * 0.15
         colour = "#d9480f" if em else "#1864ab"
         parts.append(
-            f'<rect x="{x:.1f}" y="{pad_t + inner_h - h:.1f}" width="{bw * 0.7:.1f}" height="{h:.1f}" fill="{colour}">'
+            f'<rect x="{x:.1f}" y="{pad_t + inner_h - h:.1f}" width="{bw * 0.7:.1f}" height="{h:.1f}" '
+            f'fill="{colour}">'
             f"<title>{escape(label)}: {size}{' (emerging)' if em else ''}</title></rect>"
         )
         if len(sizes) <= 16 or i % max(1, len(sizes) // 8) == 0:

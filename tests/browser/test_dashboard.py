@@ -16,12 +16,16 @@ def _planted_trend(server, small_stream) -> str:
     assert listing.status_code == 200, listing.text
     best, best_share = None, 0.0
     for t in listing.json()["items"]:
-        detail = server.request("GET", f"/v1/trends/{t['trend_id']}", "analyst", params={"members": "true"}).json()
+        detail = server.request(
+            "GET", f"/v1/trends/{t['trend_id']}", "analyst", params={"members": "true"}
+        ).json()
         members = {m for w in detail["windows"] for m in w.get("member_ids", [])}
         share = len(members & small_stream.campaign_ids) / max(1, len(members))
         if share > best_share:
             best, best_share = t["trend_id"], share
-    assert best is not None and best_share >= 0.5, f"no emerging trend is mostly the planted campaign ({best_share:.2f})"
+    assert best is not None and best_share >= 0.5, (
+        f"no emerging trend is mostly the planted campaign ({best_share:.2f})"
+    )
     return best
 
 

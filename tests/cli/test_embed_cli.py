@@ -42,7 +42,10 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 BAD_INPUTS = {
-    "empty_text_and_caption": (b'{"id": "a", "text": "", "caption": ""}\n', "text and caption are both empty"),
+    "empty_text_and_caption": (
+        b'{"id": "a", "text": "", "caption": ""}\n',
+        "text and caption are both empty",
+    ),
     "missing_id": (b'{"text": "hello"}\n', "id is missing"),
     "duplicate_ids": (b'{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "duplicates line 1"),
     "bad_timestamp": (b'{"id": "a", "text": "x", "created_at": "yesterday"}\n', "is not ISO-8601"),
@@ -78,7 +81,14 @@ def test_embed_writes_vectors_ids_and_rejects(tmp_path, home, capsys):
         b'{"id": "a", "text": "first"}\n{"id": "b"}\n{"id": "c", "caption": "second"}\n',
     )
     code, _, err = call(
-        capsys, "embed", str(path), "-o", str(tmp_path / "v.npy"), "--skip-invalid", "--rejects", str(tmp_path / "r.jsonl")
+        capsys,
+        "embed",
+        str(path),
+        "-o",
+        str(tmp_path / "v.npy"),
+        "--skip-invalid",
+        "--rejects",
+        str(tmp_path / "r.jsonl"),
     )
     assert code == 0, err
     vectors = np.load(tmp_path / "v.npy")

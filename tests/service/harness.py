@@ -1,7 +1,7 @@
 """Service test harness (its fixtures are registered by tests/conftest.py, so tests/service and
-tests/browser share one server per session): ONE real ``trendml serve`` (BentoML) per test session on a free loopback
-port, in its own process group, killed at the end. Tests that must restart a server (persistence,
-hot swap) start their own with :func:`start_server` on the same home.
+tests/browser share one server per session): ONE real ``trendml serve`` (BentoML) per test
+session on a free loopback port, in its own process group, killed at the end. Tests that must
+restart a server (persistence, hot swap) start their own with :func:`start_server` on the same home.
 
 The session server's home is seeded with a tiny champion model trained through the severity
 package's public API (``training.registry``), API keys made with the real ``trendml keys``

@@ -78,7 +78,9 @@ def plant_campaign(
     then repeated (abuse waves repeat content). Item ids do not reveal campaign membership.
     """
     if not 0 <= start_window < n_windows:
-        raise InputError(f"start_window is {start_window}; expected 0 <= start_window < n_windows={n_windows}")
+        raise InputError(
+            f"start_window is {start_window}; expected 0 <= start_window < n_windows={n_windows}"
+        )
     if background.empty or campaign.empty:
         raise InputError("background and campaign must both hold rows; expected non-empty tables")
     rng = np.random.default_rng(seed)
@@ -140,7 +142,9 @@ def plant_campaign(
 DEMO_CAMPAIGN_GROUP = "lgbtq"
 
 
-def recent_start(n_windows: int, window: timedelta = timedelta(days=1), *, now: datetime | None = None) -> datetime:
+def recent_start(
+    n_windows: int, window: timedelta = timedelta(days=1), *, now: datetime | None = None
+) -> datetime:
     """Start time that makes ``n_windows`` whole windows end at the last window boundary before
     ``now`` (UTC midnight for daily windows): the demo then reads as "the last N days", so the
     daily and weekly reports and the dashboard's time filters have something to show."""

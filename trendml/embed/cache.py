@@ -72,7 +72,9 @@ class EmbeddingCache:
     def count(self, model: str | None = None) -> int:
         if model is None:
             return int(self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
-        return int(self._conn.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0])
+        return int(
+            self._conn.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0]
+        )
 
     def close(self) -> None:
         self._conn.close()
@@ -118,5 +120,7 @@ class CachedEmbedder:
             found.update(zip(missing, new, strict=True))
         self.misses += len(missing)
         self.hits += len(texts) - len(missing)
-        logger.debug("embedded %d texts: %d from cache, %d new", len(texts), len(texts) - len(missing), len(missing))
+        logger.debug(
+            "embedded %d texts: %d from cache, %d new", len(texts), len(texts) - len(missing), len(missing)
+        )
         return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)

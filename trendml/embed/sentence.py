@@ -91,14 +91,15 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             logger.info("loading embedding model %s from %s", self.name, self.model_path)
-            self._model = SentenceTransformer(
-                str(self.model_path), device=self.device, local_files_only=True
-            )
+            self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         return self._model
 
     @property
     def dim(self) -> int:
-        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         return int(getter())
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
