@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from trendml.priority import PRIORITY_LABELS, priority
 from trendml.store.feedback import latest_actions, list_feedback
 from trendml.store.items import StoredItem, get_items
-from trendml.trends.queries import list_trends, trend_timeline
+from trendml.trends.queries import list_trends, representative_ids, trend_timeline
 from trendml.trends.state import TrendObservation, TrendRow
 
 logger = logging.getLogger(__name__)
@@ -117,12 +117,7 @@ def trend_detail(engine: Engine, trend_id: str, *, max_examples: int = 12) -> di
     trend = trend_timeline(engine, trend_id)
     if trend is None:
         return None
-    rep_ids: list[str] = []
-    for window in reversed(trend["windows"]):
-        for item_id in window.get("representative_ids", []):
-            if item_id not in rep_ids:
-                rep_ids.append(item_id)
-    rep_ids = rep_ids[:max_examples]
+    rep_ids = representative_ids(trend, max_examples)
     with Session(engine) as s:
         stored = get_items(s, rep_ids)
         decisions = [fb.to_dict() for fb in list_feedback(s, trend_id)]

@@ -30,7 +30,7 @@ def build_brief(
     """
     from trendml.store.feedback import list_feedback
     from trendml.store.items import get_items
-    from trendml.trends.queries import trend_timeline
+    from trendml.trends.queries import representative_ids, trend_timeline
 
     tl = trend_timeline(engine, trend_id)
     if tl is None:
@@ -39,13 +39,8 @@ def build_brief(
             "or `trendml report`",
             field="trend_id",
         )
+    rep_ids = representative_ids(tl, n_examples)
     windows = tl.pop("windows")
-    rep_ids: list[str] = []
-    for w in reversed(windows):
-        for i in w.get("representative_ids", []):
-            if i not in rep_ids:
-                rep_ids.append(i)
-    rep_ids = rep_ids[:n_examples]
     with Session(engine) as s:
         rows = get_items(s, rep_ids)
         feedback = [f.to_dict() for f in list_feedback(s, trend_id)]

@@ -184,3 +184,14 @@ def list_windows(source: TrendState | Engine, *, limit: int = 100) -> list[dict[
 def count_trends(source: TrendState | Engine) -> int:
     with _engine(source).connect() as conn:
         return int(conn.execute(select(func.count()).select_from(TrendRow)).scalar_one())
+
+
+def representative_ids(timeline: dict[str, Any], limit: int) -> list[str]:
+    """A trend's representative item ids across its windows, latest window first, unique, at
+    most ``limit`` (``timeline`` as returned by :func:`trend_timeline`)."""
+    ids: list[str] = []
+    for window in reversed(timeline.get("windows", [])):
+        for item_id in window.get("representative_ids", []):
+            if item_id not in ids:
+                ids.append(item_id)
+    return ids[:limit]
