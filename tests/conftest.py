@@ -81,6 +81,19 @@ from tests.service.harness import (  # noqa: E402,F401
 )
 
 
+def call(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the ``trendml`` entry point in-process; return (exit code, stdout, stderr)."""
+    from trendml.cli.main import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def shared_data_or_skip() -> Path:
     if not (SHARED_DATA / "olid").exists():
         pytest.skip(f"shared data not present at {SHARED_DATA}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trendml.cli.main import main
+from tests.conftest import call
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,17 +23,6 @@ def run_cli(*args: str) -> tuple[int, str, str]:
         timeout=600,
     )
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process (same entry point), returning (code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _write(path: Path, data: bytes) -> Path:

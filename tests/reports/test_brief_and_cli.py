@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from trendml.cli.main import main
+from tests.conftest import call
 from trendml.errors import InputError
 from trendml.reports import build_brief, redact, render_brief_html, render_brief_markdown
 from trendml.store.base import make_engine
@@ -27,16 +27,6 @@ def q(path, sql, *args):
         return con.execute(sql, args).fetchall()
     finally:
         con.close()
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def full_text(path, item_id: str) -> str:

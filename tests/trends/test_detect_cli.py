@@ -9,23 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from trendml.cli.main import main
+from tests.conftest import call
 from trendml.embed import EmbeddingCache
 from trendml.embed.base import embedder_id
 from trendml.items import write_items
 from trendml.text import content_hash
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
