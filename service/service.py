@@ -60,6 +60,7 @@ from service.schemas import (  # noqa: E402
 )
 from service.trends_backend import TrendBackend  # noqa: E402
 from trendml import __version__  # noqa: E402
+from trendml.embed import embedder_from_settings  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -99,18 +100,6 @@ app = FastAPI(
     openapi_url="/openapi.json",
 )
 install_handlers(app)
-
-
-def _make_embedder(settings: Settings) -> Any:
-    from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
-
-    base = SentenceTransformerEmbedder(
-        None if settings.embedding_model == "all-MiniLM-L6-v2" else settings.embedding_model,
-        batch_size=settings.embedding_batch_size,
-    )
-    if not settings.embedding_cache:
-        return base
-    return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -169,7 +158,7 @@ class TriageService:
         self.engine = make_engine(self.settings.db_url)
         create_all(self.engine)
         self.Session = make_sessionmaker(self.engine)
-        self.embedder = _make_embedder(self.settings)
+        self.embedder = embedder_from_settings(self.settings)
         self._embed_lock = threading.Lock()
         self._detect_lock = threading.Lock()
         self.embed_texts(["warm up"])

@@ -44,14 +44,11 @@ class TrainResult:
 
 
 def default_embedder(settings: Settings) -> Embedder:
-    """The packaged MiniLM behind the content-hash cache under ``TRENDML_HOME``."""
-    from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+    """The configured embedder (the packaged MiniLM by default) behind the content-hash cache under
+    ``TRENDML_HOME`` — the same one the CLI and the service build, so models match what serves them."""
+    from trendml.embed import embedder_from_settings
 
-    base = SentenceTransformerEmbedder(batch_size=settings.embedding_batch_size)
-    if not settings.embedding_cache:
-        return base
-    settings.ensure_home()
-    return CachedEmbedder(base, EmbeddingCache(settings.embedding_cache_path))
+    return embedder_from_settings(settings)
 
 
 def render_card(

@@ -48,16 +48,9 @@ def load_items(
 
 def make_embedder(cfg: Settings, *, cache: bool = True) -> Embedder:
     """The configured embedder, wrapped in the content-hash cache under ``TRENDML_HOME``."""
-    from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+    from trendml.embed import embedder_from_settings
 
-    base = SentenceTransformerEmbedder(
-        None if cfg.embedding_model == "all-MiniLM-L6-v2" else cfg.embedding_model,
-        batch_size=cfg.embedding_batch_size,
-    )
-    if not (cache and cfg.embedding_cache):
-        return base
-    cfg.ensure_home()
-    return CachedEmbedder(base, EmbeddingCache(cfg.embedding_cache_path))
+    return embedder_from_settings(cfg, cache=cache)
 
 
 def show_progress(n: int) -> bool:

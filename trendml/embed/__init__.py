@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from trendml.embed.base import Embedder, embed_items
 from trendml.embed.cache import CachedEmbedder, EmbeddingCache
+from trendml.embed.factory import embedder_from_settings
 from trendml.embed.sentence import SentenceTransformerEmbedder, default_model_path
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "default_model_path",
     "embed_items",
+    "embedder_from_settings",
 ]
