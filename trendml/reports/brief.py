@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from trendml.errors import InputError
 from trendml.reports.plots import data_uri, sparkline_plot
 from trendml.reports.redact import redact
+from trendml.reports.render import fmt_value
 
 logger = logging.getLogger(__name__)
 
@@ -78,30 +79,20 @@ def build_brief(
     }
 
 
-def _fmt(v: Any, nd: int = 2) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
-
-
 def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
     t = brief["trend"]
     facts = [
-        ("Status (latest window)", _fmt(t["status"])),
-        ("Emerging now", _fmt(t["emerging"])),
-        ("Ever emerging", _fmt(t["ever_emerging"])),
-        ("First seen", _fmt(t["first_seen"])),
-        ("Last seen", _fmt(t["last_seen"])),
-        ("Windows", _fmt(t["n_windows"])),
-        ("Members, all windows", _fmt(t["total_size"])),
-        ("Members, latest window", _fmt(t["last_size"])),
-        ("US share", _fmt(t["us_share"])),
-        ("US lift", _fmt(t["us_lift"])),
-        ("Emergence score", _fmt(t["emergence_score"])),
+        ("Status (latest window)", fmt_value(t["status"])),
+        ("Emerging now", fmt_value(t["emerging"])),
+        ("Ever emerging", fmt_value(t["ever_emerging"])),
+        ("First seen", fmt_value(t["first_seen"])),
+        ("Last seen", fmt_value(t["last_seen"])),
+        ("Windows", fmt_value(t["n_windows"])),
+        ("Members, all windows", fmt_value(t["total_size"])),
+        ("Members, latest window", fmt_value(t["last_size"])),
+        ("US share", fmt_value(t["us_share"])),
+        ("US lift", fmt_value(t["us_lift"])),
+        ("Emergence score", fmt_value(t["emergence_score"])),
     ]
     if t.get("parent_id"):
         facts.append(("Split from", t["parent_id"]))
@@ -112,7 +103,7 @@ def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(fmt_value(c).replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -229,6 +220,6 @@ def render_brief_html(brief: Mapping[str, Any]) -> str:
             redacted=brief["redacted"],
             decisions=brief["decisions"],
             spark=spark,
-            fmt=_fmt,
+            fmt=fmt_value,
         )
     )

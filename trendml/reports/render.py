@@ -19,7 +19,8 @@ PLOT_NAMES = ("severity_mix", "items_per_day", "trend_sizes")
 N_PLOTTED_TRENDS = 5
 
 
-def _fmt(v: Any, nd: int = 2) -> str:
+def fmt_value(v: Any, nd: int = 2) -> str:
+    """A number, flag or missing value as report text."""
     if v is None:
         return "–"
     if isinstance(v, bool):
@@ -42,7 +43,7 @@ def report_plots(report: Mapping[str, Any]) -> dict[str, bytes]:
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |")
+        out.append("| " + " | ".join(fmt_value(c).replace("|", "\\|") for c in r) + " |")
     return "\n".join(out)
 
 
@@ -253,7 +254,7 @@ def render_html(report: Mapping[str, Any], *, plots: Mapping[str, bytes] | None 
         .render(
             p=report["period"],
             summary=summary_rows(report),
-            fmt=_fmt,
+            fmt=fmt_value,
             day_headers=DAY_HEADERS,
             day_rows=_day_rows(report),
             severity_rows=_severity_rows(report),
