@@ -146,3 +146,74 @@ def test_real_process_error_has_no_traceback(tmp_path, home):
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+@pytest.fixture(scope="module")
+def severity_dir(tmp_path_factory, cached_embedder) -> Path:
+    """A small real severity model (a slice of the shipped Davidson + ToxiGen data), saved to a directory."""
+    import numpy as np
+
+    from trendml.datasets import load_davidson, load_toxigen_seeds
+    from trendml.embed.base import embedder_id
+    from trendml.severity import SeverityModel
+    from trendml.text import normalise_text
+
+    dav, tox = load_davidson(), load_toxigen_seeds()
+    parts = [dav[dav["severity"] == s].iloc[::k] for s, k in ((0, 40), (1, 150), (2, 12))] + [tox.iloc[::4]]
+    texts = [normalise_text(t) for p in parts for t in p["text"]]
+    labels = np.concatenate([p["severity"].to_numpy() for p in parts])
+    model = SeverityModel(embedder_id=embedder_id(cached_embedder), n_folds=2)
+    model.fit(texts, cached_embedder.encode(texts), labels)
+    out = tmp_path_factory.mktemp("severity_model")
+    model.save(out)
+    return out
+
+
+def test_detect_fills_severity_mix_from_a_model(
+    stream_file, tmp_path, capsys, severity_dir, small_stream, small_stream_vectors
+):
+    from trendml.severity import SeverityModel
+
+    out = tmp_path / "trends.json"
+    code, _, err = call(
+        capsys,
+        "detect",
+        str(stream_file),
+        "-o",
+        str(out),
+        "--no-state",
+        "--severity-model",
+        str(severity_dir),
+    )
+    assert code == 0, err
+    trends = [t for w in json.loads(out.read_text())["windows"] for t in w["trends"]]
+    assert trends and all(len(t["severity_mix"]) == 4 for t in trends)
+    # the mix is the mean of the model's probabilities over the trend's members
+    pos = {it.id: k for k, it in enumerate(small_stream.items)}
+    model = SeverityModel.load(severity_dir)
+    biggest = max(trends, key=lambda t: t["size"])
+    rows = [pos[i] for i in biggest["member_ids"]]
+    texts = [small_stream.items[k].content for k in rows]
+    probs = model.predict_proba(texts, small_stream_vectors[rows])
+    assert probs.mean(axis=0) == pytest.approx(biggest["severity_mix"], abs=1e-4)
+
+
+def test_detect_without_a_champion_has_no_severity_mix(stream_file, tmp_path, capsys):
+    out = tmp_path / "trends.json"
+    code, _, err = call(capsys, "detect", str(stream_file), "-o", str(out), "--no-state")
+    assert code == 0 and "no severity champion" in err
+    trends = [t for w in json.loads(out.read_text())["windows"] for t in w["trends"]]
+    assert trends and all(t["severity_mix"] is None for t in trends)
+
+
+def test_detect_severity_model_errors(stream_file, tmp_path, capsys):
+    out = tmp_path / "trends.json"
+    code, _, err = call(
+        capsys, "detect", str(stream_file), "-o", str(out), "--severity-model", str(tmp_path / "nowhere")
+    )
+    assert code == 2 and err.startswith("error: ") and "nowhere" in err and err.count("\n") == 1
+    assert not out.exists()
+    code, _, err = call(
+        capsys, "detect", str(stream_file), "-o", str(out), "--no-severity", "--severity-model", str(tmp_path)
+    )
+    assert code == 2 and "--no-severity" in err

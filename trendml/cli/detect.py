@@ -31,6 +31,15 @@ def detect(
     ),
     no_state: bool = typer.Option(False, "--no-state", help="Run on this file alone; keep no trend state."),
     min_cluster_size: int = typer.Option(10, min=2, help="Smallest group of items that can form a trend."),
+    severity_model: str | None = typer.Option(
+        None,
+        "--severity-model",
+        help="Severity model for each trend's severity mix: models:/NAME@ALIAS, models:/NAME/VERSION or a "
+        "directory (default: the registry's champion, when there is one).",
+    ),
+    no_severity: bool = typer.Option(
+        False, "--no-severity", help="Do not score severity (trends carry severity_mix null)."
+    ),
 ) -> None:
     """Detect emerging trends: HDBSCAN per window, stable trend ids, emergence and US-lift scores."""
     from trendml.embed.base import embed_items
@@ -42,11 +51,16 @@ def detect(
         from trendml.errors import InputError
 
         raise InputError("--state and --no-state were both given; expected at most one of them")
+    if no_severity and severity_model:
+        from trendml.errors import InputError
+
+        raise InputError("--severity-model and --no-severity were both given; expected at most one of them")
     cfg = settings()
     result = load_items(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg, require_created_at=True)
     embedder = make_embedder(cfg)
     t0 = time.perf_counter()
     vectors = embed_items(result.items, embedder, show_progress=show_progress(len(result.items)))
+    probs = None if no_severity else _severity_probs(result.items, vectors, embedder, cfg, severity_model)
     detector = TrendDetector(window, min_cluster_size=min_cluster_size)
     if no_state:
         state = TrendState.in_memory()
@@ -56,7 +70,7 @@ def detect(
         state = TrendState.open(state_path or cfg.db_url)
     try:
         try:
-            found = detector.detect(result.items, vectors, state=state)
+            found = detector.detect(result.items, vectors, severity=probs, state=state)
         except StateError as exc:
             if state.last_start is None or "already processed" not in exc.message:
                 raise
@@ -68,7 +82,7 @@ def detect(
                 soft_wrap=True,
             )
             state.reset()
-            found = detector.detect(result.items, vectors, state=state)
+            found = detector.detect(result.items, vectors, severity=probs, state=state)
     finally:
         state.close()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +95,29 @@ def detect(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _severity_probs(items, vectors, embedder, cfg, uri: str | None):  # noqa: ANN001, ANN202
+    """``(n, 4)`` severity probabilities from ``uri`` (or the champion), or ``None`` when no model was
+    asked for and the registry has no champion. A model that was asked for must load."""
+    from training.registry import champion_version, load_severity_model
+
+    if uri is None and champion_version(cfg) is None:
+        console.print(
+            "[dim]no severity champion in the registry: trends carry no severity mix "
+            "(run `trendml train severity` to make one)[/dim]",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None
+    if not items:
+        return None
+    model, name, version = load_severity_model(uri, cfg)
+    model.check_embedder(embedder)
+    texts = [it.content for it in items]
+    probs = model.predict_proba(texts, vectors)
+    console.print(f"[dim]severity mix from {name} v{version}[/dim]", highlight=False)
+    return probs
 
 
 def register(app: typer.Typer) -> None:
