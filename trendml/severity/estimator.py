@@ -27,6 +27,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.severity.features import FEATURE_SETS, make_vectorizers, stack_features
 from trendml.severity.metrics import N_CLASSES, macro_f1
+from trendml.severity.nb import NBLogisticRegression
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class BaseLearner:
 
     uses_embeddings: bool
     vectorizers: list[Any]
-    classifier: LogisticRegression
+    classifier: LogisticRegression | NBLogisticRegression
     embedding_weight: float = 1.0
 
 
@@ -96,15 +97,18 @@ def tune_decision_weights(
     return np.exp(logw)
 
 
-def _base_specs(features: str, embedding_weight: float) -> list[tuple[bool, bool, float]]:
-    """(uses embeddings, uses TF-IDF, embedding weight) per base learner."""
+def _base_specs(features: str, embedding_weight: float) -> list[tuple[bool, bool, float, str]]:
+    """(uses embeddings, uses TF-IDF, embedding weight, classifier: "lr" or "nb") per base learner."""
     if features == "embedding":
-        return [(True, False, 1.0)]
+        return [(True, False, 1.0, "lr")]
     if features == "tfidf":
-        return [(False, True, 1.0)]
+        return [(False, True, 1.0, "lr")]
     if features == "both":  # one classifier on the concatenated features
-        return [(True, True, embedding_weight)]
-    return [(True, False, 1.0), (False, True, 1.0)]  # "stack": one classifier per block, stacked
+        return [(True, True, embedding_weight, "lr")]
+    stack = [(True, False, 1.0, "lr"), (False, True, 1.0, "lr")]  # one classifier per block, stacked
+    if features == "stack_nb":  # + NB-weighted one-vs-rest LR on the TF-IDF block
+        return [*stack, (False, True, 1.0, "nb")]
+    return stack
 
 
 def fit_severity(
@@ -118,6 +122,7 @@ def fit_severity(
     embedding_weight: float = 1.0,
     C: float = 1.0,
     C_embedding: float = 1.0,
+    C_nb: float = 1.0,
     class_weight: str | None = "balanced",
     calibration: str = "vector",
     tune_decision: bool = True,
@@ -129,7 +134,9 @@ def fit_severity(
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
     Each base learner is a class-weighted logistic regression on one feature block (``stack``), or on
-    the concatenation (``both``), or on a single block. A multinomial logistic regression on the
+    the concatenation (``both``), or on a single block; ``stack_nb`` adds an NB-weighted one-vs-rest
+    logistic regression (:class:`~trendml.severity.nb.NBLogisticRegression`, ``C_nb``) on the TF-IDF
+    block as a third base. A multinomial logistic regression on the
     bases' out-of-fold log-probabilities (``n_folds`` stratified, group-aware folds) combines and
     calibrates them (for a single base it is vector scaling); decision weights are tuned on the same
     out-of-fold predictions. Base learners are then refitted on all rows.
@@ -138,9 +145,9 @@ def fit_severity(
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
     if calibration not in ("vector", "none"):
         raise InputError(f'calibration is "{calibration}"; expected "vector" or "none"')
-    if features == "stack" and calibration == "none":
+    if features.startswith("stack") and calibration == "none":
         raise InputError(
-            'features "stack" needs calibration "vector" (the stacker); expected calibration="vector"'
+            f'features "{features}" needs calibration "vector" (the stacker); expected calibration="vector"'
         )
     specs = _base_specs(features, embedding_weight)
     y = np.asarray(y, dtype=int)
@@ -152,8 +159,8 @@ def fit_severity(
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
     classes = np.unique(y)
 
-    def build(spec: tuple[bool, bool, float], idx: np.ndarray) -> BaseLearner:
-        with_emb, with_tfidf, weight = spec
+    def build(spec: tuple[bool, bool, float, str], idx: np.ndarray) -> BaseLearner:
+        with_emb, with_tfidf, weight, kind = spec
         vecs = make_vectorizers(**(tfidf or {})) if with_tfidf else []
         X = stack_features(
             [texts[i] for i in idx],
@@ -162,8 +169,16 @@ def fit_severity(
             embedding_weight=weight,
             fit=True,
         )
-        c = C_embedding if (with_emb and not with_tfidf) else C
-        clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter, random_state=random_state)
+        clf: LogisticRegression | NBLogisticRegression
+        if kind == "nb":
+            clf = NBLogisticRegression(
+                C=C_nb, class_weight=class_weight, max_iter=max_iter, random_state=random_state
+            )
+        else:
+            c = C_embedding if (with_emb and not with_tfidf) else C
+            clf = LogisticRegression(
+                C=c, class_weight=class_weight, max_iter=max_iter, random_state=random_state
+            )
         clf.fit(X, y[idx], sample_weight=sw[idx])
         return BaseLearner(
             uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
@@ -193,7 +208,7 @@ def fit_severity(
     bases = [build(spec, np.arange(n)) for spec in specs]
     info = {
         "n_train": int(n),
-        "n_features": [int(b.classifier.coef_.shape[1]) for b in bases],
+        "n_features": [int(b.classifier.n_features_in_) for b in bases],
     }
     return FittedSeverity(
         classes=classes,
@@ -246,6 +261,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         embedding_weight: float = 1.0,
         C: float = 1.0,
         C_embedding: float = 1.0,
+        C_nb: float = 1.0,
         class_weight: str | None = "balanced",
         calibration: str = "vector",
         tune_decision: bool = True,
@@ -259,6 +275,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.embedding_weight = embedding_weight
         self.C = C
         self.C_embedding = C_embedding
+        self.C_nb = C_nb
         self.class_weight = class_weight
         self.calibration = calibration
         self.tune_decision = tune_decision
@@ -298,6 +315,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             embedding_weight=self.embedding_weight,
             C=self.C,
             C_embedding=self.C_embedding,
+            C_nb=self.C_nb,
             class_weight=self.class_weight,
             calibration=self.calibration,
             tune_decision=self.tune_decision,

@@ -12,7 +12,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 logger = logging.getLogger(__name__)
 
-FEATURE_SETS = ("embedding", "tfidf", "both", "stack")
+#: embedding | tfidf | both (concatenated, one LR) | stack (embedding LR + TF-IDF LR + stacker) |
+#: stack_nb (stack plus an NB-weighted TF-IDF LR as a third base, trendml/severity/nb.py)
+FEATURE_SETS = ("embedding", "tfidf", "both", "stack", "stack_nb")
 
 
 def make_vectorizers(
