@@ -136,9 +136,13 @@ class TrendBackend:
         from trendml.trends import TrendState
 
         state = TrendState(self.engine)  # a private copy: scoring keeps using the old snapshot
+        previous = None
         if reset:
+            previous = state.memberships()  # reviewed trends keep their ids across the re-run
             state.reset()
-        result = self.detector().detect(items, vectors, severity=severity_probs, state=state)
+        result = self.detector().detect(
+            items, vectors, severity=severity_probs, state=state, previous_ids=previous
+        )
         self._load_snapshot()
         windows = result.windows
         latest = windows[-1] if windows else None

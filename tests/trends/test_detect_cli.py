@@ -56,6 +56,8 @@ def test_detect_writes_the_contract(stream_file, tmp_path, capsys, small_stream)
     out2 = tmp_path / "again.json"
     code, _, err = call(capsys, "detect", str(stream_file), "-o", str(out2))
     assert code == 0 and "restarted" in err
+    n_ids = len({t["trend_id"] for t in trends})
+    assert f"{n_ids} of {n_ids} earlier trend ids carried over" in err
     assert json.loads(out2.read_text()) == data
     # --no-state touches no state and gives the same answer again
     out3 = tmp_path / "nostate.json"

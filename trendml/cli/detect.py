@@ -81,8 +81,14 @@ def detect(
                 highlight=False,
                 soft_wrap=True,
             )
+            previous = state.memberships()  # carried over, so reviewed trends keep their ids
+            old_ids = set(previous.values())
             state.reset()
-            found = detector.detect(result.items, vectors, severity=probs, state=state)
+            found = detector.detect(result.items, vectors, severity=probs, state=state, previous_ids=previous)
+            kept = old_ids & {t["trend_id"] for w in found.windows for t in w.trends}
+            console.print(
+                f"[dim]{len(kept)} of {len(old_ids)} earlier trend ids carried over[/dim]", highlight=False
+            )
     finally:
         state.close()
     output.parent.mkdir(parents=True, exist_ok=True)

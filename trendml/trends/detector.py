@@ -11,7 +11,7 @@ import hashlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -212,11 +212,19 @@ class TrendDetector:
         severity: np.ndarray | None = None,
         state: TrendState | None = None,
         now: datetime | None = None,
+        previous_ids: Mapping[str, str] | None = None,
     ) -> DetectionResult:
         """Detect trends in every window of ``items`` (any order) and record them in ``state``.
 
         ``state=None`` uses a fresh in-memory state (a one-off batch run). With a persistent
         state, the items must all lie after the last processed window (:class:`StateError`).
+
+        ``previous_ids`` (item id -> trend id, e.g. :meth:`TrendState.memberships` of the state a
+        restart replaces) carries ids over: a cluster that would become a new trend takes the
+        earlier id held by at least half of its members, when no other trend has it yet, so
+        re-running detection over changed data does not rename trends that analysts reviewed.
+        An earlier id that no cluster carries over is retired: it is never given to another group,
+        so feedback recorded against it cannot end up on a different trend.
         """
         window = parse_window(self.window)
         x = _check_inputs(items, embeddings, severity)
@@ -233,9 +241,13 @@ class TrendDetector:
                 "use a fresh state (--no-state or another --state path) to re-run old windows"
             )
         now = now or datetime.now(UTC)
+        # earlier ids are reserved: one that is not carried over is retired, never given to another group
+        reserved = frozenset(previous_ids.values()) if previous_ids else frozenset()
         result = DetectionResult()
         for sl in slices:
-            result.windows.append(self._process(state, sl, items, x, severity, params, now))
+            result.windows.append(
+                self._process(state, sl, items, x, severity, params, now, previous_ids, reserved)
+            )
         return result
 
     def assign(self, items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> list[str | None]:
@@ -261,6 +273,8 @@ class TrendDetector:
         severity: np.ndarray | None,
         params: ClusterParams,
         now: datetime,
+        previous_ids: Mapping[str, str] | None = None,
+        reserved: frozenset[str] = frozenset(),
     ) -> WindowResult:
         seq = state.next_seq
         idx = sl.index
@@ -395,6 +409,8 @@ class TrendDetector:
         updates: dict[str, TrendRecord] = {}
         events: list[tuple[str, str, str]] = []
         label_map: dict[int, str] = {}
+        carried = _carried_ids(members, ids, match.matched, previous_ids, set(state.trends))
+        taken = set(state.trends) | set(carried.values()) | reserved
         new_k = 0
         for ci, (c, m) in enumerate(zip(clusters, members, strict=True)):
             size = len(m)
@@ -409,8 +425,14 @@ class TrendDetector:
                     "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
                 )
             else:
-                tid = f"t{stamp}-{new_k:03d}"
-                new_k += 1
+                tid = carried.get(ci)
+                if tid is None:  # a fresh id; skip any an earlier run's trend carries over
+                    tid = f"t{stamp}-{new_k:03d}"
+                    new_k += 1
+                    while tid in taken:
+                        tid = f"t{stamp}-{new_k:03d}"
+                        new_k += 1
+                    taken.add(tid)
                 parent = match.split_parent.get(ci)
                 rec = TrendRecord(
                     trend_id=tid,
@@ -473,6 +495,35 @@ class TrendDetector:
         record.model = model
         record.label_map = label_map
         return finish(obs, updates, events)
+
+
+def _carried_ids(
+    members: Sequence[np.ndarray],
+    ids: Sequence[str],
+    matched: Mapping[int, str],
+    previous_ids: Mapping[str, str] | None,
+    in_use: set[str],
+) -> dict[int, str]:
+    """Cluster index -> earlier trend id, for clusters that would be new trends and whose members
+    mostly (>= half) held that id before. Strongest claims first; each id goes to one cluster."""
+    if not previous_ids:
+        return {}
+    claims: list[tuple[int, int, str]] = []
+    for ci, m in enumerate(members):
+        if ci in matched:
+            continue
+        votes = Counter(previous_ids[ids[j]] for j in m if ids[j] in previous_ids)
+        if votes:
+            tid, count = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))
+            if 2 * count >= len(m):
+                claims.append((-count, ci, tid))
+    out: dict[int, str] = {}
+    taken = set(in_use)
+    for _, ci, tid in sorted(claims):
+        if tid not in taken:
+            out[ci] = tid
+            taken.add(tid)
+    return out
 
 
 def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.ndarray | None) -> np.ndarray:

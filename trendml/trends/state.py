@@ -296,6 +296,19 @@ class TrendState:
                 "expected the same settings; use the same options, another --state path, or --no-state"
             )
 
+    def memberships(self) -> dict[str, str]:
+        """Item id -> trend id over every stored observation: what a restarted detection passes as
+        ``previous_ids`` so that trends keep their ids (and the analysts' feedback on them)."""
+        out: dict[str, str] = {}
+        with self._session() as s:
+            rows = s.execute(
+                select(TrendObservation.trend_id, TrendObservation.payload).order_by(TrendObservation.seq)
+            )
+            for trend_id, payload in rows:
+                for item_id in json.loads(payload).get("member_ids", []):
+                    out[str(item_id)] = str(trend_id)
+        return out
+
     def reset(self) -> None:
         """Delete every trend table row (the rest of the database is untouched)."""
         with self._session.begin() as s:
