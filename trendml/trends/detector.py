@@ -384,6 +384,14 @@ class TrendDetector:
                     if tid is not None and tid in col:
                         overlap[ci, col[tid]] += 1
                 overlap[ci] /= len(m)
+        if previous_ids and active:
+            # a restart: the earlier run's assignment of these very items is evidence of continuity too
+            col = {t: j for j, t in enumerate(active)}
+            for ci, m in enumerate(members):
+                held = Counter(previous_ids.get(ids[j]) for j in m)
+                for tid, count in held.items():
+                    if tid in col:
+                        overlap[ci, col[tid]] = max(overlap[ci, col[tid]], count / len(m))
         tcents = np.stack([state.trends[t].centroid for t in active]) if active else np.zeros((0, x.shape[1]))
         sims = cents @ tcents.T if active else np.zeros((len(clusters), 0))
         match = match_clusters(
