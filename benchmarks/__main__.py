@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(names)})")
+    parser.add_argument(
+        "--no-assemble",
+        action="store_true",
+        help="write only results/<name>.md, leave RESULTS.md as it is (for runs in parallel)",
+    )
     args = parser.parse_args(argv)
     chosen = args.names or names
     RESULTS.mkdir(exist_ok=True)
@@ -47,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             f"in {time.perf_counter() - t0:.0f}s._\n"
         )
         (RESULTS / f"{name}.md").write_text(section.rstrip() + "\n" + footer)
+    if args.no_assemble:
+        return 0
     parts = [
         "# Benchmark results\n",
         "Produced by `make bench` (= `python -m benchmarks`); each section names its command.\n",
