@@ -315,6 +315,11 @@ def test_rerun_over_changed_data_keeps_ids_and_retires_the_rest():
         for w in range(3):
             assert carried[(b, w)] == old[(b, w)]
     assert {carried[("y", w)] for w in range(3)}.isdisjoint(old.values())
+    # a reset keeps every old id reserved: even a re-run without previous_ids never reuses one
+    state.reset()
+    assert state.retired_ids == set(old.values())
+    rerun = TrendDetector(window="1d").detect(*subset("z"), state=state)
+    assert {t["trend_id"] for w in rerun.windows for t in w.trends}.isdisjoint(old.values())
     # the same data again with its own ids carried over changes nothing
     again = TrendDetector(window="1d").detect(*subset("y"), previous_ids=previous)
     assert again.to_dict() == first.to_dict()

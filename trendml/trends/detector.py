@@ -242,7 +242,7 @@ class TrendDetector:
             )
         now = now or datetime.now(UTC)
         # earlier ids are reserved: one that is not carried over is retired, never given to another group
-        reserved = frozenset(previous_ids.values()) if previous_ids else frozenset()
+        reserved = state.retired_ids | (frozenset(previous_ids.values()) if previous_ids else frozenset())
         result = DetectionResult()
         for sl in slices:
             result.windows.append(

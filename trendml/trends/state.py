@@ -309,11 +309,22 @@ class TrendState:
                     out[str(item_id)] = str(trend_id)
         return out
 
+    @property
+    def retired_ids(self) -> frozenset[str]:
+        """Ids of trends deleted by :meth:`reset`: never given to a new group again."""
+        return frozenset(self.meta.get("retired_ids", []))
+
     def reset(self) -> None:
-        """Delete every trend table row (the rest of the database is untouched)."""
+        """Delete every trend table row (the rest of the database is untouched). The deleted trends'
+        ids stay reserved (:attr:`retired_ids`), so feedback stored against an id can never end up on
+        a different group after a re-run; a re-run passing ``previous_ids`` gives them back to the
+        groups that keep most of their items."""
+        keep = sorted(self.retired_ids | set(self.trends))
         with self._session.begin() as s:
             for table in (TrendEvent, TrendObservation, TrendRow, TrendWindow, TrendMeta):
                 s.execute(delete(table))
+            if keep:
+                s.add(TrendMeta(key="retired_ids", value=json.dumps(keep)))
         self._load()
 
     # Writing ----------------------------------------------------------------------------
