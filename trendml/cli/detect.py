@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from trendml.cli._common import console, load_items, make_embedder, settings, show_progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from trendml.config import Settings
+    from trendml.embed.base import Embedder
+    from trendml.items import Item
 
 
 def detect(
@@ -103,7 +112,9 @@ def detect(
     )
 
 
-def _severity_probs(items, vectors, embedder, cfg, uri: str | None):  # noqa: ANN001, ANN202
+def _severity_probs(
+    items: Sequence[Item], vectors: np.ndarray, embedder: Embedder, cfg: Settings, uri: str | None
+) -> np.ndarray | None:
     """``(n, 4)`` severity probabilities from ``uri`` (or the champion), or ``None`` when no model was
     asked for and the registry has no champion. A model that was asked for must load."""
     from training.registry import champion_version, load_severity_model
