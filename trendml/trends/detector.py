@@ -373,10 +373,10 @@ class TrendDetector:
             if rec.merged_into is None and rec.last_seq >= seq - 1 - self.max_gap
         )
         overlap = np.zeros((len(clusters), len(active)))
+        col = {t: j for j, t in enumerate(active)}
         prev_trends: set[str] = set()
         if prev is not None and prev.model is not None and prev.seq >= seq - 1 - self.max_gap and active:
             plab, _ = prev.model.predict(xw)
-            col = {t: j for j, t in enumerate(active)}
             prev_trends = {t for t in prev.label_map.values() if t in col}
             for ci, m in enumerate(members):
                 for lab in plab[m]:
@@ -386,7 +386,6 @@ class TrendDetector:
                 overlap[ci] /= len(m)
         if previous_ids and active:
             # a restart: the earlier run's assignment of these very items is evidence of continuity too
-            col = {t: j for j, t in enumerate(active)}
             for ci, m in enumerate(members):
                 held = Counter(previous_ids.get(ids[j]) for j in m)
                 for tid, count in held.items():
