@@ -58,6 +58,8 @@ def test_stack_nb_model(small_data, small_vectors, cached_embedder, tmp_path):
     model.fit(tr_texts, small_vectors[train], small_data["severity"].to_numpy()[train])
     kinds = [type(b.classifier).__name__ for b in model.fitted_.bases]
     assert kinds == ["LogisticRegression", "LogisticRegression", "NBLogisticRegression"]
+    # both TF-IDF bases use one fitted vectorizer set (fitted and applied once)
+    assert model.fitted_.bases[1].vectorizers is model.fitted_.bases[2].vectorizers
     # the stacker sees three bases' log-probabilities
     assert model.fitted_.calibrator.coef_.shape[1] == 3 * len(model.fitted_.classes)
     proba = model.predict_proba(te_texts, small_vectors[~train])
@@ -68,4 +70,5 @@ def test_stack_nb_model(small_data, small_vectors, cached_embedder, tmp_path):
     assert macro_f1(y, pred) > macro_f1(y, np.full_like(y, majority)) + 0.2
     loaded = SeverityModel.load(model.save(tmp_path / "m"))
     assert loaded.get_params()["features"] == "stack_nb"
+    assert loaded.fitted_.bases[1].vectorizers is loaded.fitted_.bases[2].vectorizers
     np.testing.assert_allclose(loaded.predict_proba(te_texts, small_vectors[~train]), proba)

@@ -57,6 +57,8 @@ class FittedSeverity:
     decision_weights: np.ndarray
     embedding_dim: int | None
     info: dict[str, Any] = field(default_factory=dict)
+    #: P(training source | embedding), an input of the stacker (``source_aware``); None otherwise
+    source_gate: LogisticRegression | None = None
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -64,11 +66,26 @@ def _log(p: np.ndarray) -> np.ndarray:
 
 
 def _base_proba(
-    base: BaseLearner, classes: np.ndarray, texts: Sequence[str], emb: np.ndarray | None
+    base: BaseLearner,
+    classes: np.ndarray,
+    texts: Sequence[str],
+    emb: np.ndarray | None,
+    memo: dict[int, Any] | None = None,
 ) -> np.ndarray:
-    X = stack_features(
-        texts, emb if base.uses_embeddings else None, base.vectorizers, embedding_weight=base.embedding_weight
-    )
+    """One base's probabilities over ``classes``. ``memo`` shares the TF-IDF matrix between bases
+    that hold the same fitted vectorizers (``stack_nb``'s two TF-IDF bases)."""
+    shareable = memo is not None and not base.uses_embeddings
+    if shareable and id(base.vectorizers) in memo:  # type: ignore[operator]
+        X = memo[id(base.vectorizers)]  # type: ignore[index]
+    else:
+        X = stack_features(
+            texts,
+            emb if base.uses_embeddings else None,
+            base.vectorizers,
+            embedding_weight=base.embedding_weight,
+        )
+        if shareable:
+            memo[id(base.vectorizers)] = X  # type: ignore[index]
     out = np.zeros((len(texts), len(classes)))
     out[:, np.searchsorted(classes, base.classifier.classes_)] = base.classifier.predict_proba(X)
     return out
@@ -127,9 +144,13 @@ def fit_severity(
     calibration: str = "vector",
     tune_decision: bool = True,
     n_folds: int = 3,
+    n_repeats: int = 1,
     max_iter: int = 2000,
     random_state: int = 0,
     tfidf: dict[str, Any] | None = None,
+    sources: Sequence[str] | None = None,
+    source_aware: bool = False,
+    C_source: float = 1.0,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -139,10 +160,22 @@ def fit_severity(
     block as a third base. A multinomial logistic regression on the
     bases' out-of-fold log-probabilities (``n_folds`` stratified, group-aware folds) combines and
     calibrates them (for a single base it is vector scaling); decision weights are tuned on the same
-    out-of-fold predictions. Base learners are then refitted on all rows.
+    out-of-fold predictions. With ``n_repeats`` > 1 the out-of-fold predictions are made for that
+    many fold splits (seeds ``random_state``, ``random_state + 1``, ...) and the stacker and decision
+    weights are fitted on all of them, so they depend less on one arbitrary split. Base learners are
+    then refitted on all rows.
+
+    ``source_aware`` (needs ``sources``, the training dataset of each row, and embeddings): a
+    logistic regression on the embedding predicts which training source a text resembles, and its
+    out-of-fold log-probabilities are stacker inputs too. The stacker can then shift each class's
+    prior by source: the sources label differently (Davidson is 77 % "offensive"; ToxiGen statements
+    are never labelled offensive), and one shared calibrator otherwise leaves "offensive" mass on
+    ToxiGen-style statements (evidence in docs/severity.md).
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
+    if not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
+        raise InputError(f"n_repeats is {n_repeats!r}; expected an integer >= 1")
     if calibration not in ("vector", "none"):
         raise InputError(f'calibration is "{calibration}"; expected "vector" or "none"')
     if features.startswith("stack") and calibration == "none":
@@ -158,17 +191,53 @@ def fit_severity(
     uses_emb = any(s[0] for s in specs)
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
     classes = np.unique(y)
+    src: np.ndarray | None = None
+    if source_aware:
+        if emb is None:
+            raise InputError(
+                f'source_aware needs embeddings but features is "{features}"; expected features with '
+                'an embedding block ("embedding", "both", "stack", "stack_nb") or source_aware=False'
+            )
+        if sources is None or len(sources) != n:
+            raise InputError(
+                "source_aware needs one source (training dataset name) per row; expected "
+                f"{n} sources, got {'none' if sources is None else len(sources)}"
+            )
+        if calibration == "none":
+            raise InputError(
+                'source_aware needs calibration "vector" (the stacker); expected calibration="vector"'
+            )
+        src = np.asarray(sources).astype(str)
+        if len(np.unique(src)) < 2:
+            logger.info("one training source only (%s): no source-aware calibration", src[0] if n else "-")
+            src = None
 
-    def build(spec: tuple[bool, bool, float, str], idx: np.ndarray) -> BaseLearner:
-        with_emb, with_tfidf, weight, kind = spec
-        vecs = make_vectorizers(**(tfidf or {})) if with_tfidf else []
-        X = stack_features(
-            [texts[i] for i in idx],
-            emb[idx] if with_emb and emb is not None else None,
-            vecs,
-            embedding_weight=weight,
-            fit=True,
+    def fit_gate(idx: np.ndarray) -> LogisticRegression:
+        assert src is not None and emb is not None
+        # balanced: the gate is then a resemblance score, not the training mix (97 % Davidson),
+        # whose saturated log-probabilities gave the stacker nothing to use (docs/severity.md)
+        gate = LogisticRegression(
+            C=C_source, class_weight="balanced", max_iter=max_iter, random_state=random_state
         )
+        return gate.fit(emb[idx], src[idx])
+
+    def build(spec: tuple[bool, bool, float, str], idx: np.ndarray, shared: dict[str, Any]) -> BaseLearner:
+        """Fit one base on rows ``idx``; TF-IDF-only bases fitted with the same ``shared`` dict use
+        one set of fitted vectorizers (same settings, same rows: fitting it twice only cost time)."""
+        with_emb, with_tfidf, weight, kind = spec
+        if with_tfidf and not with_emb and "tfidf" in shared:
+            vecs, X = shared["tfidf"]
+        else:
+            vecs = make_vectorizers(**(tfidf or {})) if with_tfidf else []
+            X = stack_features(
+                [texts[i] for i in idx],
+                emb[idx] if with_emb and emb is not None else None,
+                vecs,
+                embedding_weight=weight,
+                fit=True,
+            )
+            if with_tfidf and not with_emb:
+                shared["tfidf"] = (vecs, X)
         clf: LogisticRegression | NBLogisticRegression
         if kind == "nb":
             clf = NBLogisticRegression(
@@ -184,32 +253,51 @@ def fit_severity(
             uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
         )
 
+    def out_of_fold(seed: int) -> list[np.ndarray]:
+        """Each base's (then the gate's) out-of-fold probabilities for one fold split."""
+        blocks = [np.zeros((n, len(classes))) for _ in specs]
+        if src is not None:
+            blocks.append(np.zeros((n, len(np.unique(src)))))
+        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        for k, (tr, va) in enumerate(folds.split(np.zeros(n), y, groups)):
+            shared: dict[str, Any] = {}
+            memo: dict[int, Any] = {}
+            va_texts, va_emb = [texts[i] for i in va], emb[va] if emb is not None else None
+            for j, spec in enumerate(specs):
+                base = build(spec, tr, shared)
+                blocks[j][va] = _base_proba(base, classes, va_texts, va_emb, memo)
+            if src is not None:
+                blocks[-1][va] = _gate_proba(fit_gate(tr), np.unique(src), emb[va])  # type: ignore[index]
+            logger.info(
+                "severity fold %d/%d (split seed %d) fitted on %d rows", k + 1, n_folds, seed, len(tr)
+            )
+        return blocks
+
     calibrator = None
     weights = np.ones(len(classes))
     if calibration != "none" or tune_decision:
-        oofs = [np.zeros((n, len(classes))) for _ in specs]
-        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-        for k, (tr, va) in enumerate(folds.split(np.zeros(n), y, groups)):
-            for j, spec in enumerate(specs):
-                base = build(spec, tr)
-                oofs[j][va] = _base_proba(
-                    base, classes, [texts[i] for i in va], emb[va] if emb is not None else None
-                )
-            logger.info("severity fold %d/%d fitted on %d rows", k + 1, n_folds, len(tr))
+        # repeated cross-fitting: every split seed gives each row one out-of-fold prediction; the
+        # stacker and the decision weights are fitted on all of them (rows repeated n_repeats times)
+        repeats = [out_of_fold(random_state + r) for r in range(n_repeats)]
+        y_rep, sw_rep = np.tile(y, n_repeats), np.tile(sw, n_repeats)
         if calibration == "vector":
             calibrator = LogisticRegression(C=100.0, max_iter=1000)
-            meta = np.hstack([_log(o) for o in oofs])
-            calibrator.fit(meta, y, sample_weight=sw)
+            meta = np.vstack([np.hstack([_log(b) for b in blocks]) for blocks in repeats])
+            calibrator.fit(meta, y_rep, sample_weight=sw_rep)
             oof = calibrator.predict_proba(meta)
         else:
-            oof = oofs[0]
+            oof = np.vstack([blocks[0] for blocks in repeats])
         if tune_decision:
-            weights = tune_decision_weights(y, oof)
-    bases = [build(spec, np.arange(n)) for spec in specs]
-    info = {
+            weights = tune_decision_weights(y_rep, oof)
+    shared_all: dict[str, Any] = {}
+    bases = [build(spec, np.arange(n), shared_all) for spec in specs]
+    gate = None if src is None else fit_gate(np.arange(n))
+    info: dict[str, Any] = {
         "n_train": int(n),
         "n_features": [int(b.classifier.n_features_in_) for b in bases],
     }
+    if gate is not None:
+        info["sources"] = [str(c) for c in gate.classes_]
     return FittedSeverity(
         classes=classes,
         bases=bases,
@@ -217,7 +305,15 @@ def fit_severity(
         decision_weights=weights,
         embedding_dim=int(emb.shape[1]) if emb is not None else None,
         info=info,
+        source_gate=gate,
     )
+
+
+def _gate_proba(gate: LogisticRegression, sources: np.ndarray, emb: np.ndarray) -> np.ndarray:
+    """P(source | embedding) with one column per training source (a fold may miss a rare one)."""
+    out = np.zeros((len(emb), len(sources)))
+    out[:, np.searchsorted(sources, gate.classes_)] = gate.predict_proba(emb)
+    return out
 
 
 def severity_proba(fitted: FittedSeverity, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
@@ -228,7 +324,11 @@ def severity_proba(fitted: FittedSeverity, texts: Sequence[str], embeddings: np.
         return out
     texts = list(texts)
     emb = None if fitted.embedding_dim is None else np.asarray(embeddings, dtype=np.float32)
-    raws = [_base_proba(b, fitted.classes, texts, emb) for b in fitted.bases]
+    memo: dict[int, Any] = {}
+    raws = [_base_proba(b, fitted.classes, texts, emb, memo) for b in fitted.bases]
+    gate = getattr(fitted, "source_gate", None)  # absent in models saved before it existed
+    if gate is not None and emb is not None:
+        raws.append(gate.predict_proba(emb))
     if fitted.calibrator is None:
         probs = raws[0]
     else:
@@ -250,7 +350,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
     """Severity pre-scorer over (normalised texts, their L2-normalised embeddings).
 
     Parameters mirror :func:`fit_severity`; ``embedder_id`` (``name@version``) names the vector space
-    the model was trained in and is checked before scoring (:meth:`check_embedder`).
+    the model was trained in and is checked before scoring (:meth:`check_embedder`). ``fit`` takes
+    ``sources`` (each row's training dataset), used when ``source_aware``.
     """
 
     def __init__(
@@ -266,9 +367,12 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         calibration: str = "vector",
         tune_decision: bool = True,
         n_folds: int = 3,
+        n_repeats: int = 1,
         max_iter: int = 2000,
         random_state: int = 0,
         tfidf: dict[str, Any] | None = None,
+        source_aware: bool = False,
+        C_source: float = 1.0,
     ) -> None:
         self.embedder_id = embedder_id
         self.features = features
@@ -280,9 +384,12 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.tune_decision = tune_decision
         self.n_folds = n_folds
+        self.n_repeats = n_repeats
         self.max_iter = max_iter
         self.random_state = random_state
         self.tfidf = tfidf
+        self.source_aware = source_aware
+        self.C_source = C_source
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -293,6 +400,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         *,
         sample_weight: np.ndarray | None = None,
         groups: np.ndarray | None = None,
+        sources: Sequence[str] | None = None,
     ) -> SeverityModel:
         texts = list(texts)
         y_arr = np.asarray(y)
@@ -320,9 +428,13 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             calibration=self.calibration,
             tune_decision=self.tune_decision,
             n_folds=self.n_folds,
+            n_repeats=self.n_repeats,
             max_iter=self.max_iter,
             random_state=self.random_state,
             tfidf=self.tfidf,
+            sources=sources,
+            source_aware=self.source_aware,
+            C_source=self.C_source,
         )
         self.classes_ = np.arange(N_CLASSES)
         return self
