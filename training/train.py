@@ -205,6 +205,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         train["severity"].to_numpy(),
         sample_weight=weights,
         groups=pd.factorize(train["text"])[0],  # duplicate texts stay in one out-of-fold fold
+        sources=train["dataset"].to_numpy(),  # for source_aware calibration
     )
     fit_s = time.perf_counter() - t0
 

@@ -9,6 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.training.conftest import TINY_DATA, TINY_ROWS
+from training.config import load_config
 from training.registry import (
     PromotionRefused,
     champion_version,
@@ -31,7 +32,10 @@ def test_first_version_is_registered_champion_with_evidence(first_run, registry_
     assert run.info.status == "FINISHED"
     p, m = run.data.params, run.data.metrics
     assert len(p["data.davidson.sha256"]) == 64 and "split_digest.davidson" in p
-    assert p["model.features"] == "stack" and p["embedder"].startswith("all-MiniLM-L6-v2@")
+    cfg = load_config(None)["model"]  # every config value is a param of the run
+    for key in ("features", "source_aware", "n_repeats"):
+        assert p[f"model.{key}"] == str(cfg[key])
+    assert p["embedder"].startswith("all-MiniLM-L6-v2@")
     for ds in TINY_DATA:
         for k in ("macro_f1", "hate_f1", "ece", "macro_auc", "f1_0"):
             assert 0.0 <= m[f"test.{ds}.{k}"] <= 1.0
