@@ -95,3 +95,18 @@ def test_score_items_contract(fitted_small, cached_embedder, small_data):
         assert len(s["severity_probs"]) == 4 and sum(s["severity_probs"]) == pytest.approx(1.0)
         assert s["model"] == {"name": "trendml-severity", "version": "7"}
     assert score_items(fitted_small, [], cached_embedder, model_name="m", model_version="1") == []
+
+
+def test_reads_format_1_refuses_unknown(fitted_small, small_vectors, tmp_path):
+    import json
+
+    d = fitted_small.save(tmp_path / "m")
+    meta = json.loads((d / "severity_model.json").read_text())
+    assert meta["format_version"] == 2
+    meta["format_version"] = 1  # written before the source gate existed: still loads
+    (d / "severity_model.json").write_text(json.dumps(meta))
+    assert SeverityModel.load(d).predict_proba(["hello"], small_vectors[:1]).shape == (1, 4)
+    meta["format_version"] = 99
+    (d / "severity_model.json").write_text(json.dumps(meta))
+    with pytest.raises(StateError, match="format_version 99"):
+        SeverityModel.load(d)

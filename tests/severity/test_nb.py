@@ -68,6 +68,16 @@ def test_stack_nb_model(small_data, small_vectors, cached_embedder, tmp_path):
     majority = np.bincount(small_data["severity"]).argmax()
     pred = model.decide(proba)
     assert macro_f1(y, pred) > macro_f1(y, np.full_like(y, majority)) + 0.2
+    # the shared TF-IDF matrix gives the same probabilities as transforming per base
+    from trendml.severity.estimator import _base_proba
+
+    fitted = model.fitted_
+    per_base = [_base_proba(b, fitted.classes, te_texts, small_vectors[~train]) for b in fitted.bases]
+    memo: dict = {}
+    shared = [_base_proba(b, fitted.classes, te_texts, small_vectors[~train], memo) for b in fitted.bases]
+    assert len(memo) == 1
+    for a, b in zip(per_base, shared, strict=True):
+        np.testing.assert_allclose(a, b)
     loaded = SeverityModel.load(model.save(tmp_path / "m"))
     assert loaded.get_params()["features"] == "stack_nb"
     assert loaded.fitted_.bases[1].vectorizers is loaded.fitted_.bases[2].vectorizers

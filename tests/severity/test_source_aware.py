@@ -81,6 +81,12 @@ def test_bad_configurations(parts, small_vectors):
         SeverityModel(source_aware=True, features="embedding", calibration="none", n_folds=2).fit(
             *tr, sources=parts["tr_src"]
         )
+    # a source too small for every training fold to hold it: no gate (its columns would not match)
+    few = np.array(parts["tr_src"], dtype=object)
+    few[np.flatnonzero(parts["tr_src"] == "toxigen_seeds")[3:]] = "davidson"
+    assert (few == "toxigen_seeds").sum() == 3
+    small = SeverityModel(source_aware=True, n_folds=2).fit(*tr, sources=few)
+    assert small.fitted_.source_gate is None
     # a single source: nothing to condition on, the model fits without a gate
     one = SeverityModel(source_aware=True, n_folds=2).fit(*tr, sources=["davidson"] * len(parts["tr_y"]))
     assert one.fitted_.source_gate is None
@@ -98,6 +104,6 @@ def test_repeated_cross_fitting(parts, aware):
     assert not np.allclose(twice.fitted_.calibrator.coef_, aware.fitted_.calibrator.coef_)
     proba = twice.predict_proba(parts["te_texts"], parts["te_vec"])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
-    for bad in (0, 1.5, "3"):
+    for bad in (0, 1.5, "3", True):
         with pytest.raises(InputError, match="n_repeats"):
             SeverityModel(n_repeats=bad, n_folds=2).fit(*tr)

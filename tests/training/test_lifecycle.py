@@ -8,7 +8,7 @@ import math
 import pytest
 from mlflow import MlflowClient
 
-from tests.training.conftest import TINY_DATA, TINY_ROWS
+from tests.training.conftest import TINY, TINY_DATA, TINY_ROWS
 from training.config import load_config
 from training.registry import (
     PromotionRefused,
@@ -32,9 +32,11 @@ def test_first_version_is_registered_champion_with_evidence(first_run, registry_
     assert run.info.status == "FINISHED"
     p, m = run.data.params, run.data.metrics
     assert len(p["data.davidson.sha256"]) == 64 and "split_digest.davidson" in p
-    cfg = load_config(None)["model"]  # every config value is a param of the run
-    for key in ("features", "source_aware", "n_repeats"):
+    cfg = load_config(TINY)["model"]  # every config value is a param of the run
+    for key in ("features", "source_aware", "n_repeats", "n_folds"):
         assert p[f"model.{key}"] == str(cfg[key])
+    assert p["model.features"] == "stack_nb" and p["model.source_aware"] == "True"  # the defaults
+    assert load_config(None)["model"] == cfg | {"n_folds": 3}  # models/severity.yaml == built-in defaults
     assert p["embedder"].startswith("all-MiniLM-L6-v2@")
     for ds in TINY_DATA:
         for k in ("macro_f1", "hate_f1", "ece", "macro_auc", "f1_0"):

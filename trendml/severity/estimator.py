@@ -31,7 +31,8 @@ from trendml.severity.nb import NBLogisticRegression
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: source gate, n_repeats, shared TF-IDF; version-1 files still load
+_READABLE_FORMATS = (1, 2)
 _EPS = 1e-7
 _META = "severity_model.json"
 _WEIGHTS = "severity_model.joblib"
@@ -174,8 +175,10 @@ def fit_severity(
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
-    if not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
-        raise InputError(f"n_repeats is {n_repeats!r}; expected an integer >= 1")
+    if isinstance(n_repeats, bool) or not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
+        raise InputError(
+            f"n_repeats is {n_repeats!r}; expected an integer >= 1; set model.n_repeats to 1, 2, 3, ..."
+        )
     if calibration not in ("vector", "none"):
         raise InputError(f'calibration is "{calibration}"; expected "vector" or "none"')
     if features.startswith("stack") and calibration == "none":
@@ -200,16 +203,29 @@ def fit_severity(
             )
         if sources is None or len(sources) != n:
             raise InputError(
-                "source_aware needs one source (training dataset name) per row; expected "
-                f"{n} sources, got {'none' if sources is None else len(sources)}"
+                f"source_aware got {'no sources' if sources is None else f'{len(sources)} sources'} for "
+                f"{n} rows; expected one source (training dataset name) per row; pass sources= to "
+                "SeverityModel.fit or set source_aware=False"
             )
         if calibration == "none":
             raise InputError(
-                'source_aware needs calibration "vector" (the stacker); expected calibration="vector"'
+                'calibration is "none" but source_aware needs the stacker; expected calibration="vector" '
+                "or source_aware=False"
             )
         src = np.asarray(sources).astype(str)
-        if len(np.unique(src)) < 2:
+        names, counts = np.unique(src, return_counts=True)
+        if len(names) < 2:
             logger.info("one training source only (%s): no source-aware calibration", src[0] if n else "-")
+            src = None
+        elif counts.min() < 2 * n_folds:
+            # too few rows for every training fold to hold each source: the gate's columns at
+            # scoring time would not match the out-of-fold ones
+            logger.warning(
+                "source %s has %d rows (< %d): no source-aware calibration",
+                names[counts.argmin()],
+                counts.min(),
+                2 * n_folds,
+            )
             src = None
 
     def fit_gate(idx: np.ndarray) -> LogisticRegression:
@@ -277,7 +293,8 @@ def fit_severity(
     weights = np.ones(len(classes))
     if calibration != "none" or tune_decision:
         # repeated cross-fitting: every split seed gives each row one out-of-fold prediction; the
-        # stacker and the decision weights are fitted on all of them (rows repeated n_repeats times)
+        # stacker and the decision weights are fitted on all of them (rows repeated n_repeats times,
+        # so the stacker's C=100 acts like 100 * n_repeats: immaterial for ~10 inputs on ~20k rows)
         repeats = [out_of_fold(random_state + r) for r in range(n_repeats)]
         y_rep, sw_rep = np.tile(y, n_repeats), np.tile(sw, n_repeats)
         if calibration == "vector":
@@ -530,7 +547,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             )
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("format_version") != FORMAT_VERSION:
+            if meta.get("format_version") not in _READABLE_FORMATS:
                 raise ValueError(f"format_version {meta.get('format_version')!r}")
             model = cls(**meta["params"])
             fitted = joblib.load(weights_path)
