@@ -95,7 +95,8 @@ def run() -> str:
         variants = []
         for label, over in VARIANTS:
             cfg = load_config(None, model=over)
-            res, t = _train(settings, ["davidson", "toxigen_seeds"], cached, f"bench-{over['features']}", cfg)
+            run_name = "bench-" + "-".join(f"{k}={v}" for k, v in over.items())
+            res, t = _train(settings, ["davidson", "toxigen_seeds"], cached, run_name, cfg)
             runs.append((label, res, t))
             variant_model, _, _ = load_severity_model(f"models:/trendml-severity/{res.version}", settings)
             variants.append((label, res, t, variant_model))
