@@ -294,7 +294,7 @@ def fit_severity(
     if calibration != "none" or tune_decision:
         # repeated cross-fitting: every split seed gives each row one out-of-fold prediction; the
         # stacker and the decision weights are fitted on all of them (rows repeated n_repeats times,
-        # so the stacker's C=100 acts like 100 * n_repeats: immaterial for ~10 inputs on ~20k rows)
+        # which weakens the stacker's C=100 regularisation by that factor)
         repeats = [out_of_fold(random_state + r) for r in range(n_repeats)]
         y_rep, sw_rep = np.tile(y, n_repeats), np.tile(sw, n_repeats)
         if calibration == "vector":
