@@ -54,6 +54,17 @@ class TrainingData:
         return {f"split_digest.{name}": split_digest(part["id"]) for name, part in self.test_sets().items()}
 
 
+def annotator_weights(frame: pd.DataFrame) -> np.ndarray | None:
+    """Davidson soft labels as row weights: the share of coders who chose the row's majority class
+    (floor 0.34); 1 for rows without vote counts. ``None`` when the frame has no vote columns."""
+    if "n_annotators" not in frame.columns:
+        return None
+    agree = frame[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / frame["n_annotators"].replace(
+        0, np.nan
+    )
+    return agree.fillna(1.0).clip(lower=0.34).to_numpy()
+
+
 def data_file(name: str, settings: Settings) -> Path:
     where, rel = DATA_FILES[name]
     return (shipped_data_dir() if where == "shipped" else settings.shared_data) / rel

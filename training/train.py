@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import flatten, load_config
-from training.data import TrainingData, load_training_data
+from training.data import TrainingData, annotator_weights, load_training_data
 from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
 from training.tracking import CHAMPION, connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
@@ -191,12 +191,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
 
     # -- fit ---------------------------------------------------------------------------------
     train = data.train
-    weights = None
-    if cfg.get("annotator_weights") and "n_annotators" in train.columns:
-        agree = train[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / train["n_annotators"].replace(
-            0, np.nan
-        )
-        weights = agree.fillna(1.0).clip(lower=0.34).to_numpy()
+    weights = annotator_weights(train) if cfg.get("annotator_weights") else None
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
     model.fit(

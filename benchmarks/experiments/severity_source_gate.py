@@ -35,7 +35,7 @@ VARIANTS = {
 
 def _data():
     from training.config import load_config
-    from training.data import load_training_data
+    from training.data import annotator_weights, load_training_data
     from trendml.config import Settings
     from trendml.embed import embedder_from_settings
 
@@ -50,10 +50,7 @@ def _data():
     )
     train = data.train.reset_index(drop=True)
     test = data.frame[data.frame["split"] == "test"].reset_index(drop=True)
-    agree = train[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / train["n_annotators"].replace(
-        0, np.nan
-    )
-    weights = agree.fillna(1.0).clip(lower=0.34).to_numpy()
+    weights = annotator_weights(train)
     embedder = embedder_from_settings(settings)
     return (
         train,

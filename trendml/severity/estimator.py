@@ -87,8 +87,14 @@ def _base_proba(
         )
         if shareable:
             memo[id(base.vectorizers)] = X  # type: ignore[index]
-    out = np.zeros((len(texts), len(classes)))
-    out[:, np.searchsorted(classes, base.classifier.classes_)] = base.classifier.predict_proba(X)
+    return _aligned_proba(base.classifier, classes, X)
+
+
+def _aligned_proba(clf: Any, classes: np.ndarray, X: Any) -> np.ndarray:
+    """``clf.predict_proba(X)`` with one column per entry of ``classes`` (0 for a class ``clf`` never
+    saw, e.g. one missing from a training fold)."""
+    out = np.zeros((X.shape[0], len(classes)))
+    out[:, np.searchsorted(classes, clf.classes_)] = clf.predict_proba(X)
     return out
 
 
@@ -195,6 +201,7 @@ def fit_severity(
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
     classes = np.unique(y)
     src: np.ndarray | None = None
+    source_names = np.zeros(0, dtype=str)
     if source_aware:
         if emb is None:
             raise InputError(
@@ -213,8 +220,8 @@ def fit_severity(
                 "or source_aware=False"
             )
         src = np.asarray(sources).astype(str)
-        names, counts = np.unique(src, return_counts=True)
-        if len(names) < 2:
+        source_names, counts = np.unique(src, return_counts=True)
+        if len(source_names) < 2:
             logger.info("one training source only (%s): no source-aware calibration", src[0] if n else "-")
             src = None
         elif counts.min() < 2 * n_folds:
@@ -222,7 +229,7 @@ def fit_severity(
             # scoring time would not match the out-of-fold ones
             logger.warning(
                 "source %s has %d rows (< %d): no source-aware calibration",
-                names[counts.argmin()],
+                source_names[counts.argmin()],
                 counts.min(),
                 2 * n_folds,
             )
@@ -273,7 +280,7 @@ def fit_severity(
         """Each base's (then the gate's) out-of-fold probabilities for one fold split."""
         blocks = [np.zeros((n, len(classes))) for _ in specs]
         if src is not None:
-            blocks.append(np.zeros((n, len(np.unique(src)))))
+            blocks.append(np.zeros((n, len(source_names))))
         folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         for k, (tr, va) in enumerate(folds.split(np.zeros(n), y, groups)):
             shared: dict[str, Any] = {}
@@ -283,7 +290,7 @@ def fit_severity(
                 base = build(spec, tr, shared)
                 blocks[j][va] = _base_proba(base, classes, va_texts, va_emb, memo)
             if src is not None:
-                blocks[-1][va] = _gate_proba(fit_gate(tr), np.unique(src), emb[va])  # type: ignore[index]
+                blocks[-1][va] = _aligned_proba(fit_gate(tr), source_names, emb[va])  # type: ignore[index]
             logger.info(
                 "severity fold %d/%d (split seed %d) fitted on %d rows", k + 1, n_folds, seed, len(tr)
             )
@@ -324,13 +331,6 @@ def fit_severity(
         info=info,
         source_gate=gate,
     )
-
-
-def _gate_proba(gate: LogisticRegression, sources: np.ndarray, emb: np.ndarray) -> np.ndarray:
-    """P(source | embedding) with one column per training source (a fold may miss a rare one)."""
-    out = np.zeros((len(emb), len(sources)))
-    out[:, np.searchsorted(sources, gate.classes_)] = gate.predict_proba(emb)
-    return out
 
 
 def severity_proba(fitted: FittedSeverity, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
