@@ -7,6 +7,15 @@ observation per trend per window (the contract fields), and merge/split events.
 
 ``TrendState.in_memory()`` is the same code on an in-memory SQLite database, so a batch run and
 an incremental run over a file database go through exactly the same steps.
+
+**Generations.** Every change of the state (a window added, a reset, the config stored) bumps the
+one-row table ``trend_version`` in the same transaction, as a compare-and-swap on the generation
+the writer loaded: a writer whose state was changed by another process meanwhile gets a
+:class:`StateError` instead of overwriting it. :meth:`TrendState.batch` groups many changes (a reset
+and the windows of a re-run) into one transaction, so readers see the old state or the new one,
+never a mixture. Readers compare :func:`read_generation` (one primary-key read) with the generation
+they loaded and reload when it moved (:meth:`TrendState.refresh`); multi-statement reads go through
+:func:`consistent_read`, which repeats a read that a commit landed in the middle of.
 """
 
 from __future__ import annotations
@@ -14,10 +23,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import (
@@ -33,8 +44,10 @@ from sqlalchemy import (
     create_engine,
     delete,
     select,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from trendml.errors import StateError
@@ -121,7 +134,29 @@ class TrendEvent(Base):
     other_id: Mapped[str] = mapped_column(String(64))
 
 
+class TrendVersion(Base):
+    """One row (``id = 1``): the generation of the trend state, bumped by every change."""
+
+    __tablename__ = "trend_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TrendRetired(Base):
+    """A trend deleted by a reset that did not come back in the re-run: its member ids as of the
+    reset, so analyst decisions on it stay exportable (and listable) instead of orphaned."""
+
+    __tablename__ = "trend_retired"
+    trend_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(DateTime)
+    generation: Mapped[int] = mapped_column(Integer)
+    member_ids: Mapped[str] = mapped_column(Text, default="[]")
+
+
 TABLES = [
+    TrendVersion.__table__,
+    TrendRetired.__table__,
     TrendMeta.__table__,
     TrendWindow.__table__,
     TrendRow.__table__,
@@ -139,6 +174,35 @@ def _pack(ids: list[str], vectors: np.ndarray) -> bytes:
 def _unpack(blob: bytes) -> tuple[list[str], np.ndarray]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
         return [str(i) for i in npz["ids"]], npz["vectors"].astype(np.float32)
+
+
+T = TypeVar("T")
+READ_ATTEMPTS = 20
+
+
+def read_generation(source: Engine | Session) -> int:
+    """The stored generation of the trend state (0 before the first change): one primary-key read."""
+    stmt = select(TrendVersion.generation).where(TrendVersion.id == 1)
+    if isinstance(source, Session):
+        value = source.execute(stmt).scalar()
+    else:
+        with source.connect() as conn:
+            value = conn.execute(stmt).scalar()
+    return int(value or 0)
+
+
+def consistent_read(engine: Engine, read: Callable[[], T], *, attempts: int = READ_ATTEMPTS) -> tuple[T, int]:
+    """Run ``read()`` (any number of statements) so that it sees one generation of the trend state:
+    the generation is read before and after, and the read is repeated when a change was committed
+    in between. Returns ``(result, generation)``; :class:`StateError` if the state kept changing."""
+    for _ in range(attempts):
+        before = read_generation(engine)
+        out = read()
+        if read_generation(engine) == before:
+            return out, before
+    raise StateError(
+        f"the trend state kept changing during {attempts} reads; expected it to settle; retry shortly"
+    )
 
 
 @dataclass
@@ -182,6 +246,10 @@ class TrendState:
         self.url = url or str(engine.url)
         Base.metadata.create_all(engine, tables=TABLES)
         self._session = make_sessionmaker(engine)
+        self._ensure_version_row()
+        self._pending: list[Callable[[Session], None]] | None = None
+        self._reset_from: dict[str, str] | None = None
+        self.generation = 0
         self._load()
 
     # Construction -----------------------------------------------------------------------
@@ -208,47 +276,27 @@ class TrendState:
     def close(self) -> None:
         self.engine.dispose()
 
-    # Loading ----------------------------------------------------------------------------
-    def _load(self) -> None:
-        self.meta: dict[str, Any] = {}
-        self.windows: list[WindowRecord] = []
-        self.trends: dict[str, TrendRecord] = {}
+    def _ensure_version_row(self) -> None:
         try:
-            with self._session() as s:
-                for row in s.scalars(select(TrendMeta)):
-                    self.meta[row.key] = json.loads(row.value)
-                for w in s.scalars(select(TrendWindow).order_by(TrendWindow.seq)):
-                    rec = WindowRecord(
-                        seq=w.seq,
-                        start=_aware(w.start),
-                        end=_aware(w.end),
-                        n_items=w.n_items,
-                        has_model=w.model is not None,
-                        label_map={int(k): v for k, v in json.loads(w.label_map or "{}").items()},
-                    )
-                    if w.history is not None:
-                        rec.history_ids, rec.history = _unpack(w.history)
-                    self.windows.append(rec)
-                for t in s.scalars(select(TrendRow)):
-                    self.trends[t.trend_id] = TrendRecord(
-                        trend_id=t.trend_id,
-                        first_seq=t.first_seq,
-                        last_seq=t.last_seq,
-                        first_start=_aware(t.first_start),
-                        centroid=np.frombuffer(t.centroid, dtype=np.float32).copy(),
-                        parent_id=t.parent_id,
-                        merged_into=t.merged_into,
-                        ever_emerging=t.ever_emerging,
-                    )
-                for seq, tid, size, n_window in s.execute(
-                    select(
-                        TrendObservation.seq,
-                        TrendObservation.trend_id,
-                        TrendObservation.size,
-                        TrendObservation.n_window,
-                    )
-                ):
-                    self.trends[tid].sizes[seq] = (size, n_window)
+            with self._session.begin() as s:
+                if s.get(TrendVersion, 1) is None:
+                    s.add(TrendVersion(id=1, generation=0, changed_at=None))
+        except IntegrityError:  # another process created it first
+            pass
+
+    # Loading ----------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Reload when another process changed the state since it was loaded; True if it did."""
+        if self._pending is not None:
+            raise StateError("refresh() inside batch(); expected it outside; finish the batch first")
+        if read_generation(self.engine) == self.generation:
+            return False
+        self._load()
+        return True
+
+    def _load(self) -> None:
+        try:
+            loaded, generation = consistent_read(self.engine, self._read_all)
         except StateError:
             raise
         except Exception as exc:
@@ -256,6 +304,55 @@ class TrendState:
                 f"trend state at {self.url} is unreadable ({type(exc).__name__}); expected tables written by "
                 "trendml; pass another --state path, or --no-state"
             ) from None
+        self.meta, self.windows, self.trends, self.emerging, self._model_blobs = loaded
+        self.generation = generation
+
+    def _read_all(self) -> tuple:
+        meta: dict[str, Any] = {}
+        windows: list[WindowRecord] = []
+        trends: dict[str, TrendRecord] = {}
+        emerging: dict[str, bool] = {}
+        blobs: dict[int, bytes] = {}
+        with self._session() as s:
+            for row in s.scalars(select(TrendMeta)):
+                meta[row.key] = json.loads(row.value)
+            for w in s.scalars(select(TrendWindow).order_by(TrendWindow.seq)):
+                rec = WindowRecord(
+                    seq=w.seq,
+                    start=_aware(w.start),
+                    end=_aware(w.end),
+                    n_items=w.n_items,
+                    has_model=w.model is not None,
+                    label_map={int(k): v for k, v in json.loads(w.label_map or "{}").items()},
+                )
+                if w.history is not None:
+                    rec.history_ids, rec.history = _unpack(w.history)
+                if w.model is not None:  # kept, so that assign never reads a row a writer replaced
+                    blobs[w.seq] = w.model
+                windows.append(rec)
+            for t in s.scalars(select(TrendRow)):
+                emerging[t.trend_id] = bool(t.emerging)
+                trends[t.trend_id] = TrendRecord(
+                    trend_id=t.trend_id,
+                    first_seq=t.first_seq,
+                    last_seq=t.last_seq,
+                    first_start=_aware(t.first_start),
+                    centroid=np.frombuffer(t.centroid, dtype=np.float32).copy(),
+                    parent_id=t.parent_id,
+                    merged_into=t.merged_into,
+                    ever_emerging=t.ever_emerging,
+                )
+            for seq, tid, size, n_window in s.execute(
+                select(
+                    TrendObservation.seq,
+                    TrendObservation.trend_id,
+                    TrendObservation.size,
+                    TrendObservation.n_window,
+                )
+            ):
+                if tid in trends:  # a row missing here means a commit landed mid-read (re-read)
+                    trends[tid].sizes[seq] = (size, n_window)
+        return meta, windows, trends, emerging, blobs
 
     # Accessors --------------------------------------------------------------------------
     @property
@@ -271,10 +368,12 @@ class TrendState:
         for rec in reversed(self.windows):
             if rec.has_model:
                 if rec.model is None:
-                    with self._session() as s:
-                        blob = s.get(TrendWindow, rec.seq).model
-                    if blob is None:  # pragma: no cover - pruned concurrently
-                        return None
+                    blob = self._model_blobs.get(rec.seq)
+                    if blob is None:
+                        raise StateError(
+                            f"trend state at {self.url}: the model of window {rec.seq} is not loaded; "
+                            "expected it with the state; reload the state"
+                        )
                     rec.model = WindowModel.from_bytes(blob)
                 return rec
         return None
@@ -283,8 +382,8 @@ class TrendState:
         """Store the detector config on first use; refuse a different one later."""
         if not self.meta.get("config"):
             self.meta["config"] = config
-            with self._session.begin() as s:
-                s.merge(TrendMeta(key="config", value=json.dumps(config, sort_keys=True)))
+            value = json.dumps(config, sort_keys=True)
+            self._write(lambda s: s.merge(TrendMeta(key="config", value=value)))
             return
         old = self.meta["config"]
         diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
@@ -320,12 +419,100 @@ class TrendState:
         a different group after a re-run; a re-run passing ``previous_ids`` gives them back to the
         groups that keep most of their items."""
         keep = sorted(self.retired_ids | set(self.trends))
-        with self._session.begin() as s:
+
+        def write(s: Session) -> None:
             for table in (TrendEvent, TrendObservation, TrendRow, TrendWindow, TrendMeta):
                 s.execute(delete(table))
             if keep:
                 s.add(TrendMeta(key="retired_ids", value=json.dumps(keep)))
-        self._load()
+
+        if self._pending is not None and self._reset_from is None:
+            self._reset_from = self.memberships()  # what retired trends held, for the retired list
+        self._write(write)
+        self.meta = {"retired_ids": keep} if keep else {}
+        self.windows, self.trends, self.emerging, self._model_blobs = [], {}, {}, {}
+
+    # Transactions -----------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[TrendState]:
+        """Group every change made inside into ONE transaction, committed at the end (nothing is
+        written when the block raises). Readers in other processes see the state as it was before
+        the block until the commit, then the whole result: a reset and the re-run that follows it
+        are never visible half-done. Trends a reset deleted that the re-run did not bring back are
+        recorded in ``trend_retired`` with their members (analyst decisions on them stay exportable)."""
+        if self._pending is not None:
+            raise StateError("batch() inside batch(); expected one level; finish the outer batch first")
+        self._pending = []
+        self._reset_from = None
+        try:
+            yield self
+            ops = self._pending
+            retired = self._retired_members()
+            if retired:
+                ops = [*ops, self._record_retired(retired)]
+        except BaseException:
+            self._pending = None
+            self._reset_from = None
+            self._load()  # the memory copy went ahead of the database: back to what is stored
+            raise
+        self._pending = None
+        self._reset_from = None
+        if ops:
+            self._commit(ops)
+
+    def _retired_members(self) -> dict[str, list[str]]:
+        if self._reset_from is None:
+            return {}
+        out: dict[str, list[str]] = {}
+        for item_id, tid in self._reset_from.items():
+            if tid not in self.trends:
+                out.setdefault(tid, []).append(item_id)
+        return out
+
+    def _record_retired(self, retired: dict[str, list[str]]) -> Callable[[Session], None]:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        generation = self.generation + 1
+
+        def write(s: Session) -> None:
+            for tid, members in retired.items():
+                s.merge(
+                    TrendRetired(
+                        trend_id=tid, retired_at=now, generation=generation, member_ids=json.dumps(members)
+                    )
+                )
+
+        return write
+
+    def _write(self, op: Callable[[Session], None]) -> None:
+        if self._pending is not None:
+            self._pending.append(op)
+        else:
+            self._commit([op])
+
+    def _commit(self, ops: list[Callable[[Session], None]]) -> None:
+        """Bump the generation (compare-and-swap on the loaded one) and apply ``ops``, in one transaction."""
+        expected = self.generation
+        with self._session() as s:
+            done = s.execute(
+                update(TrendVersion)
+                .where(TrendVersion.id == 1, TrendVersion.generation == expected)
+                .values(generation=expected + 1, changed_at=datetime.now(UTC).replace(tzinfo=None))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if done == 1:
+                for op in ops:
+                    op(s)
+                s.commit()
+            else:
+                s.rollback()
+        if done != 1:
+            self._load()
+            raise StateError(
+                f"the trend state at {self.url} was changed by another process (now generation "
+                f"{self.generation}; this run started from {expected}); expected no other writer meanwhile; "
+                "run it again"
+            )
+        self.generation = expected + 1
 
     # Writing ----------------------------------------------------------------------------
     def add_window(
@@ -351,7 +538,11 @@ class TrendState:
         if model_blob is not None:
             record.model = WindowModel.from_bytes(model_blob)
             record.has_model = True
-        with self._session.begin() as s:
+        old_hist = [w.seq for w in self.windows[: max(0, len(self.windows) + 1 - keep_history)]]
+        model_seqs = [w.seq for w in self.windows if w.has_model] + ([record.seq] if model_blob else [])
+        stale = model_seqs[: max(0, len(model_seqs) - keep_models)]
+
+        def write(s: Session) -> None:
             s.add(
                 TrendWindow(
                     seq=record.seq,
@@ -418,20 +609,25 @@ class TrendState:
             for kind, tid, other in events:
                 s.add(TrendEvent(seq=record.seq, kind=kind, trend_id=tid, other_id=other))
             # prune blobs nobody will read again
-            old_hist = [w.seq for w in self.windows[: max(0, len(self.windows) + 1 - keep_history)]]
             if old_hist:
                 for row in s.scalars(
                     select(TrendWindow).where(TrendWindow.seq.in_(old_hist), TrendWindow.history.is_not(None))
                 ):
                     row.history = None
-            model_seqs = [w.seq for w in self.windows if w.has_model] + ([record.seq] if model_blob else [])
-            stale = model_seqs[: max(0, len(model_seqs) - keep_models)]
             if stale:
                 for row in s.scalars(
                     select(TrendWindow).where(TrendWindow.seq.in_(stale), TrendWindow.model.is_not(None))
                 ):
                     row.model = None
+
+        self._write(write)
         self.windows.append(record)
+        if model_blob is not None:
+            self._model_blobs[record.seq] = model_blob
+        for seq in stale:
+            self._model_blobs.pop(seq, None)
+        for obs in observations:
+            self.emerging[str(obs["trend_id"])] = bool(obs["emerging"])
         for w in self.windows[: max(0, len(self.windows) - keep_history)]:
             w.history, w.history_ids = None, []
         for w in self.windows:
