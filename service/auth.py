@@ -123,7 +123,13 @@ class AuthMiddleware:
                 else "the Authorization header is not 'Bearer <key>'; expected 'Authorization: Bearer <key>'"
             )
             return await _send_json(send, 401, error_body("unauthorized", "Authorization", detail), challenge)
-        info = await anyio.to_thread.run_sync(svc.authenticate, token)
+        try:
+            info = await anyio.to_thread.run_sync(svc.authenticate, token)
+        except Exception as exc:  # the database is down: keys cannot be checked (not a client mistake)
+            if type(exc).__name__ != "DatabaseUnavailable":
+                raise
+            body = error_body("database unavailable", None, f"{exc}; retry shortly")
+            return await _send_json(send, 503, body)
         if info is None:
             return await _send_json(
                 send,

@@ -251,6 +251,9 @@ class ModelStatus(BaseModel):
     loaded_at: str | None
     last_error: str | None = Field(description="Why the latest (re)load failed, if it did.")
     trends_available: bool
+    trends_error: str | None = Field(
+        None, description="Admin keys only: why trend assignment is degraded (scores carry trend_id null)."
+    )
     embedder: str
 
 

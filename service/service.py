@@ -36,6 +36,7 @@ from service.auth import AuthMiddleware  # noqa: E402
 from service.errors import install_handlers  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
+from service.readiness import ReadinessMiddleware  # noqa: E402
 from service.schemas import (  # noqa: E402
     MAX_ITEMS,
     DetectRequest,
@@ -58,7 +59,7 @@ from service.schemas import (  # noqa: E402
     TrendSummary,
     TrendWindow,
 )
-from service.trends_backend import TrendBackend  # noqa: E402
+from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connection_error  # noqa: E402
 from trendml import __version__  # noqa: E402
 from trendml.embed import embedder_from_settings  # noqa: E402
 
@@ -195,8 +196,13 @@ class TriageService:
     def authenticate(self, token: str) -> Any:
         from trendml.store.keys import lookup_key
 
-        with self.Session() as session:
-            return lookup_key(session, token)
+        try:
+            with self.Session() as session:
+                return lookup_key(session, token)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise DatabaseUnavailable(f"the database cannot be reached ({type(exc).__name__})") from None
+            raise
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         with self._embed_lock:
@@ -225,9 +231,21 @@ class TriageService:
         self.models.stop()
         self.engine.dispose()
 
-    def _model_status(self) -> ModelStatus:
+    def trends_health(self) -> str:
+        """"ok", "degraded" (scores carry no trend; reason on /v1/model) or "unavailable" (no database)."""
+        try:
+            self.trends.current_state()
+        except DatabaseUnavailable:
+            return "unavailable"
+        except Exception as exc:  # noqa: BLE001 - reported, never raised from a probe
+            self.trends._degrade(f"{type(exc).__name__}: {str(exc)[:200]}")
+        return "degraded" if (self.trends.degraded or not self.trends.available) else "ok"
+
+    def _model_status(self, *, admin: bool = True) -> ModelStatus:
         active = self.models.active
+        trends_error = (self.trends.degraded or self.trends.reason) if admin else None
         return ModelStatus(
+            trends_error=trends_error,
             ready=active is not None,
             model=ModelRef(name=active.name, version=active.version) if active else None,
             loaded_at=_iso(active.loaded_at) if active else None,
@@ -261,10 +279,15 @@ class TriageService:
         vectors = self.embed_texts(texts)
         probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
         severity = decide(active.model, probs)
-        assigned = self.trends.assign(items, vectors)
+        try:
+            assigned = self.trends.assign(items, vectors)  # never fails because of the trend state
+        except DatabaseUnavailable as exc:
+            raise bentoml.exceptions.ServiceUnavailable(f"{exc}; nothing was scored; retry shortly") from None
         results: list[ScoreResult] = []
         audit: list[dict[str, Any]] = []
-        for it, text, p, s, (trend_id, emerging) in zip(items, texts, probs, severity, assigned, strict=True):
+        for it, text, p, s, (trend_id, emerging, trend_status) in zip(
+            items, texts, probs, severity, assigned, strict=True
+        ):
             prio = priority(int(s), emerging=bool(emerging))
             probs_list = [round(float(x), 6) for x in p]
             results.append(
@@ -289,12 +312,21 @@ class TriageService:
                     "trend_id": trend_id,
                     "emerging": bool(emerging),
                     "priority": prio,
+                    "trend_status": trend_status,
                 }
             )
-        with self.Session() as session:
-            add_audit(session, audit)
-            record_scores(session, [r.model_dump() for r in results])
-            session.commit()
+        try:
+            with self.Session() as session:
+                add_audit(session, audit)
+                record_scores(session, [r.model_dump() for r in results])
+                session.commit()
+        except Exception as exc:
+            if is_connection_error(exc):  # nothing could be audited: no answer either
+                raise bentoml.exceptions.ServiceUnavailable(
+                    f"the database cannot be reached ({type(exc).__name__}); nothing was scored; "
+                    "retry shortly"
+                ) from None
+            raise
         return results
 
     # ------------------------------------------------------------------ items and detection
@@ -484,14 +516,16 @@ class TriageService:
         """Analyst decisions as labelled rows for retraining (role: admin); see docs/service.md."""
         from trendml.store.feedback import export_labels
 
-        with self.Session() as session:
-            return list(export_labels(session, self.trends.members_of))
+        with self.Session() as session:  # every trend's members from one generation of the trend state
+            return self.trends.export(lambda members_of: list(export_labels(session, members_of)))
 
     # ------------------------------------------------------------------ model and keys
     @app.get("/model", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
-    def model_status(self) -> ModelStatus:
-        """The model in use, when it was loaded and the last load error (any key)."""
-        return self._model_status()
+    def model_status(self, request: Request) -> ModelStatus:
+        """The model in use, when it was loaded and the last load error (any key); with an admin key
+        also why trend assignment is degraded (``trends_error``)."""
+        caller = getattr(request.state, "caller", None)
+        return self._model_status(admin=getattr(caller, "role", None) == "admin")
 
     @app.post("/reload", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
     def reload(self) -> ModelStatus:
@@ -532,3 +566,4 @@ class TriageService:
 
 
 TriageService.add_asgi_middleware(AuthMiddleware)
+TriageService.add_asgi_middleware(ReadinessMiddleware)

@@ -1,13 +1,18 @@
 """Adapter between the service and the trend engine (:mod:`trendml.trends`).
 
 - ``assign``: scores place new items into the latest window's trends (``trendml.trends.assign``,
-  no refit) through an immutable snapshot of the :class:`~trendml.trends.TrendState`, so a
-  detection run in another thread never disturbs scoring; the snapshot is replaced when a run
-  ends.
+  no refit) through an immutable snapshot of the :class:`~trendml.trends.TrendState`. Before each
+  batch the snapshot's generation is compared with the stored one (one primary-key read); when
+  another process (the CLI, another replica, this service's own detection) changed the state, a
+  new snapshot is loaded first. Assignment never fails a score: when it cannot run, items get
+  ``trend_id`` null with ``trend_status`` "unavailable", the reason is logged once and kept for
+  ``/v1/model``; only a database that cannot be reached at all raises :class:`DatabaseUnavailable`.
 - ``detect``: incremental: only windows after the last processed one, and only windows that
   are complete (their end is in the past) unless asked, because a processed window is final.
-- reads (``list_trends``, ``get_trend``, ``members_of``) go through the trend engine's
-  read-only queries (:mod:`trendml.trends.queries`).
+  A run (with its reset) is one transaction (:meth:`TrendState.batch`): readers never see it half-done.
+- reads (``list_trends``, ``get_trend``, ``members_of``, ``export``) go through the trend engine's
+  read-only queries (:mod:`trendml.trends.queries`), each inside
+  :func:`~trendml.trends.state.consistent_read`, so they see one generation of the state.
 
 When the trend engine is not importable the backend reports ``available = False``: scoring
 still works (``trend_id`` null), listings are empty and detection answers 503 with the reason.
@@ -26,6 +31,22 @@ import numpy as np
 from trendml.items import Item
 
 logger = logging.getLogger(__name__)
+
+#: ``trend_status`` of a scored item: assigned to a trend / no trend fits it / no detection has run
+#: yet / assignment could not run (the reason is on ``/v1/model``)
+ASSIGNED, OUTLIER, NO_STATE, UNAVAILABLE = "assigned", "outlier", "no_state", "unavailable"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached: nothing can be read or audited (the service answers 503)."""
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(getattr(exc, "connection_invalidated", False))
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -54,8 +75,9 @@ class TrendBackend:
         self.window = window
         self.detector_params = dict(detector_params or {})
         self.reason: str | None = None
+        #: why assignment is degraded (None when it works): shown to admins on /v1/model
+        self.degraded: str | None = None
         self._state: Any = None
-        self._emerging: dict[str, bool] = {}
         self._swap_lock = threading.Lock()
         try:
             from trendml.trends import TrendDetector, TrendState, assign  # noqa: F401
@@ -70,24 +92,42 @@ class TrendBackend:
         try:
             self._load_snapshot()
         except Exception as exc:  # noqa: BLE001 - a broken state must not stop scoring
-            self.available = False
-            self.reason = (
-                f"the trend state cannot be read ({type(exc).__name__}: {exc}); trend features are off"
-            )
-            logger.warning(self.reason)
+            self._degrade(f"the trend state cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
 
     # ------------------------------------------------------------------ snapshot
-    def _load_snapshot(self) -> None:
-        from sqlalchemy import select
-
+    def _load_snapshot(self) -> Any:
         from trendml.trends import TrendState
-        from trendml.trends.state import TrendRow
 
-        state = TrendState(self.engine)
-        with self.Session() as session:
-            emerging = dict(session.execute(select(TrendRow.trend_id, TrendRow.emerging)).all())
+        state = TrendState(self.engine)  # one generation, model blobs included (consistent_read)
         with self._swap_lock:
-            self._state, self._emerging = state, {k: bool(v) for k, v in emerging.items()}
+            if self._state is None or state.generation >= self._state.generation:
+                self._state = state
+            return self._state
+
+    def _degrade(self, reason: str) -> None:
+        if reason != self.degraded:  # logged once per distinct reason
+            logger.warning("trend assignment unavailable: %s; scores carry trend_id null", reason)
+        self.degraded = reason
+
+    def _recover(self) -> None:
+        if self.degraded is not None:
+            logger.info("trend assignment works again")
+            self.degraded = None
+
+    def current_state(self) -> Any:
+        """The snapshot, reloaded first when the stored generation moved (one primary-key read)."""
+        from trendml.trends.state import read_generation
+
+        try:
+            generation = read_generation(self.engine)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise DatabaseUnavailable(f"the database cannot be reached ({type(exc).__name__})") from None
+            raise
+        state = self._state
+        if state is None or state.generation != generation:
+            state = self._load_snapshot()
+        return state
 
     def detector(self) -> Any:
         from trendml.trends import TrendDetector
@@ -95,25 +135,38 @@ class TrendBackend:
         return TrendDetector(self.window, **self.detector_params)
 
     # ------------------------------------------------------------------ scoring
-    def assign(self, items: Sequence[Item], vectors: np.ndarray) -> list[tuple[str | None, bool]]:
-        if not self.available or self._state is None or not self._state.windows:
-            return [(None, False) for _ in items]
-        from trendml.errors import StateError
+    def assign(self, items: Sequence[Item], vectors: np.ndarray) -> list[tuple[str | None, bool, str]]:
+        """``(trend_id, emerging, trend_status)`` per item. Never raises because of the trend state;
+        raises :class:`DatabaseUnavailable` only when the database cannot be reached."""
+        if not self.available:
+            return [(None, False, UNAVAILABLE) for _ in items]
         from trendml.trends import assign
 
-        state, emerging = self._state, self._emerging
         try:
+            state = self.current_state()
+            if not state.windows or state.model_window() is None:
+                self._recover()
+                return [(None, False, NO_STATE) for _ in items]
             ids = assign(items, vectors, state)
-        except StateError:
-            return [(None, False) for _ in items]
-        return [(tid, bool(emerging.get(tid, False)) if tid else False) for tid in ids]
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the trend state must never fail a score
+            if is_connection_error(exc):
+                raise DatabaseUnavailable(f"the database cannot be reached ({type(exc).__name__})") from None
+            self._degrade(f"{type(exc).__name__}: {str(exc)[:200]}")
+            return [(None, False, UNAVAILABLE) for _ in items]
+        self._recover()
+        emerging = state.emerging
+        return [
+            (tid, bool(emerging.get(tid, False)), ASSIGNED) if tid else (None, False, OUTLIER) for tid in ids
+        ]
 
     # ------------------------------------------------------------------ detection
     def pending_since(self) -> datetime | None:
         """Items from this time on are new to the trend state (None: everything is new)."""
         from trendml.trends import parse_window
 
-        state = self._state
+        state = self.current_state()
         if state is None or state.last_start is None:
             return None
         return state.last_start + parse_window(self.window)
@@ -136,13 +189,14 @@ class TrendBackend:
         from trendml.trends import TrendState
 
         state = TrendState(self.engine)  # a private copy: scoring keeps using the old snapshot
-        previous = None
-        if reset:
-            previous = state.memberships()  # reviewed trends keep their ids across the re-run
-            state.reset()
-        result = self.detector().detect(
-            items, vectors, severity=severity_probs, state=state, previous_ids=previous
-        )
+        with state.batch():  # one transaction: readers see the old state until the whole run commits
+            previous = None
+            if reset:
+                previous = state.memberships()  # reviewed trends keep their ids across the re-run
+                state.reset()
+            result = self.detector().detect(
+                items, vectors, severity=severity_probs, state=state, previous_ids=previous
+            )
         self._load_snapshot()
         windows = result.windows
         latest = windows[-1] if windows else None
@@ -155,7 +209,9 @@ class TrendBackend:
     def reset(self) -> None:
         from trendml.trends import TrendState
 
-        TrendState(self.engine).reset()
+        state = TrendState(self.engine)
+        with state.batch():
+            state.reset()
         self._load_snapshot()
 
     # ------------------------------------------------------------------ reads
@@ -174,7 +230,7 @@ class TrendBackend:
             return {"total": 0, "items": []}
         from trendml.trends.queries import list_trends
 
-        out = list_trends(
+        out = list_trends(  # one generation of the state (consistent_read inside)
             self.engine,
             status=status,
             emerging=emerging,
@@ -193,7 +249,7 @@ class TrendBackend:
             return None
         from trendml.trends.queries import trend_timeline
 
-        out = trend_timeline(self.engine, trend_id, include_members=members)
+        out = trend_timeline(self.engine, trend_id, include_members=members)  # one generation
         if out is None:
             return None
         out["size"] = int(out.get("last_size") or 0)
@@ -221,12 +277,20 @@ class TrendBackend:
         return out
 
     def members_of(self, trend_id: str) -> list[str]:
-        """Member item ids of a trend over every window it appeared in (for label export)."""
+        """Member item ids of a trend over every window it appeared in (for label export); for a
+        trend a reset retired, its members as of that reset."""
         if not self.available:
             return []
-        from trendml.trends.queries import trend_timeline
+        from trendml.trends.queries import trend_members
 
-        out = trend_timeline(self.engine, trend_id, include_members=True)
-        if out is None:
-            return []
-        return list(dict.fromkeys(i for w in out["windows"] for i in w.get("member_ids", [])))
+        return trend_members(self.engine, trend_id)
+
+    def export(self, read: Any) -> Any:
+        """``read(members_of)`` inside one generation of the trend state (the label export reads
+        many trends: it must not mix two states)."""
+        from trendml.trends.state import consistent_read
+
+        if not self.available:
+            return read(self.members_of)
+        out, _ = consistent_read(self.engine, lambda: read(self.members_of))
+        return out

@@ -19,7 +19,7 @@ from trendml.priority import PRIORITY_LABELS, priority
 from trendml.store.feedback import latest_actions, list_feedback
 from trendml.store.items import StoredItem, get_items
 from trendml.trends.queries import list_trends, representative_ids, trend_timeline
-from trendml.trends.state import TrendObservation, TrendRow
+from trendml.trends.state import TrendObservation, TrendRow, consistent_read
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +79,18 @@ def trends_overview(
     ``min_severity`` keeps trends whose dominant severity (largest share of the mix) is at
     least that level; ``since``/``until`` bound the trend's last/first window.
     """
-    listed = list_trends(engine, status=status, region=region, since=since, limit=500)["items"]
-    if until is not None:
-        cut = until.isoformat().replace("+00:00", "Z")
-        listed = [t for t in listed if (t["first_seen"] or "") <= cut]
-    ids = [t["trend_id"] for t in listed]
-    with Session(engine) as s:
-        sizes = _sizes_by_trend(s, ids)
-        payloads = _latest_payloads(s, ids)
-        decisions = latest_actions(s)
+
+    def read() -> tuple[list[dict[str, Any]], dict, dict, dict]:
+        listed = list_trends(engine, status=status, region=region, since=since, limit=500)["items"]
+        if until is not None:
+            cut = until.isoformat().replace("+00:00", "Z")
+            listed = [t for t in listed if (t["first_seen"] or "") <= cut]
+        ids = [t["trend_id"] for t in listed]
+        with Session(engine) as s:
+            return listed, _sizes_by_trend(s, ids), _latest_payloads(s, ids), latest_actions(s)
+
+    # the list, its sizes and payloads from one generation of the trend state (re-read if it moved)
+    (listed, sizes, payloads, decisions), _ = consistent_read(engine, read)
     rows = []
     for t in listed:
         payload = payloads.get(t["trend_id"], {})

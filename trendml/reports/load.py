@@ -102,7 +102,15 @@ def load_trends(session: Session, trend_ids) -> dict[str, TrendInfo]:
 
 
 def load_report_data(session: Session, period: Period) -> ReportData:
-    """Read the records of ``period`` from the trendml database behind ``session``."""
+    """Read the records of ``period`` from the trendml database behind ``session``: observations
+    and trends from one generation of the trend state (read again when a detection run committed
+    in the middle, :func:`trendml.trends.state.consistent_read`)."""
+    from trendml.trends.state import consistent_read
+
+    return consistent_read(session.get_bind(), lambda: _load_report_data(session, period))[0]
+
+
+def _load_report_data(session: Session, period: Period) -> ReportData:
     from trendml.store.audit import ScoreAudit
     from trendml.store.feedback import TrendFeedback
     from trendml.store.items import StoredItem

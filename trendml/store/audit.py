@@ -35,13 +35,15 @@ class ScoreAudit(Base):
     severity_probs: Mapped[list[float]] = mapped_column(JSON)
     trend_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     emerging: Mapped[bool | None] = mapped_column(nullable=True)
+    #: assigned / outlier / no_state / unavailable (assignment could not run: see /v1/model)
+    trend_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     priority: Mapped[int] = mapped_column(Integer)
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 def add_audit(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     """Append audit rows (keys: item_id, input_hash, model_name, model_version, severity,
-    severity_probs, trend_id, emerging, priority); no commit."""
+    severity_probs, trend_id, emerging, priority, optional trend_status); no commit."""
     now = utcnow()
     objs = [ScoreAudit(scored_at=now, **row) for row in rows]
     session.add_all(objs)

@@ -52,6 +52,32 @@ def create_all(engine: Engine) -> None:
     except ModuleNotFoundError:
         pass
     Base.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns a newer trendml declares to tables an older one created (the only
+    schema change made in place; e.g. ``score_audit.trend_status``). Returns ``table.column`` added."""
+    from sqlalchemy import inspect, text
+
+    insp = inspect(engine)
+    added: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if not insp.has_table(table.name):
+            continue
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in have or not col.nullable or col.primary_key:
+                continue
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {col.name} {col.type.compile(dialect=engine.dialect)}"
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+                added.append(f"{table.name}.{col.name}")
+                logger.info("added column %s.%s to an existing database", table.name, col.name)
+            except Exception:  # noqa: BLE001 - another process added it first
+                logger.debug("column %s.%s not added (already there?)", table.name, col.name)
+    return added
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -1,7 +1,9 @@
 """Read-only queries over the trend state for the service, reports and the CLI.
 
 Each takes a :class:`TrendState` or a SQLAlchemy ``Engine`` on the trendml database and returns
-plain dicts (JSON-ready, datetimes as ISO-8601 strings with ``Z``).
+plain dicts (JSON-ready, datetimes as ISO-8601 strings with ``Z``). Each reads the database afresh
+and sees ONE generation of the state (:func:`~trendml.trends.state.consistent_read`): a reset or
+re-run committed by another process while a query runs makes it read again, never mix the two.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from sqlalchemy import Engine, func, select
 
 from trendml.errors import InputError
 from trendml.trends.scoring import region_lift
-from trendml.trends.state import TrendEvent, TrendObservation, TrendRow, TrendState, TrendWindow
+from trendml.trends.state import (
+    TrendEvent,
+    TrendObservation,
+    TrendRetired,
+    TrendRow,
+    TrendState,
+    TrendWindow,
+    consistent_read,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +103,11 @@ def list_trends(
         TrendRow.last_start.desc(), TrendRow.emergence_score.desc(), TrendRow.trend_id
     )
     eng = _engine(source)
-    with eng.connect() as conn:
+
+    def read() -> dict[str, Any]:
         from sqlalchemy.orm import Session
 
-        with Session(bind=conn) as s:
+        with Session(eng) as s:
             rows = list(s.scalars(stmt))
             if region is not None:
                 code = region.strip().upper()
@@ -104,6 +115,8 @@ def list_trends(
             total = len(rows)
             page = rows[offset : offset + limit]
             return {"total": total, "items": [_trend_dict(r) for r in page]}
+
+    return consistent_read(eng, read)[0]
 
 
 def _region_significant(s, row: TrendRow, code: str, alpha: float) -> bool:
@@ -129,6 +142,10 @@ def trend_timeline(
     """One trend with one entry per window it appeared in (time order): size, status, scores,
     keywords and representative ids; plus its split/merge events. ``None`` if unknown."""
     eng = _engine(source)
+    return consistent_read(eng, lambda: _timeline(eng, trend_id, include_members))[0]
+
+
+def _timeline(eng: Engine, trend_id: str, include_members: bool) -> dict[str, Any] | None:
     from sqlalchemy.orm import Session
 
     with Session(eng) as s:
@@ -179,6 +196,42 @@ def list_windows(source: TrendState | Engine, *, limit: int = 100) -> list[dict[
             }
             for w in rows
         ]
+
+
+def trend_members(source: TrendState | Engine, trend_id: str) -> list[str]:
+    """Member item ids of a trend over every window it appeared in (first appearance order); for a
+    trend that a reset retired (``trend_retired``), its members as of that reset; else ``[]``."""
+    eng = _engine(source)
+    return consistent_read(eng, lambda: _members(eng, trend_id))[0]
+
+
+def _members(eng: Engine, trend_id: str) -> list[str]:
+    from sqlalchemy.orm import Session
+
+    with Session(eng) as s:
+        payloads = list(
+            s.scalars(
+                select(TrendObservation.payload)
+                .where(TrendObservation.trend_id == trend_id)
+                .order_by(TrendObservation.seq)
+            )
+        )
+        if not payloads:
+            retired = s.get(TrendRetired, trend_id)
+            return list(json.loads(retired.member_ids)) if retired is not None else []
+    return list(dict.fromkeys(str(i) for p in payloads for i in json.loads(p).get("member_ids", [])))
+
+
+def retired_trends(source: TrendState | Engine) -> dict[str, dict[str, Any]]:
+    """Trends deleted by a reset that the re-run did not bring back: id -> ``{"retired_at",
+    "n_members"}`` (their members stay readable through :func:`trend_members`)."""
+    from sqlalchemy.orm import Session
+
+    with Session(_engine(source)) as s:
+        return {
+            r.trend_id: {"retired_at": _iso(r.retired_at), "n_members": len(json.loads(r.member_ids))}
+            for r in s.scalars(select(TrendRetired).order_by(TrendRetired.trend_id))
+        }
 
 
 def count_trends(source: TrendState | Engine) -> int:
