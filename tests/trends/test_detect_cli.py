@@ -29,7 +29,7 @@ def stream_file(tmp_path, home, small_stream, small_stream_vectors, embedder):
     return write_items(small_stream.items, tmp_path / "items.jsonl")
 
 
-def test_detect_writes_the_contract(stream_file, tmp_path, capsys, small_stream):
+def test_detect_writes_the_contract(stream_file, tmp_path, home, capsys, small_stream):
     out = tmp_path / "trends.json"
     code, _, err = call(capsys, "detect", str(stream_file), "--window", "1d", "-o", str(out))
     assert code == 0, err
@@ -52,17 +52,37 @@ def test_detect_writes_the_contract(stream_file, tmp_path, capsys, small_stream)
     trends = [t for w in data["windows"] for t in w["trends"]]
     assert trends and all(keys <= set(t) for t in trends)
     assert any(t["emerging"] for t in trends)
-    # a second run on the same file restarts from the file (warning) and gives the same answer
+    # the default is a scratch state: the live state (the trendml database) was not touched
+    from trendml.trends import TrendState
+
+    live = TrendState.open(home / "trendml.db")
+    assert live.windows == [] and live.generation == 0
+    live.close()
+    # a second default run on the same file: same answer, nothing restarted or replaced
     out2 = tmp_path / "again.json"
     code, _, err = call(capsys, "detect", str(stream_file), "-o", str(out2))
-    assert code == 0 and "restarted" in err
+    assert code == 0 and "replaced" not in err and json.loads(out2.read_text()) == data
+    # --live writes the live state; the same file again is refused (exit 2, one line naming --replace)
+    code, _, err = call(capsys, "detect", str(stream_file), "-o", str(tmp_path / "live.json"), "--live")
+    assert code == 0, err
+    assert json.loads((tmp_path / "live.json").read_text()) == data
+    code, _, err = call(capsys, "detect", str(stream_file), "-o", str(tmp_path / "no.json"), "--live")
+    assert code == 2 and "--replace" in err and err.count("\n") == 1
+    assert not (tmp_path / "no.json").exists()
+    # --live --replace restarts it from the file, carrying every id over, same answer
+    code, _, err = call(
+        capsys, "detect", str(stream_file), "-o", str(tmp_path / "re.json"), "--live", "--replace"
+    )
     n_ids = len({t["trend_id"] for t in trends})
-    assert f"{n_ids} of {n_ids} earlier trend ids carried over" in err
-    assert json.loads(out2.read_text()) == data
-    # --no-state touches no state and gives the same answer again
+    assert code == 0 and f"{n_ids} of {n_ids} earlier trend ids carried over" in err
+    assert json.loads((tmp_path / "re.json").read_text()) == data
+    # --no-state is still accepted (= the default)
     out3 = tmp_path / "nostate.json"
     code, _, err = call(capsys, "detect", str(stream_file), "-o", str(out3), "--no-state")
-    assert code == 0 and "restarted" not in err and json.loads(out3.read_text()) == data
+    assert code == 0 and "replaced" not in err and json.loads(out3.read_text()) == data
+    # --replace needs a state to replace
+    code, _, err = call(capsys, "detect", str(stream_file), "-o", str(out3), "--replace")
+    assert code == 2 and "--live" in err and err.count("\n") == 1
 
 
 def test_detect_incremental_with_a_state_file(stream_file, tmp_path, capsys, small_stream):

@@ -1,10 +1,13 @@
 """``trendml detect``: items in, emerging trends per time window out (the detection contract).
 
-By default the trend state lives in the trendml database under ``TRENDML_HOME`` so detection runs
-incrementally (later files continue the same trends) and the service can assign new items to
-the trends. When a file holds windows the state has already processed, detection starts again
-from this file (the old trend state is replaced, and a warning says so): the output always
-covers every window of the input.
+By default detection is a file-in, file-out analysis on a scratch (in-memory) trend state: it
+never touches the live state the service and the dashboard read. ``--state PATH`` continues a
+trend state of your own (later files continue the same trends); ``--live`` continues the live
+state in the trendml database under ``TRENDML_HOME``. A file that holds windows the chosen state
+has already processed is refused unless ``--replace`` is given: then the state restarts from this
+file in ONE transaction (readers see the old state until the new one is complete), trend ids are
+carried over as the service's reset does, and analyst decisions on trends that did not come back
+are listed (they stay in ``trendml feedback export``).
 """
 
 from __future__ import annotations
@@ -36,9 +39,21 @@ def detect(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip bad records instead of stopping."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Where skipped records go (JSONL)."),
     state_path: str | None = typer.Option(
-        None, "--state", help="Trend state: a SQLite file or database URL (default: the trendml database)."
+        None,
+        "--state",
+        help="Continue this trend state (a SQLite file or database URL) instead of a scratch one.",
     ),
-    no_state: bool = typer.Option(False, "--no-state", help="Run on this file alone; keep no trend state."),
+    live: bool = typer.Option(
+        False, "--live", help="Continue the live trend state (the trendml database the service reads)."
+    ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="With --state/--live: restart that state from this file (ids carried over; one transaction).",
+    ),
+    no_state: bool = typer.Option(
+        False, "--no-state", help="Run on a scratch state (the default; kept for older scripts)."
+    ),
     min_cluster_size: int = typer.Option(10, min=2, help="Smallest group of items that can form a trend."),
     severity_model: str | None = typer.Option(
         None,
@@ -52,52 +67,43 @@ def detect(
 ) -> None:
     """Detect emerging trends: HDBSCAN per window, stable trend ids, emergence and US-lift scores."""
     from trendml.embed.base import embed_items
-    from trendml.errors import StateError
     from trendml.trends import TrendDetector, TrendState, parse_window
 
     parse_window(window)  # fail on a bad --window before reading or embedding anything
-    if no_state and state_path:
-        from trendml.errors import InputError
+    from trendml.errors import InputError
 
-        raise InputError("--state and --no-state were both given; expected at most one of them")
+    if sum([no_state, bool(state_path), live]) > 1:
+        raise InputError(
+            "more than one of --state, --live and --no-state was given; expected at most one of them"
+        )
+    if replace and not (state_path or live):
+        raise InputError(
+            "--replace was given without --state or --live; expected the state to replace; "
+            "add --live (the service's state) or --state PATH, or drop --replace"
+        )
     if no_severity and severity_model:
-        from trendml.errors import InputError
-
         raise InputError("--severity-model and --no-severity were both given; expected at most one of them")
     cfg = settings()
     result = load_items(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg, require_created_at=True)
-    embedder = make_embedder(cfg)
-    t0 = time.perf_counter()
-    vectors = embed_items(result.items, embedder, show_progress=show_progress(len(result.items)))
-    probs = None if no_severity else _severity_probs(result.items, vectors, embedder, cfg, severity_model)
-    detector = TrendDetector(window, min_cluster_size=min_cluster_size)
-    if no_state:
-        state = TrendState.in_memory()
+    if not (state_path or live):
+        state = TrendState.in_memory()  # scratch: the live state is never touched
     else:
-        if state_path is None:
+        if live:
             cfg.ensure_home()
-        state = TrendState.open(state_path or cfg.db_url)
+        state = TrendState.open(cfg.db_url if live else state_path)
     try:
-        try:
-            found = detector.detect(result.items, vectors, severity=probs, state=state)
-        except StateError as exc:
-            if state.last_start is None or "already processed" not in exc.message:
-                raise
-            console.print(
-                f"[yellow]warning:[/yellow] the trend state at {state.url} had processed windows up to "
-                f"{state.last_start.isoformat()}; this file starts earlier, so detection restarted from this "
-                "file and replaced that trend state",
-                highlight=False,
-                soft_wrap=True,
-            )
-            previous = state.memberships()  # carried over, so reviewed trends keep their ids
-            old_ids = set(previous.values())
-            state.reset()
-            found = detector.detect(result.items, vectors, severity=probs, state=state, previous_ids=previous)
-            kept = old_ids & {t["trend_id"] for w in found.windows for t in w.trends}
-            console.print(
-                f"[dim]{len(kept)} of {len(old_ids)} earlier trend ids carried over[/dim]", highlight=False
-            )
+        if not replace:  # refuse an overlapping file before embedding anything
+            _check_continues(state, result.items, window, flag="--live" if live else "--state")
+        embedder = make_embedder(cfg)
+        t0 = time.perf_counter()
+        vectors = embed_items(result.items, embedder, show_progress=show_progress(len(result.items)))
+        probs = None if no_severity else _severity_probs(result.items, vectors, embedder, cfg, severity_model)
+        detector = TrendDetector(window, min_cluster_size=min_cluster_size)
+        if replace:
+            found = _replace(state, detector, result.items, vectors, probs)
+        else:
+            with state.batch():  # the whole run in one transaction: readers see all of it or none
+                found = detector.detect(result.items, vectors, severity=probs, state=state)
     finally:
         state.close()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +116,75 @@ def detect(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _check_continues(state, items, window: str, *, flag: str) -> None:
+    """A persistent state only takes windows after its last one (``--replace`` restarts it)."""
+    from trendml.errors import StateError
+    from trendml.trends import parse_window
+    from trendml.trends.windows import window_start
+
+    last = state.last_start
+    times = [it.created_at for it in items if it.created_at is not None]
+    if last is None or not times:
+        return
+    first = window_start(min(times), parse_window(window))
+    if first <= last:
+        raise StateError(
+            f"the trend state at {state.url} has processed windows up to {last.isoformat()} and this file "
+            f"starts in the window of {first.isoformat()}; expected only later items to continue it; add "
+            f"--replace to restart that state from this file, or drop {flag} to analyse the file on a "
+            "scratch state"
+        )
+
+
+def _replace(state, detector, items, vectors, probs):
+    """Restart ``state`` from these items in one transaction, as the service's reset does: the old
+    memberships are passed as ``previous_ids`` (reviewed trends keep their ids), deleted ids stay
+    reserved, and analyst decisions on trends that did not come back are listed."""
+    previous = state.memberships()
+    old_ids = set(previous.values())
+    with state.batch():
+        state.reset()
+        found = detector.detect(items, vectors, severity=probs, state=state, previous_ids=previous)
+    kept = old_ids & {t["trend_id"] for w in found.windows for t in w.trends}
+    console.print(
+        f"replaced the trend state at {state.url}: "
+        f"{len(kept)} of {len(old_ids)} earlier trend ids carried over",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for trend_id, action, n in _decisions_on_retired(state):
+        console.print(
+            f"[yellow]note:[/yellow] trend {trend_id} ({n} items) had the analyst decision '{action}' and is "
+            "retired by this replacement; the decision is kept and its items stay in "
+            "`trendml feedback export`",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return found
+
+
+def _decisions_on_retired(state) -> list[tuple[str, str, int]]:
+    """``(trend id, latest action, members)`` of the trends the last commit retired that carry an
+    analyst decision (none when the state's database holds no feedback table)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    from trendml.trends.queries import retired_trends
+
+    if not inspect(state.engine).has_table("trend_feedback"):
+        return []
+    from trendml.store.feedback import latest_actions
+
+    retired = {k: v for k, v in retired_trends(state.engine).items() if v["generation"] == state.generation}
+    with Session(state.engine) as s:
+        actions = latest_actions(s)
+    return [
+        (tid, actions[tid].action, info["n_members"])
+        for tid, info in sorted(retired.items())
+        if tid in actions
+    ]
 
 
 def _severity_probs(

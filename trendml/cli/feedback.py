@@ -29,8 +29,8 @@ def export(
     create_all(engine)
     Session = make_sessionmaker(engine)
     trends = TrendBackend(engine, Session)
-    with Session() as session:
-        rows = list(export_labels(session, trends.members_of))
+    with Session() as session:  # every trend's members from one generation of the trend state
+        rows = trends.export(lambda members_of: list(export_labels(session, members_of)))
     engine.dispose()
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if output is None:

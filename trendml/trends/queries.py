@@ -224,12 +224,16 @@ def _members(eng: Engine, trend_id: str) -> list[str]:
 
 def retired_trends(source: TrendState | Engine) -> dict[str, dict[str, Any]]:
     """Trends deleted by a reset that the re-run did not bring back: id -> ``{"retired_at",
-    "n_members"}`` (their members stay readable through :func:`trend_members`)."""
+    "generation", "n_members"}`` (their members stay readable through :func:`trend_members`)."""
     from sqlalchemy.orm import Session
 
     with Session(_engine(source)) as s:
         return {
-            r.trend_id: {"retired_at": _iso(r.retired_at), "n_members": len(json.loads(r.member_ids))}
+            r.trend_id: {
+                "retired_at": _iso(r.retired_at),
+                "generation": r.generation,
+                "n_members": len(json.loads(r.member_ids)),
+            }
             for r in s.scalars(select(TrendRetired).order_by(TrendRetired.trend_id))
         }
 
