@@ -132,6 +132,11 @@ class DetectResponse(BaseModel):
     scored: int = Field(description="Stored items that were scored for this run.", examples=[3000])
     model: ModelRef | None = Field(description="Severity model used for the trends' severity mix, if loaded.")
     seconds: float = Field(description="Wall time of the run.", examples=[12.5])
+    retired_with_decisions: list[str] = Field(
+        default_factory=list,
+        description="With reset: trends carrying an analyst decision that the re-run did not bring back "
+        "(retired; their decisions and members stay in the label export).",
+    )
 
 
 class TrendSummary(BaseModel):

@@ -200,11 +200,31 @@ class TrendBackend:
         self._load_snapshot()
         windows = result.windows
         latest = windows[-1] if windows else None
-        return {
+        out = {
             "n_windows": len(windows),
             "n_trends": len({t["trend_id"] for w in windows for t in w.trends}),
             "n_emerging": sum(1 for t in latest.trends if t["emerging"]) if latest else 0,
         }
+        if reset:
+            out["retired_with_decisions"] = self._retired_with_decisions(state.generation)
+        return out
+
+    def _retired_with_decisions(self, generation: int) -> list[str]:
+        """Trends with an analyst decision that the reset committed as ``generation`` retired (their
+        decisions and members stay in the label export); logged, and listed in the detect answer."""
+        from trendml.store.feedback import latest_actions
+        from trendml.trends.queries import retired_trends
+
+        retired = {k for k, v in retired_trends(self.engine).items() if v["generation"] == generation}
+        with self.Session() as session:
+            decided = sorted(retired & set(latest_actions(session)))
+        if decided:
+            logger.info(
+                "the reset retired %d trends with analyst decisions (kept in the label export): %s",
+                len(decided),
+                ", ".join(decided),
+            )
+        return decided
 
     def reset(self) -> None:
         from trendml.trends import TrendState

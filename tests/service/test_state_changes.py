@@ -171,7 +171,96 @@ def test_cli_replacing_the_live_state_never_fails_a_score(
         assert ready.status_code == 200 and "degraded" not in ready.text
         model = server.request("GET", "/v1/model", "admin").json()
         assert model["trends_available"] and model["trends_error"] is None
+        # a state the service cannot use (its window model unreadable, as from an incompatible
+        # writer): scores still answer 200 with trend_id null, audited as unavailable, logged once
+        _break_window_models(store_url)
+        broken = [{**p, "id": f"broken-{k}"} for k, p in enumerate(probes)]
+        for item in broken:
+            r = server.request("POST", "/v1/score", "triage", json={"items": [item]})
+            assert r.status_code == 200, r.text
+            assert r.json()[0]["trend_id"] is None and r.json()[0]["severity"] is not None
+        assert set(_audit_statuses(store_url, [b["id"] for b in broken])) == {"unavailable"}
+        assert server.log_tail(400).count("trend assignment unavailable") == 1
+        ready = server.request("GET", "/readyz")
+        assert ready.status_code == 200 and ready.text.strip() == "degraded"
+        assert server.request("GET", "/v1/model", "admin").json()["trends_error"]
+        assert server.request("GET", "/v1/model", "triage").json()["trends_error"] is None
+        # a new replacement makes it whole again, without a restart
+        again = cli(
+            service_home, "detect", str(first), "--live", "--replace", "-o", str(tmp_path / "t2.json"), **env
+        )
+        assert again.returncode == 0, again.stderr
+        r = server.request("POST", "/v1/score", "triage", json={"items": probes})
+        assert r.status_code == 200 and any(x["trend_id"] for x in r.json())
+        ready = server.request("GET", "/readyz")
+        assert ready.status_code == 200 and "degraded" not in ready.text
+        assert server.request("GET", "/v1/model", "admin").json()["trends_error"] is None
     finally:
+        server.stop()
+
+
+def _break_window_models(url: str) -> None:
+    """Overwrite the stored window models with bytes no trendml can read, as a new generation."""
+    from sqlalchemy import text
+
+    from trendml.store.base import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE trend_windows SET model = :b WHERE model IS NOT NULL"), {"b": b"not a model"}
+        )
+        conn.execute(text("UPDATE trend_version SET generation = generation + 1 WHERE id = 1"))
+    engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="TRENDML_TEST_POSTGRES_URL is not set")
+def test_score_answers_503_while_the_database_is_down(service_home, champion, seeded_cache, small_stream):
+    """PostgreSQL refusing every connection (ALLOW_CONNECTIONS false, sessions ended): scores answer
+    503 (nothing can be audited), /readyz 503; once it is back, 200 again without a restart."""
+    if champion is None:
+        pytest.skip("the severity package is not available: no champion to score with")
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from trendml.store.base import make_engine
+
+    url = make_url(PG_URL)
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    env = {"TRENDML_DATABASE_URL": PG_URL}
+    keys = _keys(service_home, PG_URL)
+    server = start_server(service_home, keys=keys, **env)
+    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    db = url.database
+
+    def allow(on: bool) -> None:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS {"true" if on else "false"}'))
+            if not on:
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                    {"d": db},
+                )
+
+    try:
+        probes = _probes(small_stream, 2)
+        assert server.request("POST", "/v1/score", "triage", json={"items": probes}).status_code == 200
+        allow(False)
+        try:
+            for _ in range(3):
+                r = server.request("POST", "/v1/score", "triage", json={"items": probes})
+                assert r.status_code == 503, r.text
+            assert server.request("GET", "/readyz").status_code == 503
+        finally:
+            allow(True)
+        r = server.request("POST", "/v1/score", "triage", json={"items": probes})
+        assert r.status_code == 200, r.text
+        assert server.request("GET", "/readyz").status_code == 200
+    finally:
+        admin.dispose()
         server.stop()
 
 

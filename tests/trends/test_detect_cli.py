@@ -239,3 +239,40 @@ def test_detect_severity_model_errors(stream_file, tmp_path, capsys):
         capsys, "detect", str(stream_file), "-o", str(out), "--no-severity", "--severity-model", str(tmp_path)
     )
     assert code == 2 and "--no-severity" in err
+
+
+def test_replace_lists_decisions_on_retired_trends_and_keeps_them_exportable(
+    stream_file, tmp_path, home, capsys, small_stream
+):
+    """``--live --replace`` with a file that lacks the later windows retires the trends that only
+    lived there: a decision on one is listed (not orphaned) and its items stay in the label export."""
+    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.store.feedback import add_feedback
+
+    code, _, err = call(capsys, "detect", str(stream_file), "-o", str(tmp_path / "all.json"), "--live")
+    assert code == 0, err
+    windows = json.loads((tmp_path / "all.json").read_text())["windows"]
+    early = {t["trend_id"] for w in windows[:3] for t in w["trends"]}
+    late_only = sorted({t["trend_id"] for w in windows[3:] for t in w["trends"]} - early)
+    assert late_only
+    members = {
+        i for w in windows for t in w["trends"] if t["trend_id"] == late_only[0] for i in t["member_ids"]
+    }
+    engine = make_engine(f"sqlite:///{home / 'trendml.db'}")
+    create_all(engine)
+    with make_sessionmaker(engine)() as s:
+        add_feedback(s, late_only[0], "confirm", None, analyst="ana")
+    engine.dispose()
+    days = sorted({w["start"][:10] for w in windows})[:3]
+    lines = [ln for ln in stream_file.read_text().splitlines() if any(f'"{d}' in ln for d in days)]
+    (tmp_path / "early.jsonl").write_text("\n".join(lines) + "\n")
+    code, _, err = call(
+        capsys, "detect", str(tmp_path / "early.jsonl"), "-o", str(tmp_path / "e.json"), "--live", "--replace"
+    )
+    assert code == 0, err
+    assert f"trend {late_only[0]} ({len(members)} items) had the analyst decision 'confirm'" in err
+    assert "retired" in err
+    code, out, err = call(capsys, "feedback", "export")
+    assert code == 0, err
+    rows = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+    assert {r["id"] for r in rows if r["trend_id"] == late_only[0]} == members
