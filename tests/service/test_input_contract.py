@@ -11,6 +11,8 @@ import re
 import signal
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import httpx
@@ -169,7 +171,8 @@ def test_huge_key_id_is_404(server):
 
 
 # ----------------------------------------------------------------------------- item 7
-def _dashboard(server, role: str = "analyst") -> httpx.Client:
+@contextmanager
+def _dashboard(server, role: str = "analyst") -> Iterator[httpx.Client]:
     """Sign in on the dashboard's own form (any hidden field it carries is sent back)."""
     c = httpx.Client(base_url=server.url, follow_redirects=False, timeout=60, headers={"Origin": server.url})
     page = c.get("/ui/login").text
@@ -179,9 +182,12 @@ def _dashboard(server, role: str = "analyst") -> httpx.Client:
         value = re.search(r'value="([^"]*)"', tag)
         if name and 'type="hidden"' in tag:
             fields[name.group(1)] = value.group(1) if value else ""
-    r = c.post("/ui/login", data={**fields, "key": server.keys[role]})
-    assert r.status_code == 303, r.text[:300]
-    return c
+    try:
+        r = c.post("/ui/login", data={**fields, "key": server.keys[role]})
+        assert r.status_code == 303, r.text[:300]
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.mark.parametrize("page", ["²", "٣", "-1", "99999999999999999999"])
