@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,7 @@ ID_MAX_CHARS = 256
 META_MAX_CHARS = 128
 ITEM_FIELDS = ("id", "text", "caption", "created_at", "region", "source", "report_reason")
 _BOM = b"\xef\xbb\xbf"
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ class Item(BaseModel):
         if len(v) > ID_MAX_CHARS:
             raise ValueError(f"id has {len(v)} characters; expected at most {ID_MAX_CHARS}")
         _check_unicode("id", v)
-        if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in v):
+        if _ID_CONTROL.search(v):
             raise ValueError(f"id {show(v)} holds a control character; expected printable characters")
         return v
 

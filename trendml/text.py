@@ -17,6 +17,7 @@ _MENTION = re.compile(r"(?<![\w@])@\w{1,50}")
 _RETWEET = re.compile(r"^(?:\s*RT\b\s*:?\s*(?:@USER\s*:?\s*)?)+", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+_VISIBLE_ASCII = re.compile(r"[!-~]")
 
 #: Joins a text and a caption when an item has both (documented in docs/items.md).
 CAPTION_SEPARATOR = " | "
@@ -77,7 +78,9 @@ def is_visible_char(ch: str) -> bool:
 
 def has_visible_text(text: str) -> bool:
     """True when ``text`` holds at least one visible character (see :func:`is_visible_char`)."""
-    return any(is_visible_char(ch) for ch in text)
+    if _VISIBLE_ASCII.search(text):  # the common case, without a per-character loop
+        return True
+    return any(is_visible_char(ch) for ch in text if ord(ch) > 0x7E)
 
 
 def content_hash(text: str) -> str:
