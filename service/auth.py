@@ -92,6 +92,38 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
+def _score_refusal(body: bytes) -> tuple[int, dict[str, Any]] | None:
+    """Status and error body when a score request is invalid, else None.
+
+    Validates like ``/v1/items`` does: when pydantic's JSON parser refuses text that Python's
+    ``json`` reads (a lone surrogate escape such as ``"\\ud800"``), the decoded object is
+    validated so the answer names the field, as on ``/v1/items``. Any other failure of the
+    check is a 422, never an exception out of the middleware."""
+    from service.schemas import ScoreRequest
+
+    try:
+        ScoreRequest.model_validate_json(body)
+        return None
+    except ValidationError as exc:
+        if not any(e.get("type") == "json_invalid" for e in exc.errors(include_url=False)):
+            return validation_response(exc)
+        first = validation_response(exc)
+    except (ValueError, ArithmeticError, RecursionError) as exc:  # a validator bug; still the client's input
+        logger.warning("score request refused by a validator error: %s", type(exc).__name__)
+        return 422, error_body("invalid request", None, "the request body could not be validated")
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        return first
+    try:
+        ScoreRequest.model_validate(obj)
+    except ValidationError as exc:
+        return validation_response(exc)
+    except (ValueError, ArithmeticError, RecursionError):
+        return 422, error_body("invalid request", None, "the request body could not be validated")
+    return first
+
+
 class AuthMiddleware:
     """Pure ASGI middleware: 401 without a valid key, 403 without the role, score pre-checks."""
 
@@ -99,8 +131,36 @@ class AuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Answer 500 (JSON) to an exception that escapes before any response has started.
+
+        BentoML's ``TimeoutMiddleware`` (outside this one) waits for the first ``send`` or its
+        timeout, not for the request task: an exception raised before anything is sent left the
+        request unanswered for the whole traffic timeout (600 s) and held shutdown that long."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            logger.exception(
+                "unhandled error before the response of %s %s", scope.get("method"), scope.get("path")
+            )
+            await _send_json(
+                send,
+                500,
+                error_body("internal error", None, "the server failed; this is a bug, see the server log"),
+            )
+
+    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         import bentoml
 
         path = scope.get("path", "")
@@ -159,7 +219,7 @@ class AuthMiddleware:
 
     async def _score(self, svc: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Validate a score request and refuse it while no model is loaded, then pass it on."""
-        from service.schemas import MAX_ITEMS, MAX_TEXT, ScoreRequest
+        from service.schemas import MAX_ITEMS, MAX_TEXT
 
         if not svc.ready():
             return await _send_json(send, 503, error_body("model not loaded", None, svc.not_ready_reason()))
@@ -186,18 +246,10 @@ class AuthMiddleware:
                 )
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        try:
-            ScoreRequest.model_validate_json(body)
-        except ValidationError as exc:
-            status, payload = validation_response(exc)
-            return await _send_json(send, status, payload)
-        except (ValueError, json.JSONDecodeError):
-            return await _send_json(
-                send,
-                422,
-                error_body("invalid JSON", None, "the request body is not valid JSON; expected an object"),
-            )
+        body = b"".join(chunks).removeprefix(b"\xef\xbb\xbf")  # a BOM, as /v1/items allows
+        refusal = _score_refusal(body)
+        if refusal is not None:
+            return await _send_json(send, *refusal)
 
         sent = False
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from trendml.config import Settings
-from trendml.items import Item
+from trendml.items import Item, ItemLimits, first_duplicate, parse_timestamp
 
 #: Read once at import: the limits are part of the published schema.
 LIMITS = Settings.from_env()
@@ -26,22 +27,42 @@ ITEM_EXAMPLE = {
 
 
 class RequestItem(Item):
-    """A flagged item (the shared item schema) with the service's size limit on text and caption."""
+    """A flagged item: the shared item schema with the server's limits (TRENDML_MAX_TEXT_CHARS,
+    TRENDML_MIN_CREATED_AT, TRENDML_MAX_CREATED_AHEAD_S)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _limit(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in ("text", "caption"):
-                value = data.get(name)
-                if isinstance(value, str) and len(value) > MAX_TEXT:
-                    raise ValueError(
-                        f"{name} has {len(value):,} characters; expected at most {MAX_TEXT:,} "
-                        "(shorten it, or raise TRENDML_MAX_TEXT_CHARS on the server)"
-                    )
-        return data
+    limits = ItemLimits.from_settings(LIMITS)
+
+
+def _unique_ids(items: list[RequestItem]) -> list[RequestItem]:
+    """Ids are unique within a request (docs/items.md): a repeat is a 422 naming it."""
+    dup = first_duplicate([it.id for it in items])
+    if dup is not None:
+        k, first = dup
+        raise ValidationError.from_exception_data(
+            "items",
+            [
+                {
+                    "type": PydanticCustomError(
+                        "duplicate_id",
+                        "id duplicates items[{first}].id; expected ids unique in a request; "
+                        "send each item once",
+                        {"first": first},
+                    ),
+                    "loc": (k, "id"),
+                    "input": items[k].id,
+                }
+            ],
+        )
+    return items
+
+
+def utc_time(value: object) -> datetime | None:
+    """A query or body time: ISO-8601, naive taken as UTC, must be expressible in UTC."""
+    if value is None or value == "":
+        return None
+    return parse_timestamp(value)
 
 
 class ScoreRequest(BaseModel):
@@ -50,9 +71,12 @@ class ScoreRequest(BaseModel):
     items: list[RequestItem] = Field(
         min_length=1,
         max_length=MAX_ITEMS,
-        description=f"Items to score, 1..{MAX_ITEMS} per request (TRENDML_MAX_ITEMS_PER_REQUEST).",
+        description=f"Items to score, 1..{MAX_ITEMS} per request (TRENDML_MAX_ITEMS_PER_REQUEST); "
+        "ids unique in a request.",
         examples=[[ITEM_EXAMPLE]],
     )
+
+    _ids = field_validator("items")(_unique_ids)
 
 
 class ModelRef(BaseModel):
@@ -90,15 +114,17 @@ class ItemsRequest(BaseModel):
     items: list[RequestItem] = Field(
         min_length=1,
         max_length=MAX_ITEMS,
-        description=f"Items to store, 1..{MAX_ITEMS} per request.",
+        description=f"Items to store, 1..{MAX_ITEMS} per request; ids unique in a request.",
         examples=[[ITEM_EXAMPLE]],
     )
+
+    _ids = field_validator("items")(_unique_ids)
 
 
 class ItemsResponse(BaseModel):
     stored: int = Field(description="Items newly stored.", examples=[1])
     duplicates: int = Field(
-        description="Items whose id was already stored (kept as first received).", examples=[0]
+        description="Items whose id was already stored (the stored one is kept).", examples=[0]
     )
     total: int = Field(description="Items in the store after this request.", examples=[1200])
 
@@ -113,6 +139,8 @@ class DetectRequest(BaseModel):
         description="Only use stored items created at or after this time.",
         examples=["2026-03-01T00:00:00Z"],
     )
+
+    _since = field_validator("since", mode="before")(lambda v: utc_time(v))
 
     reset: bool = Field(
         default=False,

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from trendml.config import Settings, apply_offline_environment
 
@@ -31,6 +31,7 @@ apply_offline_environment()
 import bentoml  # noqa: E402
 import numpy as np  # noqa: E402
 from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
+from pydantic import BeforeValidator  # noqa: E402
 
 from service.auth import AuthMiddleware  # noqa: E402
 from service.errors import install_handlers  # noqa: E402
@@ -58,6 +59,7 @@ from service.schemas import (  # noqa: E402
     TrendList,
     TrendSummary,
     TrendWindow,
+    utc_time,
 )
 from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connection_error  # noqa: E402
 from trendml import __version__  # noqa: E402
@@ -398,9 +400,11 @@ class TriageService:
             min_length=2,
             max_length=2,
         ),
-        since: datetime | None = Query(
-            None, description="Only trends seen in a window starting at or after this time (ISO-8601)."
-        ),
+        since: Annotated[
+            datetime | None,
+            Query(description="Only trends seen in a window starting at or after this time (ISO-8601)."),
+            BeforeValidator(utc_time),
+        ] = None,
         offset: int = Query(0, ge=0, le=1_000_000, description="Trends to skip."),
         limit: int = Query(50, ge=1, le=500, description="Trends per page."),
     ) -> TrendList:
@@ -502,12 +506,16 @@ class TriageService:
         return FeedbackOut(**row.to_dict())
 
     @app.get(
-        "/trends/{trend_id}/feedback", response_model=list[FeedbackOut], responses=ERRORS, tags=["feedback"]
+        "/trends/{trend_id}/feedback",
+        response_model=list[FeedbackOut],
+        responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown trend id."}},
+        tags=["feedback"],
     )
     def trend_feedback(self, trend_id: str) -> list[FeedbackOut]:
-        """Every decision recorded on a trend, oldest first (role: analyst)."""
+        """Every decision recorded on a trend, oldest first (role: analyst); 404 for an unknown trend."""
         from trendml.store.feedback import list_feedback
 
+        self._trend_or_404(trend_id)
         with self.Session() as session:
             return [FeedbackOut(**f.to_dict()) for f in list_feedback(session, trend_id)]
 

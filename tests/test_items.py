@@ -123,3 +123,141 @@ def test_round_trip_jsonl(tmp_path):
 def test_missing_file():
     with pytest.raises(InputError, match="does not exist"):
         read_items("/nonexistent/items.jsonl")
+
+
+# --------------------------------------------------------------------------- issue 19 / 14 contract
+from datetime import timedelta  # noqa: E402
+
+from trendml.config import Settings  # noqa: E402
+from trendml.items import META_MAX_CHARS, ItemLimits, first_duplicate  # noqa: E402
+from trendml.text import has_visible_text  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+14:00"]
+)
+def test_created_at_outside_the_utc_calendar_is_an_input_error_not_overflow(value):
+    with pytest.raises(InputError) as exc:
+        validate_item({"id": "a", "text": "x", "created_at": value})
+    assert exc.value.field == "created_at"
+    assert "outside the calendar" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    "value", ["1999-12-31T23:59:59Z", "2000-01-01T00:30:00+01:00", "2999-01-01T00:00:00Z"]
+)
+def test_created_at_is_bounded(value):
+    with pytest.raises(InputError) as exc:
+        validate_item({"id": "a", "text": "x", "created_at": value})
+    assert exc.value.field == "created_at"
+    assert "TRENDML_M" in exc.value.message  # names the setting that moves the bound
+
+
+def test_created_at_bounds_edges_and_configuration():
+    assert validate_item({"id": "a", "text": "x", "created_at": "2000-01-01T00:00:00Z"}).created_at
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+    assert validate_item({"id": "a", "text": "x", "created_at": soon}).created_at
+    limits = ItemLimits.from_settings(
+        Settings.from_env({"TRENDML_MIN_CREATED_AT": "2020-01-01", "TRENDML_MAX_CREATED_AHEAD_S": "60"})
+    )
+    assert limits.min_created_at == datetime(2020, 1, 1, tzinfo=UTC) and limits.max_created_ahead_s == 60
+    for value in ("2019-12-31T23:59:59Z", soon):
+        with pytest.raises(InputError, match="created_at"):
+            validate_item({"id": "a", "text": "x", "created_at": value}, limits=limits)
+    data = _jsonl({"id": "a", "text": "x", "created_at": soon}, {"id": "b", "text": "y"})
+    result = parse_items(data, skip_invalid=True, limits=limits)
+    assert [it.id for it in result.items] == ["b"] and result.rejects[0].field == "created_at"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u200b",
+        "\u200e\u200f",
+        "\u2066\u2069",
+        "\x01\x02",
+        "&nbsp;",
+        "&#8203;",
+        "&#8203;&zwnj;&lrm;",
+        "\ufeff\u2060\u3164",
+        "\u2800 \u00ad",
+        "RT @someone:",
+        "\U000e0041\U000e007f",
+    ],
+)
+def test_content_with_nothing_visible_after_normalisation_is_rejected(text):
+    with pytest.raises(InputError) as exc:
+        validate_item({"id": "a", "text": text})
+    assert exc.value.field == "text"
+    assert "no visible character" in exc.value.message or "both empty" in exc.value.message
+    with pytest.raises(InputError, match="line 1"):
+        parse_items(_jsonl({"id": "a", "text": text}))
+
+
+def test_visible_text_with_invisible_characters_is_kept():
+    assert validate_item({"id": "a", "text": "\u200bhello\u200e"}).text == "\u200bhello\u200e"
+    assert validate_item({"id": "a", "text": "\u200b", "caption": "a caption"}).content
+    assert has_visible_text("é") and has_visible_text("\u0301") and not has_visible_text("\u200d \t")
+
+
+@pytest.mark.parametrize("name", ["text", "caption", "id", "source", "report_reason"])
+def test_lone_surrogates_and_nul_are_rejected_naming_the_field(name):
+    for bad in ("\ud800 abc", "abc \udfff", "ab\x00c"):
+        record = {"id": "a", "text": "fine", name: bad}
+        with pytest.raises(InputError) as exc:
+            validate_item(record)
+        assert exc.value.field == name
+        exc.value.message.encode("utf-8")  # the message itself is printable
+
+
+def test_lone_surrogate_line_is_a_reject_with_skip_invalid():
+    data = _jsonl({"id": "a", "text": "\ud800 abc"}, {"id": "b", "text": "fine"})
+    result = parse_items(data, skip_invalid=True)
+    assert [it.id for it in result.items] == ["b"]
+    assert result.rejects[0].field == "text"
+    json.loads(result.rejects[0].to_json())
+
+
+@pytest.mark.parametrize("name", ["source", "report_reason"])
+def test_source_and_report_reason_are_bounded(name):
+    ok = validate_item({"id": "a", "text": "x", name: "s" * META_MAX_CHARS})
+    assert len(getattr(ok, name)) == META_MAX_CHARS
+    with pytest.raises(InputError) as exc:
+        validate_item({"id": "a", "text": "x", name: "s" * 200_000})
+    assert exc.value.field == name and "at most 128" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [(1.5, "a number (1.5)"), (float("nan"), "NaN"), (True, "a boolean"), ([1], "a list"), ({}, "an object")],
+)
+def test_id_of_the_wrong_type_says_what_it_is(value, fragment):
+    with pytest.raises(InputError) as exc:
+        validate_item({"id": value, "text": "x"})
+    assert exc.value.field == "id"
+    assert fragment in exc.value.message and "expected a non-empty string" in exc.value.message
+    assert "missing" not in exc.value.message and "empty;" not in exc.value.message
+
+
+def test_jsonl_with_a_utf8_bom_is_read(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + _jsonl({"id": "a", "text": "x"}, {"id": "b", "text": "y"}))
+    assert [it.id for it in read_items(path).items] == ["a", "b"]
+
+
+def test_first_duplicate_is_the_one_rule():
+    assert first_duplicate(["a", "b", "c"]) is None
+    assert first_duplicate(["a", "b", "a", "b"]) == (2, 0)
+
+
+def test_store_keeps_the_first_of_repeated_ids(tmp_path):
+    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.store.items import add_items, get_items
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_all(engine)
+    with make_sessionmaker(engine)() as session:
+        first, second = Item(id="dup-x", text="first version"), Item(id="dup-x", text="second version")
+        assert add_items(session, [first, second]) == (1, 1)
+        assert get_items(session, ["dup-x"])["dup-x"].text == "first version"
+    engine.dispose()

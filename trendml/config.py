@@ -13,9 +13,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+#: Oldest ``created_at`` accepted (``TRENDML_MIN_CREATED_AT``).
+DEFAULT_MIN_CREATED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far past the server's clock a ``created_at`` may lie (``TRENDML_MAX_CREATED_AHEAD_S``).
+DEFAULT_MAX_CREATED_AHEAD_S = 86_400.0
+
+
+def _env_datetime(value: str | None, default: datetime) -> datetime:
+    if not value:
+        return default
+    dt = datetime.fromisoformat(value.strip())
+    return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _env_bool(value: str | None, default: bool) -> bool:
@@ -37,6 +49,8 @@ class Settings:
     embedding_cache: bool = True
     max_text_chars: int = 10_000
     max_items_per_request: int = 256
+    min_created_at: datetime = DEFAULT_MIN_CREATED_AT
+    max_created_ahead_s: float = DEFAULT_MAX_CREATED_AHEAD_S
     shared_data_dir: Path | None = None
 
     @classmethod
@@ -53,6 +67,8 @@ class Settings:
             embedding_cache=_env_bool(env.get("TRENDML_EMBEDDING_CACHE"), True),
             max_text_chars=int(env.get("TRENDML_MAX_TEXT_CHARS") or 10_000),
             max_items_per_request=int(env.get("TRENDML_MAX_ITEMS_PER_REQUEST") or 256),
+            min_created_at=_env_datetime(env.get("TRENDML_MIN_CREATED_AT"), DEFAULT_MIN_CREATED_AT),
+            max_created_ahead_s=float(env.get("TRENDML_MAX_CREATED_AHEAD_S") or DEFAULT_MAX_CREATED_AHEAD_S),
             shared_data_dir=Path(env["TRENDML_SHARED_DATA"]) if env.get("TRENDML_SHARED_DATA") else None,
         )
 

@@ -5,9 +5,11 @@ An item is one flagged piece of content::
     {"id": "a1", "text": "...", "caption": "...", "created_at": "2026-03-01T12:00:00Z",
      "region": "US", "source": "video_comment", "report_reason": "harassment"}
 
-``id`` is required and unique; at least one of ``text``/``caption`` is non-empty;
-``created_at`` is ISO-8601 (required for trend detection, optional for scoring);
-``region`` is an ISO 3166-1 alpha-2 code.
+``id`` is required and unique; at least one of ``text``/``caption`` holds a visible character
+after normalisation; ``created_at`` is ISO-8601 between :attr:`ItemLimits.min_created_at` and
+a day past the clock (required for trend detection, optional for scoring); ``region`` is an
+ISO 3166-1 alpha-2 code. One rule for every path: the CLI readers, ``/v1/items`` and
+``/v1/score`` all validate with this model (see docs/items.md).
 """
 
 from __future__ import annotations
@@ -16,27 +18,116 @@ import csv
 import io
 import json
 import logging
+import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from trendml.config import DEFAULT_MAX_CREATED_AHEAD_S, DEFAULT_MIN_CREATED_AT
 from trendml.errors import InputError
 from trendml.regions import ISO_ALPHA2
-from trendml.text import combine_text
+from trendml.text import combine_text, has_visible_text
+
+if TYPE_CHECKING:
+    from trendml.config import Settings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_TEXT_CHARS = 10_000
 ID_MAX_CHARS = 256
+#: ``source`` and ``report_reason``: the size of their database columns.
+META_MAX_CHARS = 128
 ITEM_FIELDS = ("id", "text", "caption", "created_at", "region", "source", "report_reason")
+_BOM = b"\xef\xbb\xbf"
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class ItemLimits:
+    """The configurable bounds of the item contract (from :class:`~trendml.config.Settings`)."""
+
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    min_created_at: datetime = DEFAULT_MIN_CREATED_AT
+    max_created_ahead_s: float = DEFAULT_MAX_CREATED_AHEAD_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ItemLimits:
+        return cls(
+            max_text_chars=settings.max_text_chars,
+            min_created_at=settings.min_created_at,
+            max_created_ahead_s=settings.max_created_ahead_s,
+        )
+
+    def latest_created_at(self, now: datetime | None = None) -> datetime:
+        """The latest ``created_at`` accepted: the clock plus ``max_created_ahead_s``."""
+        return (now or datetime.now(UTC)) + timedelta(seconds=self.max_created_ahead_s)
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """A received value, quoted for an error message: ASCII-escaped (controls, surrogates and
+    invisible characters are visible and printable anywhere) and cut to ``limit`` characters."""
+    if isinstance(value, str):
+        cut = value[:limit]
+        return json.dumps(cut) + ("…" if len(value) > limit else "")
+    try:
+        return json.dumps(value)[:limit]
+    except (TypeError, ValueError):
+        return type(value).__name__
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({show(value)})"
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else f"a number ({value!r})"
+    if isinstance(value, int):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _check_unicode(name: str, value: str) -> None:
+    """Refuse lone surrogates (not encodable, so not storable) and NUL (PostgreSQL refuses it)."""
+    if value.isascii():
+        if "\x00" in value:
+            raise ValueError(
+                f"{name} holds a NUL character at position {value.index(chr(0))}; "
+                "expected text without NUL; remove it"
+            )
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} holds a lone surrogate (U+{ord(value[exc.start]):04X}) at position {exc.start}; "
+            "expected valid Unicode; re-encode the source as UTF-8"
+        ) from None
+    if "\x00" in value:
+        raise ValueError(
+            f"{name} holds a NUL character at position {value.index(chr(0))}; expected text without NUL; "
+            "remove it"
+        )
 
 
 def parse_timestamp(value: Any) -> datetime:
-    """Parse an ISO-8601 timestamp; naive times are taken as UTC. Raises ``ValueError``."""
+    """Parse an ISO-8601 timestamp into UTC; naive times are taken as UTC. Raises ``ValueError``
+    (also for times that cannot be expressed in UTC, such as 0001-01-01T00:00:00+01:00)."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str):
@@ -44,48 +135,105 @@ def parse_timestamp(value: Any) -> datetime:
         try:
             dt = datetime.fromisoformat(raw)
         except ValueError:
-            raise ValueError(f'"{value}" is not ISO-8601; expected e.g. 2026-03-01T12:00:00Z') from None
+            raise ValueError(f"{show(value)} is not ISO-8601; expected e.g. 2026-03-01T12:00:00Z") from None
     else:
-        raise ValueError(f"{value!r} is not ISO-8601; expected a string such as 2026-03-01T12:00:00Z")
+        raise ValueError(f"{_kind(value)} is not ISO-8601; expected a string such as 2026-03-01T12:00:00Z")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{show(value)} is outside the calendar once converted to UTC; "
+            "expected a time between years 1 and 9999 in UTC"
+        ) from None
+
+
+def first_duplicate(ids: Sequence[str]) -> tuple[int, int] | None:
+    """``(index, index of its first occurrence)`` of the first repeated id, or None.
+
+    The one rule for duplicate ids in a file or a request (docs/items.md): ids are unique
+    within one file or request, so a repeat is an error naming both positions."""
+    seen: dict[str, int] = {}
+    for k, item_id in enumerate(ids):
+        if item_id in seen:
+            return k, seen[item_id]
+        seen[item_id] = k
+    return None
 
 
 class Item(BaseModel):
-    """One flagged item (text and/or video caption) with its metadata."""
+    """One flagged item (text and/or video caption) with its metadata.
+
+    Validation applies :class:`ItemLimits`: the ones passed as ``context={"limits": ...}``,
+    else the class's :attr:`limits` (subclasses such as the service's set their own)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, frozen=True)
+
+    #: Bounds used when no ``limits`` are passed in the validation context.
+    limits: ClassVar[ItemLimits] = ItemLimits()
 
     id: str = Field(description="Unique id of the item in the caller's system.", examples=["v123-c9"])
     text: str | None = Field(default=None, description="Comment or post text.", examples=["example text"])
     caption: str | None = Field(default=None, description="Video caption or transcript.")
     created_at: datetime | None = Field(
-        default=None, description="When the item was posted, ISO-8601.", examples=["2026-03-01T12:00:00Z"]
+        default=None,
+        description="When the item was posted, ISO-8601, from 2000-01-01 to a day past the server's clock.",
+        examples=["2026-03-01T12:00:00Z"],
     )
     region: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country code.", examples=["US"])
-    source: str | None = Field(default=None, description="Surface it came from, e.g. video_comment.")
-    report_reason: str | None = Field(default=None, description="Why it was flagged, e.g. harassment.")
+    source: str | None = Field(
+        default=None, description="Surface it came from, e.g. video_comment (at most 128 characters)."
+    )
+    report_reason: str | None = Field(
+        default=None, description="Why it was flagged, e.g. harassment (at most 128 characters)."
+    )
+
+    @classmethod
+    def _limits(cls, info: ValidationInfo) -> ItemLimits:
+        ctx = info.context
+        if isinstance(ctx, dict) and isinstance(ctx.get("limits"), ItemLimits):
+            return ctx["limits"]
+        return cls.limits
 
     @field_validator("id", mode="before")
     @classmethod
     def _id(cls, v: Any) -> str:
-        if isinstance(v, bool) or v is None:
+        if v is None:
             raise ValueError("id is missing; expected a non-empty string")
-        if isinstance(v, int):
+        if isinstance(v, int) and not isinstance(v, bool):
             v = str(v)
-        if not isinstance(v, str) or not v.strip():
+        if not isinstance(v, str):
+            raise ValueError(f"id is {_kind(v)}; expected a non-empty string (or an integer)")
+        if not v.strip():
             raise ValueError("id is empty; expected a non-empty string")
         if len(v) > ID_MAX_CHARS:
             raise ValueError(f"id has {len(v)} characters; expected at most {ID_MAX_CHARS}")
+        _check_unicode("id", v)
+        if _ID_CONTROL.search(v):
+            raise ValueError(f"id {show(v)} holds a control character; expected printable characters")
         return v
 
     @field_validator("created_at", mode="before")
     @classmethod
-    def _created_at(cls, v: Any) -> datetime | None:
+    def _created_at(cls, v: Any, info: ValidationInfo) -> datetime | None:
         if v is None or v == "":
             return None
-        return parse_timestamp(v)
+        dt = parse_timestamp(v)
+        limits = cls._limits(info)
+        lo, hi = limits.min_created_at, limits.latest_created_at()
+        if dt < lo:
+            raise ValueError(
+                f"{show(v)} is before {lo:%Y-%m-%d %H:%M} UTC; expected a time from "
+                f"{lo:%Y-%m-%d} on (TRENDML_MIN_CREATED_AT); fix the item's time"
+            )
+        if dt > hi:
+            raise ValueError(
+                f"{show(v)} is more than {limits.max_created_ahead_s:g} s past the server's clock "
+                f"(latest accepted {hi:%Y-%m-%dT%H:%M:%S}Z); expected a time that has happened; "
+                "fix the item's time or the clock (TRENDML_MAX_CREATED_AHEAD_S)"
+            )
+        return dt
 
     @field_validator("region", mode="before")
     @classmethod
@@ -93,24 +241,53 @@ class Item(BaseModel):
         if v is None or v == "":
             return None
         if not isinstance(v, str) or v.strip().upper() not in ISO_ALPHA2:
+            shown = show(v, 12) if isinstance(v, str) else _kind(v)
             raise ValueError(
-                f'"{v}" is not an ISO 3166-1 alpha-2 country code; expected e.g. "US", or leave region out'
+                f"{shown} is not an ISO 3166-1 alpha-2 country code; expected e.g. US, or leave region out"
             )
         return v.strip().upper()
 
-    @field_validator("text", "caption", "source", "report_reason", mode="before")
+    @field_validator("text", "caption", mode="before")
     @classmethod
-    def _optional_str(cls, v: Any) -> str | None:
+    def _content_str(cls, v: Any, info: ValidationInfo) -> str | None:
         if v is None:
             return None
+        name = str(info.field_name)
         if not isinstance(v, str):
-            raise ValueError(f"{type(v).__name__} value; expected a string")
+            raise ValueError(f"{name} is {_kind(v)}; expected a string")
+        limit = cls._limits(info).max_text_chars
+        if len(v) > limit:
+            raise ValueError(
+                f"{name} has {len(v):,} characters; expected at most {limit:,} "
+                "(shorten it, or raise TRENDML_MAX_TEXT_CHARS)"
+            )
+        _check_unicode(name, v)
+        return v
+
+    @field_validator("source", "report_reason", mode="before")
+    @classmethod
+    def _meta_str(cls, v: Any, info: ValidationInfo) -> str | None:
+        if v is None:
+            return None
+        name = str(info.field_name)
+        if not isinstance(v, str):
+            raise ValueError(f"{name} is {_kind(v)}; expected a string")
+        if len(v) > META_MAX_CHARS:
+            raise ValueError(
+                f"{name} has {len(v):,} characters; expected at most {META_MAX_CHARS}; shorten it"
+            )
+        _check_unicode(name, v)
         return v
 
     @model_validator(mode="after")
     def _has_content(self) -> Item:
         if not (self.text and self.text.strip()) and not (self.caption and self.caption.strip()):
             raise ValueError("text and caption are both empty; expected at least one non-empty string")
+        if not has_visible_text(self.content):
+            raise ValueError(
+                "text and caption have no visible character after normalisation (only whitespace, "
+                "control, format or zero-width characters); expected at least one visible character"
+            )
         return self
 
     @property
@@ -119,20 +296,17 @@ class Item(BaseModel):
         return combine_text(self.text, self.caption)
 
 
-def validate_item(obj: Any, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> Item:
-    """Validate one decoded record; raise :class:`InputError` naming the field."""
+def validate_item(obj: Any, *, max_text_chars: int | None = None, limits: ItemLimits | None = None) -> Item:
+    """Validate one decoded record; raise :class:`InputError` naming the field.
+
+    ``limits`` default to :class:`ItemLimits` (``max_text_chars``, when given, overrides theirs)."""
     if not isinstance(obj, dict):
-        raise InputError(f"record is {type(obj).__name__}; expected a JSON object with an id and a text")
-    for name in ("text", "caption"):
-        value = obj.get(name)
-        if isinstance(value, str) and len(value) > max_text_chars:
-            raise InputError(
-                f"{name} has {len(value):,} characters; expected at most {max_text_chars:,} "
-                "(shorten it, or raise TRENDML_MAX_TEXT_CHARS)",
-                field=name,
-            )
+        raise InputError(f"record is {_kind(obj)}; expected a JSON object with an id and a text")
+    limits = limits or ItemLimits()
+    if max_text_chars is not None and max_text_chars != limits.max_text_chars:
+        limits = ItemLimits(max_text_chars, limits.min_created_at, limits.max_created_ahead_s)
     try:
-        return Item.model_validate(obj)
+        return Item.model_validate(obj, context={"limits": limits})
     except ValidationError as exc:
         raise _input_error(exc) from None
 
@@ -171,6 +345,7 @@ class ReadResult:
 
 
 def _records_jsonl(data: bytes) -> Iterator[tuple[int, str, Any]]:
+    data = data.removeprefix(_BOM)  # a UTF-8 byte-order mark, as the CSV reader allows
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -219,8 +394,9 @@ def read_items(
     path: str | Path,
     *,
     skip_invalid: bool = False,
-    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    max_text_chars: int | None = None,
     require_created_at: bool = False,
+    limits: ItemLimits | None = None,
 ) -> ReadResult:
     """Read and validate items from a JSONL (or ``.csv``) file.
 
@@ -239,6 +415,7 @@ def read_items(
         skip_invalid=skip_invalid,
         max_text_chars=max_text_chars,
         require_created_at=require_created_at,
+        limits=limits,
     )
 
 
@@ -248,8 +425,9 @@ def parse_items(
     source: str = "<input>",
     fmt: str = "jsonl",
     skip_invalid: bool = False,
-    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    max_text_chars: int | None = None,
     require_created_at: bool = False,
+    limits: ItemLimits | None = None,
 ) -> ReadResult:
     """Parse items from raw bytes (see :func:`read_items`)."""
     items: list[Item] = []
@@ -268,7 +446,7 @@ def parse_items(
                 rejects.append(Reject(obj.line, obj.field, obj.message, obj.raw))
                 continue
             try:
-                item = validate_item(obj, max_text_chars=max_text_chars)
+                item = validate_item(obj, max_text_chars=max_text_chars, limits=limits)
                 if require_created_at and item.created_at is None:
                     raise InputError(
                         "created_at is missing; expected an ISO-8601 time such as 2026-03-01T12:00:00Z "
@@ -277,7 +455,8 @@ def parse_items(
                     )
                 if item.id in seen:
                     raise InputError(
-                        f'id "{item.id[:60]}" duplicates line {seen[item.id]}; expected unique ids',
+                        f"id {show(item.id, 60)} duplicates line {seen[item.id]}; "
+                        "expected ids unique in a file",
                         field="id",
                     )
             except InputError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,6 +22,7 @@ from service.dashboard import charts, data
 from trendml.config import Settings
 from trendml.datasets.scale import SEVERITY_LABELS
 from trendml.errors import InputError
+from trendml.items import parse_timestamp, show
 from trendml.store.base import create_all, make_engine
 from trendml.store.feedback import ACTIONS, add_feedback
 from trendml.store.keys import KeyInfo, lookup_key, role_allows
@@ -33,13 +34,33 @@ COOKIE = "trendml_key"
 PAGE_SIZE = 50
 
 
+#: Highest page number the list pages accept (keeps offsets inside a database integer).
+MAX_PAGE = 100_000
+
+
 def _parse_day(value: str | None, name: str) -> datetime | None:
+    """A date or ISO-8601 time; a time with an offset is converted to UTC (naive = UTC), as the API does."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return parse_timestamp(value)
     except ValueError:
-        raise InputError(f'{name} is "{value}"; expected a date such as 2026-03-01', field=name) from None
+        raise InputError(
+            f"{name} is {show(value)}; expected a date such as 2026-03-01 (or an ISO-8601 time)", field=name
+        ) from None
+
+
+def _parse_int(value: str | None, name: str, *, default: int, lo: int, hi: int) -> int:
+    """A query integer made of ASCII digits (``"²".isdigit()`` is true, ``int("²")`` fails) in [lo, hi]."""
+    if not value:
+        return default
+    raw = value.strip()
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12 or not lo <= int(raw) <= hi:
+        raise InputError(
+            f"{name} is {show(value, 20)}; expected a whole number from {lo} to {hi}", field=name
+        )
+    return int(raw)
 
 
 def create_app(
@@ -140,8 +161,9 @@ def create_app(
                 raise InputError(
                     f'status is "{status}"; expected one of {", ".join(data.STATUSES)}', field="status"
                 )
-            min_sev = int(q["severity"]) if q.get("severity") else None
-            page = max(0, int(q.get("page") or 0))
+            sev = q.get("severity")
+            min_sev = _parse_int(sev, "severity", default=0, lo=0, hi=3) if sev else None
+            page = _parse_int(q.get("page"), "page", default=0, lo=0, hi=MAX_PAGE)
             overview = data.trends_overview(
                 engine,
                 status=status,
@@ -193,11 +215,10 @@ def create_app(
         who = guard(request)
         if isinstance(who, Response):
             return who
-        page = (
-            max(0, int(request.query_params.get("page") or 0))
-            if (request.query_params.get("page") or "0").isdigit()
-            else 0
-        )
+        try:
+            page = _parse_int(request.query_params.get("page"), "page", default=0, lo=0, hi=MAX_PAGE)
+        except InputError as exc:
+            return render(request, "error.html", who, 400, message=exc.message)
         result = data.triage_queue(engine, limit=100, offset=page * 100)
         return render(request, "queue.html", who, queue=result, page=page)
 

@@ -72,7 +72,7 @@ def test_text_over_limit_is_422(server, path):
     if r.status_code == 503 and path == "/v1/score":
         pytest.skip("no model loaded")
     assert r.status_code == 422
-    assert r.json()["field"] == "items[0]"
+    assert r.json()["field"] == "items[0].text"
     assert f"{LIMITS.max_text_chars:,}" in r.json()["detail"]
 
 

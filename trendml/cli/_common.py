@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,7 +12,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from trendml.config import Settings
-from trendml.items import ReadResult, read_items, write_rejects
+from trendml.errors import InputError
+from trendml.items import ItemLimits, ReadResult, read_items, write_rejects
 
 if TYPE_CHECKING:
     from trendml.embed.base import Embedder
@@ -33,8 +37,8 @@ def load_items(
     result = read_items(
         path,
         skip_invalid=skip_invalid,
-        max_text_chars=cfg.max_text_chars,
         require_created_at=require_created_at,
+        limits=ItemLimits.from_settings(cfg),
     )
     if result.rejects:
         target = rejects or path.with_name(path.name + ".rejects.jsonl")
@@ -55,3 +59,47 @@ def make_embedder(cfg: Settings, *, cache: bool = True) -> Embedder:
 
 def show_progress(n: int) -> bool:
     return n >= 1000 and sys.stderr.isatty()
+
+
+def check_output_path(path: Path, option: str = "--output") -> None:
+    """Refuse, before any work, an output path that cannot be written as a file."""
+    if path.is_dir():
+        raise InputError(
+            f"{option} {path} is a directory; expected a file path; pass a file name such as {path / 'out'}"
+        )
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(
+            f"{option} {path}: {parent} is not a directory; expected a writable folder; fix the path"
+        )
+    if not os.access(parent, os.W_OK):
+        raise InputError(
+            f"{option} {path}: {parent} is not writable; expected a writable folder; fix the path"
+        )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse to start when ``host:port`` cannot be listened on (one line, exit 2), before any work."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise InputError(
+            f"--host {host} is not a known address; expected e.g. 127.0.0.1; fix --host"
+        ) from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InputError(
+                    f"port {port} on {host} is in use; expected a free port; "
+                    "stop what listens there or pass --port N"
+                ) from None
+            raise InputError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); expected a local address and a free port; "
+                "fix --host or --port"
+            ) from None

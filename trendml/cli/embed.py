@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, load_items, make_embedder, settings, show_progress
+from trendml.cli._common import (
+    check_output_path,
+    console,
+    load_items,
+    make_embedder,
+    settings,
+    show_progress,
+)
 
 
 def embed(
@@ -27,6 +34,11 @@ def embed(
     from trendml.embed.base import embed_items
 
     cfg = settings()
+    ids_path = ids_output or output.with_suffix(".ids.json")
+    check_output_path(output)
+    check_output_path(ids_path, "--ids")
+    if rejects is not None:
+        check_output_path(rejects, "--rejects")
     result = load_items(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg)
     embedder = make_embedder(cfg, cache=not no_cache)
     t0 = time.perf_counter()
@@ -35,7 +47,6 @@ def embed(
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("wb") as fh:
         np.save(fh, vectors)
-    ids_path = ids_output or output.with_suffix(".ids.json")
     ids_path.write_text(json.dumps([it.id for it in result.items]))
     cached = getattr(embedder, "hits", None)
     extra = f", {cached} from cache" if cached is not None else ""

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, load_items, make_embedder, settings, show_progress
+from trendml.cli._common import (
+    check_output_path,
+    console,
+    load_items,
+    make_embedder,
+    settings,
+    show_progress,
+)
 from trendml.errors import InputError
 
 
@@ -32,6 +39,9 @@ def score(
     cfg = settings()
     if not items.exists():
         raise InputError(f"items file {items} does not exist; expected a JSONL or CSV file of items")
+    check_output_path(output)
+    if rejects is not None:
+        check_output_path(rejects, "--rejects")
     result = load_items(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg)
     if not result.items:
         raise InputError(f"{items} holds no items; expected at least one item (JSONL or CSV)")

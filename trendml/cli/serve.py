@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, settings
+from trendml.cli._common import check_port_free, console, settings
 
 SERVICE = "service.service:TriageService"
 
@@ -30,6 +30,7 @@ def serve(
     reload: bool = typer.Option(False, "--reload", help="Restart on code changes (development)."),
 ) -> None:
     """Start the service (API docs at http://HOST:PORT/, Prometheus metrics at /metrics)."""
+    check_port_free(host, port)
     cfg = settings()
     cfg.ensure_home()
     repo_root = Path(__file__).resolve().parents[2]

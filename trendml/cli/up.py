@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, load_items, make_embedder, settings
+from trendml.cli._common import check_port_free, console, load_items, make_embedder, settings
 
 
 def _ensure_champion(cfg) -> str:  # noqa: ANN001 - Settings
@@ -58,6 +58,8 @@ def up(
     from trendml.store.items import add_items, count_items
     from trendml.store.keys import create_key
 
+    if serve:  # before any work: a busy port would fail only after "ready" is printed
+        check_port_free(host, port)
     cfg = settings()
     cfg.ensure_home()
     t0 = time.perf_counter()
@@ -128,6 +130,8 @@ def up(
     )
     if serve:
         from trendml.cli.serve import serve as run_serve
+
+        check_port_free(host, port)  # again: setting up took a while
 
         run_serve(host=host, port=port, reload=False)
 

@@ -48,7 +48,9 @@ class StoredItem(Base):
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def to_item(self) -> Item:
-        return Item(
+        """The stored item, not validated again (it was validated when stored; limits may have
+        changed since, and a stored row must stay readable)."""
+        return Item.model_construct(
             id=self.id,
             text=self.text,
             caption=self.caption,
@@ -95,13 +97,12 @@ def add_items(session: Session, items: Iterable[Item]) -> tuple[int, int]:
     An id already stored is left as it is (the first report wins) and counted as a duplicate.
     Commits. Safe under concurrent writers: a race on the same id is retried row by row.
     """
-    batch = list({it.id: it for it in items}.values())
-    n_in_request_dups = 0
-    seen: set[str] = set()
+    items = list(items)
+    first: dict[str, Item] = {}
     for it in items:
-        if it.id in seen:
-            n_in_request_dups += 1
-        seen.add(it.id)
+        first.setdefault(it.id, it)  # a repeated id: the first one wins, as for stored ids
+    batch = list(first.values())
+    n_in_request_dups = len(items) - len(batch)
     known = existing_ids(session, [it.id for it in batch])
     new = [it for it in batch if it.id not in known]
     try:

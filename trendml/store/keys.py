@@ -101,8 +101,12 @@ def list_keys(session: Session) -> list[KeyInfo]:
     return [_info(r) for r in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
+#: Largest id a database integer column holds (SQLite and PostgreSQL BIGINT).
+MAX_KEY_ID = 2**63 - 1
+
+
 def revoke_key(session: Session, key_id: int) -> KeyInfo:
-    row = session.get(ApiKey, key_id)
+    row = session.get(ApiKey, key_id) if 1 <= key_id <= MAX_KEY_ID else None
     if row is None:
         raise InputError(
             f"key id {key_id} does not exist; expected an id from `trendml keys list`", field="id"
