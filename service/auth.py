@@ -19,6 +19,7 @@ import anyio.to_thread
 from pydantic import ValidationError
 
 from service.errors import error_body, json_bytes, validation_response
+from service.hardening import content_conflict_body, with_caller
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,15 @@ OPEN_PATHS = {"/healthz", "/livez", "/readyz"}
 #: The dashboard checks its own sign-in (an analyst key kept in a cookie), so the bearer-header
 #: check does not apply there.
 SELF_AUTH_PREFIXES = ("/ui/",)
-DOC_PATHS = {"/", "/docs.json", "/schema.json", "/v1/docs", "/v1/openapi.json", "/v1/docs/oauth2-redirect"}
+DOC_PATHS = {
+    "/",
+    "/docs.json",
+    "/schema.json",
+    "/v1/docs",
+    "/v1/docs/init.js",
+    "/v1/openapi.json",
+    "/v1/docs/oauth2-redirect",
+}
 DOC_PREFIXES = ("/static_content/", "/assets/")
 ANY_ROLE = "any"
 
@@ -41,6 +50,7 @@ RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("*", re.compile(r"^/v1/reload/?$"), "admin"),
     ("*", re.compile(r"^/v1/keys(/.*)?$"), "admin"),
     ("*", re.compile(r"^/v1/feedback(/.*)?$"), "admin"),
+    ("*", re.compile(r"^/v1/audit/?$"), "admin"),
     ("GET", re.compile(r"^/v1/model/?$"), ANY_ROLE),
     ("GET", re.compile(r"^/metrics/?$"), ANY_ROLE),
 ]
@@ -155,8 +165,11 @@ class AuthMiddleware:
         """Validate a score request and refuse it while no model is loaded, then pass it on."""
         from service.schemas import MAX_ITEMS, MAX_TEXT, ScoreRequest
 
+        caller = scope.get("state", {}).get("caller")
         if not svc.ready():
-            return await _send_json(send, 503, error_body("model not loaded", None, svc.not_ready_reason()))
+            return await _send_json(
+                send, 503, error_body("model not loaded", None, svc.not_ready_reason(caller))
+            )
         cap = MAX_ITEMS * (2 * MAX_TEXT * 6 + 4096) + 65536
         chunks: list[bytes] = []
         size = 0
@@ -182,7 +195,7 @@ class AuthMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         try:
-            ScoreRequest.model_validate_json(body)
+            request = ScoreRequest.model_validate_json(body)
         except ValidationError as exc:
             status, payload = validation_response(exc)
             return await _send_json(send, status, payload)
@@ -193,6 +206,10 @@ class AuthMiddleware:
                 error_body("invalid JSON", None, "the request body is not valid JSON; expected an object"),
             )
 
+        conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
+        if conflicts:
+            return await _send_json(send, 409, content_conflict_body(request.items, conflicts))
+        body = with_caller(body, caller)
         sent = False
 
         async def replay() -> dict[str, Any]:
