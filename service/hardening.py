@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -87,18 +86,49 @@ def body_cap(path: str, max_items: int, max_text: int) -> int:
 
 class RouteMatcher:
     """Is a path one of the service's routes? ``/v1/...`` is checked against the API app's routes
-    (so routes added there are known without a list here), the rest against :data:`STATIC_ROUTES`."""
+    (so routes added there are known without a list here), the rest against :data:`STATIC_ROUTES`.
+    The API app's routes are read when asked: BentoML adds the class's routes when the service
+    instance is made, after this middleware."""
 
-    def __init__(self, api_routes: Iterable[Any] = ()) -> None:
-        self._api = [r.path_regex for r in api_routes if getattr(r, "path_regex", None) is not None]
+    def __init__(self, api: Any = None) -> None:
+        self._api = api
+        self._n = -1
+        self._regexes: list[re.Pattern[str]] = []
+
+    def _api_regexes(self) -> list[re.Pattern[str]]:
+        routes = list(getattr(self._api, "routes", ()) or ())
+        if len(routes) != self._n:
+            self._regexes = [r.path_regex for r in routes if getattr(r, "path_regex", None) is not None]
+            self._n = len(routes)
+        return self._regexes
 
     def known(self, path: str) -> bool:
         if any(p.match(path) for p in STATIC_ROUTES):
             return True
         if path.startswith("/v1/"):
             sub = path[3:]
-            return any(p.match(sub) for p in self._api)
+            return any(p.match(sub) for p in self._api_regexes())
         return False
+
+
+def install_unmatched_route(app: Any) -> None:
+    """The API app's answer to every path that matches no route (``/v1/_unmatched``): a JSON 404."""
+    from fastapi import HTTPException
+
+    @app.api_route(
+        UNMATCHED_PATH.removeprefix("/v1"),
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        include_in_schema=False,
+    )
+    def unmatched() -> None:
+        raise HTTPException(
+            404,
+            detail={
+                "error": "not found",
+                "field": None,
+                "detail": "no route has this path; expected a path from /v1/docs or /docs.json",
+            },
+        )
 
 
 def _too_large(cap: int, path: str, max_items: int, max_text: int) -> dict[str, Any]:
@@ -124,7 +154,7 @@ class HardeningMiddleware:
         self.app = app
         self.max_items = max_items or MAX_ITEMS
         self.max_text = max_text or MAX_TEXT
-        self.routes = RouteMatcher(getattr(api, "routes", ()) if api is not None else ())
+        self.routes = RouteMatcher(api)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -35,7 +35,7 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
 from service.auth import AuthMiddleware  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import for_caller, install_handlers  # noqa: E402
-from service.hardening import HardeningMiddleware  # noqa: E402
+from service.hardening import HardeningMiddleware, install_unmatched_route  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
@@ -105,6 +105,7 @@ app = FastAPI(
 )
 install_handlers(app)
 install_docs(app)
+install_unmatched_route(app)
 
 
 def _iso(dt: datetime | None) -> str | None:
