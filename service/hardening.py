@@ -20,9 +20,9 @@ It runs before authentication (:mod:`service.auth`) and before BentoML's metrics
   only: no inline or third-party script runs, so the Google Tag Manager snippet in BentoML's
   docs page at ``/`` is blocked), ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: same-origin``; dashboard pages also ``Cache-Control: no-store``.
-- **Bounded metric labels.** BentoML labels request metrics with the raw path, so every unknown
-  path would add a series. A path that matches no route is handed on as ``/v1/_unmatched`` (it
-  still needs a key and answers 404), so unknown paths share one label.
+- **Bounded metric labels** (:func:`install_metrics_labels`): request metrics are labelled with
+  the route's template (``/v1/trends/{trend_id}``) and every path that matches no route with one
+  label, ``/{unmatched}``, so ``/metrics`` does not grow with each unknown path or trend id.
 """
 
 from __future__ import annotations
@@ -30,11 +30,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-UNMATCHED_PATH = "/v1/_unmatched"
+UNMATCHED_LABEL = "/{unmatched}"
+_ORIGINAL = "trendml.original_path"
 KIB = 1024
 FORM_BODY_CAP = 16 * KIB
 DEFAULT_BODY_CAP = 64 * KIB
@@ -56,17 +58,19 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"same-origin"),
 )
 
-#: Routes outside the ``/v1`` API app: BentoML's own and the dashboard's.
-STATIC_ROUTES = [
-    re.compile(p)
-    for p in (
-        r"^/(healthz|livez|readyz|metrics|docs\.json|schema\.json)?/?$",
-        r"^/static_content/[^/]+$",
-        r"^/v1/score/?$",
-        r"^/ui/?$",
-        r"^/ui/(login|logout|trends|queue|model|qa)/?$",
-        r"^/ui/trends/[^/]+(/feedback)?/?$",
-        r"^/ui/static/[^/]+$",
+#: Routes outside the ``/v1`` API app (BentoML's own and the dashboard's) and their metric label
+#: (None: the path itself).
+STATIC_ROUTES: list[tuple[re.Pattern[str], str | None]] = [
+    (re.compile(p), label)
+    for p, label in (
+        (r"^/(healthz|livez|readyz|metrics|docs\.json|schema\.json)?$", None),
+        (r"^/static_content/[^/]+$", "/static_content/{file}"),
+        (r"^/v1/score/?$", "/v1/score"),
+        (r"^/ui/?$", "/ui"),
+        (r"^/ui/(login|logout|trends|queue|model|qa)/?$", None),
+        (r"^/ui/trends/[^/]+/?$", "/ui/trends/{trend_id}"),
+        (r"^/ui/trends/[^/]+/feedback/?$", "/ui/trends/{trend_id}/feedback"),
+        (r"^/ui/static/[^/]+$", "/ui/static/{file}"),
     )
 ]
 
@@ -84,51 +88,88 @@ def body_cap(path: str, max_items: int, max_text: int) -> int:
     return DEFAULT_BODY_CAP
 
 
-class RouteMatcher:
-    """Is a path one of the service's routes? ``/v1/...`` is checked against the API app's routes
-    (so routes added there are known without a list here), the rest against :data:`STATIC_ROUTES`.
-    The API app's routes are read when asked: BentoML adds the class's routes when the service
-    instance is made, after this middleware."""
+class RouteLabeller:
+    """The metrics label of a request: its route's template (``/v1/trends/{trend_id}``), or
+    :data:`UNMATCHED_LABEL` for a path no route matches. ``/v1/...`` is matched with the API app's
+    own routes (read when asked: BentoML adds the class's routes when the service instance is
+    made), the rest with :data:`STATIC_ROUTES`."""
 
     def __init__(self, api: Any = None) -> None:
         self._api = api
-        self._n = -1
-        self._regexes: list[re.Pattern[str]] = []
 
-    def _api_regexes(self) -> list[re.Pattern[str]]:
-        routes = list(getattr(self._api, "routes", ()) or ())
-        if len(routes) != self._n:
-            self._regexes = [r.path_regex for r in routes if getattr(r, "path_regex", None) is not None]
-            self._n = len(routes)
-        return self._regexes
-
-    def known(self, path: str) -> bool:
-        if any(p.match(path) for p in STATIC_ROUTES):
-            return True
-        if path.startswith("/v1/"):
-            sub = path[3:]
-            return any(p.match(sub) for p in self._api_regexes())
-        return False
+    def label(self, path: str, method: str = "GET") -> str:
+        for pattern, template in STATIC_ROUTES:
+            if pattern.match(path):
+                return template or path
+        if path.startswith("/v1/") and self._api is not None:
+            sub = {"type": "http", "path": path[3:], "method": method, "root_path": ""}
+            found = _template(getattr(self._api, "routes", []), sub)
+            if found:
+                return "/v1" + found
+        return UNMATCHED_LABEL
 
 
-def install_unmatched_route(app: Any) -> None:
-    """The API app's answer to every path that matches no route (``/v1/_unmatched``): a JSON 404."""
-    from fastapi import HTTPException
+def _template(routes: Iterable[Any], scope: dict[str, Any]) -> str | None:
+    from starlette.routing import Match
 
-    @app.api_route(
-        UNMATCHED_PATH.removeprefix("/v1"),
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-        include_in_schema=False,
-    )
-    def unmatched() -> None:
-        raise HTTPException(
-            404,
-            detail={
-                "error": "not found",
-                "field": None,
-                "detail": "no route has this path; expected a path from /v1/docs or /docs.json",
-            },
-        )
+    for route in routes:
+        regex, path = getattr(route, "path_regex", None), getattr(route, "path", None)
+        if regex is not None and path:
+            if regex.match(scope["path"]):
+                return str(path)
+            continue
+        nested = getattr(route, "original_router", None)  # FastAPI's included routers
+        nested_routes = getattr(nested if nested is not None else route, "routes", None)
+        if nested_routes:
+            found = _template(nested_routes, scope)
+            if found:
+                return found
+            continue
+        try:
+            if route.matches(scope)[0] != Match.NONE:
+                return "{matched}"
+        except Exception:  # noqa: BLE001 - a route type we do not know: not a match
+            continue
+    return None
+
+
+def install_metrics_labels(api: Any) -> None:
+    """Label BentoML's request metrics with route templates instead of raw paths.
+
+    BentoML's metrics middleware is the outermost layer (before any middleware a service adds)
+    and labels every request with ``scope["path"]``, so each unknown path, and each trend id,
+    would add series to ``/metrics`` for good. BentoML builds that middleware from
+    ``bentoml._internal.server.http.instruments.RunnerTrafficMetricsMiddleware`` when it builds the
+    app, after this module is imported; this replaces that name with a subclass that shows the
+    metrics a labelled copy of the scope and hands the application the real one. Idempotent."""
+    from bentoml._internal.server.http import instruments
+
+    base = instruments.RunnerTrafficMetricsMiddleware
+    if getattr(base, "trendml_route_labels", False):
+        return
+    labeller = RouteLabeller(api)
+
+    class RouteLabelledMetrics(base):  # type: ignore[misc, valid-type]
+        trendml_route_labels = True
+
+        def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+            async def real(scope: dict[str, Any], receive: Any, send: Any) -> None:
+                original = scope.get(_ORIGINAL)
+                if original is not None:
+                    scope = {k: v for k, v in scope.items() if k != _ORIGINAL}
+                    scope["path"], scope["raw_path"] = original
+                await app(scope, receive, send)
+
+            super().__init__(real, *args, **kwargs)
+
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope.get("type") == "http":
+                label = labeller.label(scope.get("path", ""), scope.get("method", "GET"))
+                if label != scope.get("path"):
+                    scope = {**scope, "path": label, _ORIGINAL: (scope["path"], scope.get("raw_path"))}
+            await super().__call__(scope, receive, send)
+
+    instruments.RunnerTrafficMetricsMiddleware = RouteLabelledMetrics
 
 
 def _too_large(cap: int, path: str, max_items: int, max_text: int) -> dict[str, Any]:
@@ -144,17 +185,14 @@ def _too_large(cap: int, path: str, max_items: int, max_text: int) -> dict[str, 
 
 
 class HardeningMiddleware:
-    """See the module doc. ``api`` is the FastAPI app mounted at ``/v1`` (its routes are known)."""
+    """Body caps and security headers (see the module doc)."""
 
-    def __init__(
-        self, app: Any, api: Any = None, max_items: int | None = None, max_text: int | None = None
-    ) -> None:
+    def __init__(self, app: Any, max_items: int | None = None, max_text: int | None = None) -> None:
         from service.schemas import MAX_ITEMS, MAX_TEXT
 
         self.app = app
         self.max_items = max_items or MAX_ITEMS
         self.max_text = max_text or MAX_TEXT
-        self.routes = RouteMatcher(api)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -188,8 +226,6 @@ class HardeningMiddleware:
             if isinstance(body, int):
                 return await _send_json(send, 413, _too_large(cap, path, self.max_items, self.max_text))
             receive = _replay(body, receive)
-        if not self.routes.known(path):
-            scope = {**scope, "path": UNMATCHED_PATH, "raw_path": UNMATCHED_PATH.encode()}
         return await self.app(scope, receive, send)
 
     @staticmethod

@@ -35,7 +35,7 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
 from service.auth import AuthMiddleware  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import for_caller, install_handlers  # noqa: E402
-from service.hardening import HardeningMiddleware, install_unmatched_route  # noqa: E402
+from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
@@ -105,7 +105,7 @@ app = FastAPI(
 )
 install_handlers(app)
 install_docs(app)
-install_unmatched_route(app)
+install_metrics_labels(app)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -632,8 +632,8 @@ class TriageService:
             ]
 
 
-# Outermost first: body caps, headers and metric labels before authentication.
-TriageService.add_asgi_middleware(HardeningMiddleware, api=app)
+# In this order, after BentoML's own metrics middleware: body caps and headers before authentication.
+TriageService.add_asgi_middleware(HardeningMiddleware)
 TriageService.add_asgi_middleware(AuthMiddleware)
 TriageService.add_asgi_middleware(
     RateLimitMiddleware,
