@@ -19,6 +19,7 @@ import anyio.to_thread
 from pydantic import ValidationError
 
 from service.errors import error_body, json_bytes, validation_response
+from service.hardening import content_conflict_body, with_caller
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,15 @@ OPEN_PATHS = {"/healthz", "/livez", "/readyz"}
 #: The dashboard checks its own sign-in (an analyst key kept in a cookie), so the bearer-header
 #: check does not apply there.
 SELF_AUTH_PREFIXES = ("/ui/",)
-DOC_PATHS = {"/", "/docs.json", "/schema.json", "/v1/docs", "/v1/openapi.json", "/v1/docs/oauth2-redirect"}
+DOC_PATHS = {
+    "/",
+    "/docs.json",
+    "/schema.json",
+    "/v1/docs",
+    "/v1/docs/init.js",
+    "/v1/openapi.json",
+    "/v1/docs/oauth2-redirect",
+}
 DOC_PREFIXES = ("/static_content/", "/assets/")
 ANY_ROLE = "any"
 
@@ -41,6 +50,7 @@ RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("*", re.compile(r"^/v1/reload/?$"), "admin"),
     ("*", re.compile(r"^/v1/keys(/.*)?$"), "admin"),
     ("*", re.compile(r"^/v1/feedback(/.*)?$"), "admin"),
+    ("*", re.compile(r"^/v1/audit/?$"), "admin"),
     ("GET", re.compile(r"^/v1/model/?$"), ANY_ROLE),
     ("GET", re.compile(r"^/metrics/?$"), ANY_ROLE),
 ]
@@ -92,8 +102,8 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-def _score_refusal(body: bytes) -> tuple[int, dict[str, Any]] | None:
-    """Status and error body when a score request is invalid, else None.
+def _parse_score(body: bytes) -> tuple[Any, tuple[int, dict[str, Any]] | None]:
+    """The parsed score request, or ``(None, (status, error body))`` when it is invalid.
 
     Validates like ``/v1/items`` does: when pydantic's JSON parser refuses text that Python's
     ``json`` reads (a lone surrogate escape such as ``"\\ud800"``), the decoded object is
@@ -101,27 +111,27 @@ def _score_refusal(body: bytes) -> tuple[int, dict[str, Any]] | None:
     check is a 422, never an exception out of the middleware."""
     from service.schemas import ScoreRequest
 
+    invalid = 422, error_body("invalid request", None, "the request body could not be validated")
     try:
-        ScoreRequest.model_validate_json(body)
-        return None
+        return ScoreRequest.model_validate_json(body), None
     except ValidationError as exc:
         if not any(e.get("type") == "json_invalid" for e in exc.errors(include_url=False)):
-            return validation_response(exc)
+            return None, validation_response(exc)
         first = validation_response(exc)
     except (ValueError, ArithmeticError, RecursionError) as exc:  # a validator bug; still the client's input
         logger.warning("score request refused by a validator error: %s", type(exc).__name__)
-        return 422, error_body("invalid request", None, "the request body could not be validated")
+        return None, invalid
     try:
         obj = json.loads(body)
     except (ValueError, RecursionError):
-        return first
+        return None, first
     try:
         ScoreRequest.model_validate(obj)
     except ValidationError as exc:
-        return validation_response(exc)
+        return None, validation_response(exc)
     except (ValueError, ArithmeticError, RecursionError):
-        return 422, error_body("invalid request", None, "the request body could not be validated")
-    return first
+        return None, invalid
+    return None, first
 
 
 class AuthMiddleware:
@@ -221,8 +231,11 @@ class AuthMiddleware:
         """Validate a score request and refuse it while no model is loaded, then pass it on."""
         from service.schemas import MAX_ITEMS, MAX_TEXT
 
+        caller = scope.get("state", {}).get("caller")
         if not svc.ready():
-            return await _send_json(send, 503, error_body("model not loaded", None, svc.not_ready_reason()))
+            return await _send_json(
+                send, 503, error_body("model not loaded", None, svc.not_ready_reason(caller))
+            )
         cap = MAX_ITEMS * (2 * MAX_TEXT * 6 + 4096) + 65536
         chunks: list[bytes] = []
         size = 0
@@ -247,10 +260,14 @@ class AuthMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks).removeprefix(b"\xef\xbb\xbf")  # a BOM, as /v1/items allows
-        refusal = _score_refusal(body)
+        request, refusal = _parse_score(body)
         if refusal is not None:
             return await _send_json(send, *refusal)
 
+        conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
+        if conflicts:
+            return await _send_json(send, 409, content_conflict_body(request.items, conflicts))
+        body = with_caller(body, caller)
         sent = False
 
         async def replay() -> dict[str, Any]:

@@ -16,7 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trendml.errors import InputError, ModelMismatchError, ModelNotFoundError, StateError, TrendmlError
+from trendml.errors import (
+    ConflictError,
+    InputError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    StateError,
+    TrendmlError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +77,8 @@ def validation_response(exc: ValidationError) -> tuple[int, dict[str, Any]]:
 def trendml_error_status(exc: TrendmlError) -> int:
     if isinstance(exc, InputError):
         return 422
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, (ModelNotFoundError, ModelMismatchError, StateError)):
         return 503
     return 500
@@ -97,11 +106,14 @@ def install_handlers(app: Any) -> None:
             headers=exc.headers,
         )
 
-    async def _trendml(_: Request, exc: TrendmlError) -> JSONResponse:
+    async def _trendml(request: Request, exc: TrendmlError) -> JSONResponse:
         status = trendml_error_status(exc)
         if status >= 500 and status != 503:
             logger.error("internal error: %s", exc.message)
-        return JSONResponse(error_body(type(exc).__name__, exc.field, exc.message), status_code=status)
+        message = (
+            for_caller(getattr(request.state, "caller", None), exc.message) if status >= 500 else exc.message
+        )
+        return JSONResponse(error_body(type(exc).__name__, exc.field, message), status_code=status)
 
     async def _other(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error in the API")
@@ -114,6 +126,18 @@ def install_handlers(app: Any) -> None:
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(TrendmlError, _trendml)
     app.add_exception_handler(Exception, _other)
+
+
+#: What non-admin keys read instead of an internal reason (paths, URIs, exception text).
+ADMIN_ONLY_DETAIL = "the reason is shown to admin keys only (GET /v1/model with an admin key); retry later"
+
+
+def for_caller(caller: Any, detail: str | None) -> str | None:
+    """``detail`` for an admin caller, :data:`ADMIN_ONLY_DETAIL` for anyone else (raw exception
+    text can hold file paths and registry URIs)."""
+    if detail is None:
+        return None
+    return detail if getattr(caller, "role", None) == "admin" else ADMIN_ONLY_DETAIL
 
 
 def json_bytes(body: dict[str, Any]) -> bytes:

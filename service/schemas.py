@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from trendml.config import Settings
@@ -300,3 +301,24 @@ class ErrorResponse(BaseModel):
         examples=["items[0].created_at"],
     )
     detail: str | None = Field(default=None, description="Received, expected and remedy.")
+
+
+class ScoreItem(RequestItem):
+    """An item as ``score`` receives it: a :class:`RequestItem` plus the key that sent it, which
+    the auth middleware writes into the body after authentication (a client's own value is
+    overwritten). Hidden from the published schema."""
+
+    caller_key_id: SkipJsonSchema[int | None] = Field(default=None, exclude=True)
+    caller_key_name: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
+
+class AdminAuditOut(BaseModel):
+    """One row of the admin audit log."""
+
+    id: int
+    at: str = Field(description="When (UTC).")
+    actor: str = Field(description="The key's name, or cli / schedule.")
+    key_id: int | None = Field(description="The key's id (null for cli / schedule).")
+    action: str = Field(examples=["key.create"])
+    target: str | None = Field(description="What it acted on (a key, a model version).")
+    detail: dict[str, Any] | None = None

@@ -34,12 +34,16 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
 from pydantic import BeforeValidator  # noqa: E402
 
 from service.auth import AuthMiddleware  # noqa: E402
-from service.errors import install_handlers  # noqa: E402
+from service.docs_page import install_docs  # noqa: E402
+from service.errors import for_caller, install_handlers  # noqa: E402
+from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
+from service.ratelimit import RateLimitMiddleware  # noqa: E402
 from service.readiness import ReadinessMiddleware  # noqa: E402
 from service.schemas import (  # noqa: E402
     MAX_ITEMS,
+    AdminAuditOut,
     DetectRequest,
     DetectResponse,
     ErrorResponse,
@@ -53,7 +57,7 @@ from service.schemas import (  # noqa: E402
     ModelRef,
     ModelStatus,
     RepresentativeItem,
-    RequestItem,
+    ScoreItem,
     ScoreResult,
     TrendDetail,
     TrendList,
@@ -99,10 +103,12 @@ app = FastAPI(
         "Severity pre-scores and emerging abuse-trend detection. Send `Authorization: Bearer <key>`; "
         "roles: triage (score, items), analyst (trends, feedback), admin (everything)."
     ),
-    docs_url="/docs",
+    docs_url=None,  # served by service.docs_page from this origin (no CDN, no inline script)
     openapi_url="/openapi.json",
 )
 install_handlers(app)
+install_docs(app)
+install_metrics_labels(app)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -192,8 +198,34 @@ class TriageService:
     def ready(self) -> bool:
         return self.models.active is not None
 
-    def not_ready_reason(self) -> str:
-        return self.models.last_error or "the severity model is still loading; retry shortly"
+    def not_ready_reason(self, caller: Any = None) -> str:
+        """Why no model is loaded: the raw load error for admin keys, a generic line for others."""
+        if self.models.last_error:
+            return for_caller(caller, self.models.last_error) or ""
+        return "the severity model is still loading; retry shortly"
+
+    def score_conflicts(self, items: list[Any]) -> list[int]:
+        """Indexes of items whose id is stored with other content (the score would not be theirs)."""
+        from trendml.store.items import content_conflicts
+
+        with self.Session() as session:
+            return content_conflicts(session, items)
+
+    def admin_audit(
+        self, action: str, caller: Any, target: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Append to the admin audit log (who: the calling key, or ``schedule``)."""
+        from trendml.store.admin_audit import record_admin
+
+        with self.Session() as session:
+            record_admin(
+                session,
+                action,
+                actor=caller.name if caller is not None else "schedule",
+                key_id=caller.id if caller is not None else None,
+                target=target,
+                detail=detail,
+            )
 
     def authenticate(self, token: str) -> Any:
         from trendml.store.keys import lookup_key
@@ -264,7 +296,7 @@ class TriageService:
         max_batch_size=BATCH_MAX_SIZE,
         max_latency_ms=BATCH_MAX_LATENCY_MS,
     )
-    def score(self, items: list[RequestItem]) -> list[ScoreResult]:
+    def score(self, items: list[ScoreItem]) -> list[ScoreResult]:
         """Severity pre-score, trend and priority for each item (role: triage).
 
         Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
@@ -315,12 +347,21 @@ class TriageService:
                     "emerging": bool(emerging),
                     "priority": prio,
                     "trend_status": trend_status,
+                    "key_id": it.caller_key_id,
+                    "key_name": it.caller_key_name,
                 }
             )
         try:
             with self.Session() as session:
                 add_audit(session, audit)
-                record_scores(session, [r.model_dump() for r in results])
+                # only onto stored rows with the same content (the middleware refuses others with 409)
+                record_scores(
+                    session,
+                    [
+                        {**r.model_dump(), "content_hash": a["input_hash"]}
+                        for r, a in zip(results, audit, strict=True)
+                    ],
+                )
                 session.commit()
         except Exception as exc:
             if is_connection_error(exc):  # nothing could be audited: no answer either
@@ -343,22 +384,35 @@ class TriageService:
         return ItemsResponse(stored=stored, duplicates=dups, total=total)
 
     @app.post("/detect", response_model=DetectResponse, responses=ERRORS, tags=["trends"])
-    def detect(self, body: DetectRequest | None = Body(default=None)) -> DetectResponse:
+    def detect(self, request: Request, body: DetectRequest | None = Body(default=None)) -> DetectResponse:
         """Run trend detection over the stored items not yet processed and store the trends (role: admin).
 
         Incremental: windows already processed are final; only complete windows are processed unless
         ``include_open_window``; ``reset`` starts over from every stored item."""
         body = body or DetectRequest()
         return self.run_detection(
-            since=body.since, reset=body.reset, include_open_window=body.include_open_window
+            since=body.since,
+            reset=body.reset,
+            include_open_window=body.include_open_window,
+            caller=request.state.caller,
         )
 
     def run_detection(
-        self, *, since: datetime | None = None, reset: bool = False, include_open_window: bool = False
+        self,
+        *,
+        since: datetime | None = None,
+        reset: bool = False,
+        include_open_window: bool = False,
+        caller: Any = None,
     ) -> DetectResponse:
         if not self.trends.available:
             raise HTTPException(
-                503, detail={"error": "trends unavailable", "field": None, "detail": self.trends.reason}
+                503,
+                detail={
+                    "error": "trends unavailable",
+                    "field": None,
+                    "detail": for_caller(caller, self.trends.reason),
+                },
             )
         if not self._detect_lock.acquire(blocking=False):
             raise HTTPException(
@@ -379,7 +433,18 @@ class TriageService:
                 reset=reset,
                 include_open_window=include_open_window,
             )
-            return DetectResponse(**out)
+            result = DetectResponse(**out)
+            self.admin_audit(
+                "detect",
+                caller,
+                detail={
+                    "since": _iso(since),
+                    "reset": reset,
+                    "include_open_window": include_open_window,
+                    **result.model_dump(include={"n_items", "n_windows", "n_trends", "n_emerging"}),
+                },
+            )
+            return result
         finally:
             self._detect_lock.release()
 
@@ -530,24 +595,38 @@ class TriageService:
     # ------------------------------------------------------------------ model and keys
     @app.get("/model", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
     def model_status(self, request: Request) -> ModelStatus:
-        """The model in use, when it was loaded and the last load error (any key); with an admin key
-        also why trend assignment is degraded (``trends_error``)."""
+        """The model in use, when it was loaded and the last load error (any key; the error's text
+        for admin keys only); with an admin key also why trend assignment is degraded
+        (``trends_error``)."""
         caller = getattr(request.state, "caller", None)
-        return self._model_status(admin=getattr(caller, "role", None) == "admin")
+        status = self._model_status(admin=getattr(caller, "role", None) == "admin")
+        return status.model_copy(update={"last_error": for_caller(caller, status.last_error)})
 
     @app.post("/reload", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
-    def reload(self) -> ModelStatus:
+    def reload(self, request: Request) -> ModelStatus:
         """Check the registry now and switch to the current champion if it moved (role: admin)."""
+        before = self.models.active
         self.models.refresh()
-        return self._model_status()
+        status = self._model_status()
+        self.admin_audit(
+            "reload",
+            request.state.caller,
+            target=status.model.version if status.model else None,
+            detail={"from": before.version if before else None, "error": status.last_error},
+        )
+        return status
 
     @app.post("/keys", response_model=KeyCreated, status_code=201, responses=ERRORS, tags=["admin"])
-    def create_key(self, body: KeyCreateRequest) -> KeyCreated:
-        """Create an API key (role: admin). The key is in this answer only."""
+    def create_key(self, body: KeyCreateRequest, request: Request) -> KeyCreated:
+        """Create an API key (role: admin). The key is in this answer only. Names are unique: a
+        taken name (revoked keys' included) is 409."""
         from trendml.store.keys import create_key
 
         with self.Session() as session:
             key, info = create_key(session, body.role, body.name)
+        self.admin_audit(
+            "key.create", request.state.caller, target=f"#{info.id} {info.name}", detail={"role": info.role}
+        )
         return KeyCreated(key=key, **info.to_dict())
 
     @app.get("/keys", response_model=list[KeyOut], responses=ERRORS, tags=["admin"])
@@ -559,19 +638,48 @@ class TriageService:
             return [KeyOut(**k.to_dict()) for k in list_keys(session)]
 
     @app.delete("/keys/{key_id}", response_model=KeyOut, responses=ERRORS, tags=["admin"])
-    def revoke_key(self, key_id: int) -> KeyOut:
-        """Revoke a key (role: admin); requests with it get 401 from then on."""
+    def revoke_key(self, key_id: int, request: Request) -> KeyOut:
+        """Revoke a key (role: admin); requests with it get 401 from then on, and its dashboard
+        sessions end."""
         from trendml.errors import InputError
         from trendml.store.keys import revoke_key
 
         with self.Session() as session:
             try:
-                return KeyOut(**revoke_key(session, key_id).to_dict())
+                info = revoke_key(session, key_id)
             except InputError as exc:
                 raise HTTPException(
                     404, detail={"error": "not found", "field": "key_id", "detail": exc.message}
                 ) from None
+        self.admin_audit(
+            "key.revoke", request.state.caller, target=f"#{info.id} {info.name}", detail={"role": info.role}
+        )
+        return KeyOut(**info.to_dict())
+
+    @app.get("/audit", response_model=list[AdminAuditOut], responses=ERRORS, tags=["admin"])
+    def admin_audit_log(
+        self,
+        action: str | None = Query(None, max_length=32, description="Only this action (e.g. key.create)."),
+        offset: int = Query(0, ge=0, le=1_000_000),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[AdminAuditOut]:
+        """The admin audit log, newest first: key creation / revocation / rotation, detection runs,
+        reloads; who (key name and id, or cli / schedule) and when (role: admin)."""
+        from trendml.store.admin_audit import list_admin
+
+        with self.Session() as session:
+            return [
+                AdminAuditOut(**r.to_dict())
+                for r in list_admin(session, limit=limit, offset=offset, action=action)
+            ]
 
 
+# In this order, after BentoML's own metrics middleware: body caps and headers before authentication.
+TriageService.add_asgi_middleware(HardeningMiddleware)
 TriageService.add_asgi_middleware(AuthMiddleware)
+TriageService.add_asgi_middleware(
+    RateLimitMiddleware,
+    per_minute=_env_float("TRENDML_RATE_LIMIT_PER_MIN", 0.0),
+    burst=_env_float("TRENDML_RATE_LIMIT_BURST", 0.0) or None,
+)
 TriageService.add_asgi_middleware(ReadinessMiddleware)

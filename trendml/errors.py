@@ -42,3 +42,8 @@ class InternalError(TrendmlError):
     """A bug in trendml: the caller did nothing wrong."""
 
     exit_code = 1
+
+
+class ConflictError(TrendmlError):
+    """The request contradicts what is stored (a taken name, content that differs from the
+    stored item with the same id). HTTP 409."""

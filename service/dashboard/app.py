@@ -26,12 +26,43 @@ from trendml.items import parse_timestamp, show
 from trendml.store.base import create_all, make_engine
 from trendml.store.feedback import ACTIONS, add_feedback
 from trendml.store.keys import KeyInfo, lookup_key, role_allows
+from trendml.store.sessions import SESSION_TTL_S, end_session, lookup_session, start_session
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-COOKIE = "trendml_key"
+#: The cookie holds an opaque server-side session id (trendml.store.sessions), never the API key.
+COOKIE = "trendml_session"
+#: Double-submit token of the sign-in form (there is no session yet to hold one).
+LOGIN_CSRF_COOKIE = "trendml_login_csrf"
 PAGE_SIZE = 50
+#: Form parsing limits (the body itself is capped at 16 KiB before parsing, service.hardening).
+FORM_LIMITS = {"max_files": 0, "max_fields": 16}
+CSRF_MESSAGE = (
+    "this form did not come from this dashboard (missing or foreign Origin/Referer, or a stale form "
+    "token); expected a form from this site; reload the page and submit again"
+)
+
+
+def same_origin(request: Request) -> bool:
+    """The POST came from a page of this site: its ``Origin`` (or, without one, its ``Referer``)
+    names the host the request was sent to. Neither header -> refused."""
+    from urllib.parse import urlsplit
+
+    host = (request.headers.get("host") or "").lower()
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        return bool(host) and urlsplit(origin).netloc.lower() == host
+    referer = request.headers.get("referer")
+    if referer:
+        return bool(host) and urlsplit(referer).netloc.lower() == host
+    return False
+
+
+def token_ok(expected: str | None, received: object) -> bool:
+    import hmac
+
+    return bool(expected) and isinstance(received, str) and hmac.compare_digest(expected, received)
 
 
 #: Highest page number the list pages accept (keeps offsets inside a database integer).
@@ -80,18 +111,34 @@ def create_app(
     )
 
     def caller(request: Request) -> KeyInfo | None:
-        key = request.cookies.get(COOKIE)
-        if not key:
+        """The signed-in key of a live server-side session (its CSRF token kept on the request)."""
+        sid = request.cookies.get(COOKIE)
+        if not sid:
             return None
         with Session(engine) as s:
-            return lookup_key(s, key)
+            found = lookup_session(s, sid)
+        if found is None:
+            return None
+        request.state.csrf = found.csrf
+        return found.key  # type: ignore[return-value]
 
     def render(
         request: Request, name: str, who: KeyInfo | None, status_code: int = 200, **ctx: Any
     ) -> Response:
+        ctx.setdefault("csrf", getattr(request.state, "csrf", ""))
         return templates.TemplateResponse(
             request, name, {"who": who, "active": name.removesuffix(".html"), **ctx}, status_code=status_code
         )
+
+    async def checked_form(request: Request, who: KeyInfo | None) -> Any:
+        """The POSTed form when it passes the CSRF checks (Origin/Referer, then the session's
+        token), else a 403 page."""
+        if not same_origin(request):
+            return render(request, "error.html", who, 403, message=CSRF_MESSAGE)
+        form = await request.form(**FORM_LIMITS)
+        if not token_ok(getattr(request.state, "csrf", None), form.get("csrf")):
+            return render(request, "error.html", who, 403, message=CSRF_MESSAGE)
+        return form
 
     def guard(request: Request) -> KeyInfo | Response:
         who = caller(request)
@@ -117,13 +164,33 @@ def create_app(
         if not nxt.startswith(root_path):
             nxt = f"{root_path}/trends"
         if request.method == "GET":
-            return render(request, "login.html", None, next=nxt, error=None)
-        form = await request.form()
+            import secrets
+
+            token = secrets.token_urlsafe(32)
+            response = render(request, "login.html", None, next=nxt, error=None, csrf=token)
+            response.set_cookie(
+                LOGIN_CSRF_COOKIE,
+                token,
+                httponly=True,
+                samesite="strict",
+                path=f"{root_path}/login",
+                secure=request.url.scheme == "https",
+                max_age=3600,
+            )
+            return response
+        if not same_origin(request):
+            return render(request, "error.html", None, 403, message=CSRF_MESSAGE)
+        form = await request.form(**FORM_LIMITS)
+        if not token_ok(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf")):
+            return render(request, "error.html", None, 403, message=CSRF_MESSAGE)
+        csrf = str(form.get("csrf"))
         key = str(form.get("key") or "").strip()
         with Session(engine) as s:
             who = lookup_key(s, key) if key else None
         if who is None:
-            return render(request, "login.html", None, 401, next=nxt, error="That key is unknown or revoked.")
+            return render(
+                request, "login.html", None, 401, next=nxt, error="That key is unknown or revoked.", csrf=csrf
+            )
         if not role_allows(who.role, "analyst"):
             return render(
                 request,
@@ -132,20 +199,32 @@ def create_app(
                 403,
                 next=nxt,
                 error=f"That key has role {who.role}; sign in with an analyst key.",
+                csrf=csrf,
             )
+        with Session(engine) as s:
+            sid, _ = start_session(s, who.id, ttl_s=SESSION_TTL_S)
         response = RedirectResponse(nxt, status_code=303)
         response.set_cookie(
             COOKIE,
-            key,
+            sid,
             httponly=True,
             samesite="strict",
             path=root_path,
             secure=request.url.scheme == "https",
-            max_age=12 * 3600,
+            max_age=SESSION_TTL_S,
         )
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"{root_path}/login")
         return response
 
     async def logout(request: Request) -> Response:
+        """Sign out (POST with the session's form token): the session is deleted on the server."""
+        who = caller(request)
+        if who is not None:
+            form = await checked_form(request, who)
+            if isinstance(form, Response):
+                return form
+            with Session(engine) as s:
+                end_session(s, request.cookies.get(COOKIE, ""))
         response = RedirectResponse(f"{root_path}/login", status_code=303)
         response.delete_cookie(COOKIE, path=root_path)
         return response
@@ -198,9 +277,11 @@ def create_app(
         if isinstance(who, Response):
             return who
         trend_id = request.path_params["trend_id"]
+        form = await checked_form(request, who)
+        if isinstance(form, Response):
+            return form
         if data.trend_detail(engine, trend_id, max_examples=0) is None:
             return render(request, "error.html", who, 404, message=f'trend "{trend_id}" does not exist')
-        form = await request.form()
         action = str(form.get("action") or "")
         note = str(form.get("note") or "").strip()[:2000] or None
         url = f"{root_path}/trends/{quote(trend_id)}"
@@ -237,7 +318,9 @@ def create_app(
 
         error = None
         if request.method == "POST":
-            form = await request.form()
+            form = await checked_form(request, who)
+            if isinstance(form, Response):
+                return form
             try:
                 sev = int(str(form.get("severity") or ""))
             except ValueError:
@@ -264,7 +347,7 @@ def create_app(
     routes = [
         Route("/", index),
         Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Route("/trends", trends),
         Route("/trends/{trend_id}", trend),
         Route("/trends/{trend_id}/feedback", feedback, methods=["POST"]),

@@ -16,6 +16,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from tests.conftest import call
 from trendml.errors import InputError
 from trendml.reports import build_brief, redact, render_brief_html, render_brief_markdown
+from trendml.reports.render import md_text
 from trendml.store.base import make_engine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +72,7 @@ def test_brief_redacts_examples_by_default(briefs, report_store):
     page = render_brief_html(redacted)
     for e in redacted["examples"]:
         full = full_text(report_store.path, e["id"])
-        shown = e["text"].replace("|", "\\|") in md and str(escape(e["text"])) in page
+        shown = md_text(e["text"]) in md and str(escape(e["text"])) in page
         leaked = full != e["text"] and (full in md or str(escape(full)) in page)
         assert shown and not leaked, f"example {e['id']}"
 

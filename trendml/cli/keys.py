@@ -9,6 +9,12 @@ from trendml.cli._common import console, settings
 keys_app = typer.Typer(help="API keys for the service (roles: triage, analyst, admin).", no_args_is_help=True)
 
 
+def _audit(session, action: str, info) -> None:  # noqa: ANN001 - Session, KeyInfo
+    from trendml.store.admin_audit import record_admin
+
+    record_admin(session, action, actor="cli", target=f"#{info.id} {info.name}", detail={"role": info.role})
+
+
 def _session():
     from trendml.store.base import create_all, make_engine, make_sessionmaker
 
@@ -24,13 +30,16 @@ def create(
     role: str = typer.Option(
         ..., "--role", help="triage (score, items), analyst (trends, feedback) or admin."
     ),
-    name: str | None = typer.Option(None, "--name", help="Who or what the key is for."),
+    name: str | None = typer.Option(
+        None, "--name", help="Who or what the key is for; unique (default: ROLE-xxxxxx)."
+    ),
 ) -> None:
     """Create a key. The key is printed alone on the last line of stdout (shown once, stored hashed)."""
     from trendml.store.keys import create_key
 
     with _session() as session:
         key, info = create_key(session, role, name)
+        _audit(session, "key.create", info)
     console.print(f"created {info.role} key #{info.id} ({info.name}); it is shown once:", highlight=False)
     typer.echo(key)
 
@@ -53,6 +62,7 @@ def revoke(key_id: int = typer.Argument(..., help="Key id from `trendml keys lis
 
     with _session() as session:
         info = revoke_key(session, key_id)
+        _audit(session, "key.revoke", info)
     console.print(f"revoked {info.role} key #{info.id} ({info.name})", highlight=False)
 
 

@@ -4,7 +4,8 @@
    one from shipped data if not);
 2. load the demo stream (or a JSONL file) into the item store;
 3. run trend detection over the stored items;
-4. create a demo API key (admin);
+4. give the ONE admin key named ``demo`` a new secret (created on the first run; the previous
+   run's demo key stops working, and so do its dashboard sessions);
 5. print the URLs and a ready-to-paste curl example, then start the service (``trendml serve``).
 
 Every step is idempotent: items already stored are kept, detection only processes new windows.
@@ -54,9 +55,10 @@ def up(
     from service.models import ModelManager
     from service.pipeline import detect_stored
     from service.trends_backend import TrendBackend
+    from trendml.store.admin_audit import record_admin
     from trendml.store.base import create_all, make_engine, make_sessionmaker
     from trendml.store.items import add_items, count_items
-    from trendml.store.keys import create_key
+    from trendml.store.keys import rotate_key
 
     if serve:  # before any work: a busy port would fail only after "ready" is printed
         check_port_free(host, port)
@@ -100,6 +102,13 @@ def up(
     trends = TrendBackend(engine, Session)
     if trends.available:
         out = detect_stored(Session, embedder.encode, trends, models.active)
+        with Session() as session:
+            record_admin(
+                session,
+                "detect",
+                actor="cli",
+                detail={k: out[k] for k in ("n_items", "n_windows", "n_trends", "n_emerging") if k in out},
+            )
         console.print(
             f"detection: {out['n_items']} new items, {out['n_windows']} windows, {out['n_trends']} trends, "
             f"{out['n_emerging']} emerging in the latest window ({out['seconds']:.1f}s)",
@@ -110,7 +119,14 @@ def up(
         console.print(f"[yellow]trend detection skipped[/yellow]: {trends.reason}", highlight=False)
 
     with Session() as session:
-        key, _ = create_key(session, "admin", "demo")
+        key, info, created = rotate_key(session, "demo", "admin")
+        record_admin(
+            session,
+            "key.create" if created else "key.rotate",
+            actor="cli",
+            target=f"#{info.id} {info.name}",
+            detail={"role": info.role, "by": "trendml up"},
+        )
     engine.dispose()
     base = f"http://{host}:{port}"
     console.print(
@@ -120,6 +136,7 @@ def up(
         f"  health / readiness:     {base}/healthz  {base}/readyz\n"
         f"  metrics (Prometheus):   {base}/metrics (needs a key)\n"
         f"demo key (admin, shown once): {key}\n"
+        "  (one demo key: every `trendml up` gives it a new secret; the previous one stops working)\n"
         "try:\n"
         f"  curl -s -X POST {base}/v1/score -H 'Authorization: Bearer {key}' "
         "-H 'Content-Type: application/json' "

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from trendml.errors import InputError
 from trendml.reports.plots import data_uri, sparkline_plot
 from trendml.reports.redact import redact
-from trendml.reports.render import fmt_value
+from trendml.reports.render import RawMarkdown, fmt_value, md_text
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(fmt_value(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -124,10 +124,10 @@ def render_brief_markdown(brief: Mapping[str, Any]) -> str:
         else "**Full example texts are shown (`--show-text`): they contain harmful content.**"
     )
     parts = [
-        f"# Trend brief: {t['trend_id']}",
+        f"# Trend brief: {md_text(t['trend_id'])}",
         _md_table(["", ""], [list(f) for f in _facts(brief)]),
         "## Keywords",
-        ", ".join(f"`{k}`" for k in t["keywords"]) or "–",
+        ", ".join(md_text(k) for k in t["keywords"]) or "–",
         "## How it grew",
         _md_table(
             ["window", "size", "items in window", "share", "status", "emerging", "growth"],
@@ -139,7 +139,7 @@ def render_brief_markdown(brief: Mapping[str, Any]) -> str:
                     g["share"],
                     g["status"],
                     g["emerging"],
-                    "`" + _bar(g["size"], peak) + "`",
+                    RawMarkdown("`" + _bar(g["size"], peak) + "`"),
                 ]
                 for g in brief["growth"]
             ],

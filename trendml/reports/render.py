@@ -8,6 +8,7 @@ writes next to it (:func:`report_plots`), linked only when their paths are passe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,45 @@ def fmt_value(v: Any, nd: int = 2) -> str:
     return str(v)
 
 
+#: Characters with an inline meaning in Markdown (CommonMark / GFM: emphasis, code, links, images,
+#: raw HTML, entities, tables, strikethrough, math, autolinks); any ASCII punctuation may be
+#: backslash-escaped, which renders it as itself.
+_MD_INLINE = frozenset("\\`*_{}[]()<>!|~&$:")
+#: At the start of a paragraph these begin a block (heading, list, quote, setext underline).
+_MD_BLOCK_START = re.compile(r"^(\s*)([#+\-=>]|\d+[.)])")
+
+
+class RawMarkdown(str):
+    """Text that is already Markdown (ours: a code span, a link), left as it is by :func:`md_text`."""
+
+    __slots__ = ()
+
+
+def md_text(value: Any, nd: int = 2) -> str:
+    """``value`` as literal Markdown text: Markdown characters backslash-escaped, line breaks and
+    other control characters turned into spaces, so notes, ids, keywords and item texts can
+    neither format the document, break a table, start a link or image, nor inject HTML.
+    Numbers, flags and missing values are written as :func:`fmt_value` writes them."""
+    if isinstance(value, RawMarkdown):
+        return str(value)
+    text = fmt_value(value, nd)
+    if not isinstance(value, str):
+        return text
+    out = []
+    for ch in text:
+        if ch in _MD_INLINE:
+            out.append("\\" + ch)
+        elif ch in "\r\n\t\v\f\x85\u2028\u2029" or ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0:
+            out.append(" ")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    m = _MD_BLOCK_START.match(text)
+    if m:
+        text = text[: m.end() - 1] + "\\" + text[m.end() - 1 :]
+    return text
+
+
 def report_plots(report: Mapping[str, Any]) -> dict[str, bytes]:
     """The report's plots as PNG bytes: ``severity_mix``, ``items_per_day``, ``trend_sizes``."""
     top = [t["trend_id"] for t in report["trends"]["top"][:N_PLOTTED_TRENDS]]
@@ -43,7 +83,7 @@ def report_plots(report: Mapping[str, Any]) -> dict[str, bytes]:
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(fmt_value(c).replace("|", "\\|") for c in r) + " |")
+        out.append("| " + " | ".join(md_text(c) for c in r) + " |")
     return "\n".join(out)
 
 
@@ -151,8 +191,8 @@ def render_markdown(report: Mapping[str, Any], *, plot_paths: Mapping[str, str] 
     p = report["period"]
     plots = plot_paths or {}
     parts = [
-        f"# trendml {p['kind']} report: {p['label']}",
-        f"Period: {p['start']} to {p['end']} (UTC, end excluded).",
+        f"# trendml {md_text(p['kind'])} report: {md_text(p['label'])}",
+        f"Period: {md_text(p['start'])} to {md_text(p['end'])} (UTC, end excluded).",
         "## Summary",
         _table(["metric", "value"], [list(r) for r in summary_rows(report)]),
         "## Per day",

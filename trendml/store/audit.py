@@ -39,11 +39,16 @@ class ScoreAudit(Base):
     trend_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     priority: Mapped[int] = mapped_column(Integer)
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    #: The API key that made the call (its id and name); null for rows written before keys were
+    #: recorded (older databases get the columns from :mod:`trendml.store.admin_audit`).
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    key_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 def add_audit(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     """Append audit rows (keys: item_id, input_hash, model_name, model_version, severity,
-    severity_probs, trend_id, emerging, priority, optional trend_status); no commit."""
+    severity_probs, trend_id, emerging, priority, and optionally trend_status, key_id, key_name); no
+    commit."""
     now = utcnow()
     objs = [ScoreAudit(scored_at=now, **row) for row in rows]
     session.add_all(objs)

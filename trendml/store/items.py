@@ -151,12 +151,27 @@ def count_items(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(StoredItem)) or 0)
 
 
+def content_conflicts(session: Session, items: Sequence[Item]) -> list[int]:
+    """Indexes of ``items`` whose id is stored with other content (another content hash)."""
+    rows = get_items(session, [it.id for it in items])
+    return [
+        i
+        for i, it in enumerate(items)
+        if it.id in rows and rows[it.id].content_hash != content_hash(it.content)
+    ]
+
+
 def record_scores(session: Session, scores: Iterable[dict[str, Any]]) -> int:
-    """Write severity scores onto stored items (ids not stored are skipped); no commit."""
+    """Write severity scores onto stored items (ids not stored are skipped); no commit.
+
+    A score that carries ``content_hash`` is written only onto a row with that same content hash,
+    so a score of other text can never overwrite a stored item's score."""
     scores = list(scores)
     rows = get_items(session, [s["id"] for s in scores])
     for s in scores:
         row = rows.get(s["id"])
+        if row is not None and s.get("content_hash") not in (None, row.content_hash):
+            continue
         if row is not None:
             row.severity = int(s["severity"])
             row.severity_probs = [float(p) for p in s["severity_probs"]]

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from trendml.errors import InputError
+from trendml.errors import ConflictError, InputError
 from trendml.store.base import Base
 from trendml.store.items import _aware, utcnow
 
@@ -44,6 +45,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     prefix: Mapped[str] = mapped_column(String(12))
     role: Mapped[str] = mapped_column(String(16))
+    #: Unique (checked on creation; a UNIQUE index on databases created since, see
+    #: :mod:`trendml.store.admin_audit`): QA agreement and feedback name people by their key's name.
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -75,18 +78,65 @@ def _info(row: ApiKey) -> KeyInfo:
     return KeyInfo(row.id, row.name, row.role, row.prefix, _aware(row.created_at), row.revoked_at is not None)
 
 
+def _name_taken(session: Session, name: str) -> bool:
+    return session.scalar(select(ApiKey.id).where(ApiKey.name == name).limit(1)) is not None
+
+
 def create_key(session: Session, role: str, name: str | None = None) -> tuple[str, KeyInfo]:
-    """Create a key; return ``(plaintext key, info)``. The plaintext is shown once, never stored."""
+    """Create a key; return ``(plaintext key, info)``. The plaintext is shown once, never stored.
+
+    Names are unique over every key ever created (revoked ones too, so a name in old QA reviews or
+    decisions never comes to mean someone else): a taken name raises :class:`ConflictError`.
+    Without a name the key is called ``<role>-<prefix>``."""
     if role not in ROLES:
         raise InputError(f'role is "{role}"; expected one of {", ".join(ROLES)}', field="role")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(
-        key_hash=hash_key(key), prefix=key[:10], role=role, name=name or f"{role}-key", created_at=utcnow()
-    )
+    name = (name or "").strip() or f"{role}-{key[len(KEY_PREFIX) : len(KEY_PREFIX) + 6]}"
+    if _name_taken(session, name):
+        raise ConflictError(
+            f'the key name "{name[:128]}" is taken; expected a name no other key has (revoked ones '
+            "included); choose another name (`trendml keys list` shows them)",
+            field="name",
+        )
+    row = ApiKey(key_hash=hash_key(key), prefix=key[:10], role=role, name=name, created_at=utcnow())
     session.add(row)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent creation took the name (UNIQUE index)
+        session.rollback()
+        raise ConflictError(
+            f'the key name "{name[:128]}" is taken; choose another name', field="name"
+        ) from None
     logger.info("created %s key %s", role, row.prefix)
     return key, _info(row)
+
+
+def rotate_key(session: Session, name: str, role: str) -> tuple[str, KeyInfo, bool]:
+    """Give the key called ``name`` a new secret (same id, name and role; active again), or create
+    it; return ``(plaintext key, info, created)``. The old secret stops working at once, and so
+    do dashboard sessions signed in with it. ``trendml up`` keeps ONE demo key this way."""
+    row = session.scalar(select(ApiKey).where(ApiKey.name == name).order_by(ApiKey.id).limit(1))
+    if row is None:
+        key, info = create_key(session, role, name)
+        return key, info, True
+    if row.role != role:
+        raise ConflictError(
+            f'the key name "{name}" belongs to a {row.role} key; expected a {role} key; revoke it '
+            "and choose another name",
+            field="name",
+        )
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row.key_hash, row.prefix, row.created_at, row.revoked_at = hash_key(key), key[:10], utcnow(), None
+    session.commit()
+    _drop_sessions(session, row.id)
+    logger.info("rotated %s key #%s", role, row.id)
+    return key, _info(row), False
+
+
+def _drop_sessions(session: Session, key_id: int) -> None:
+    from trendml.store.sessions import end_sessions_of
+
+    end_sessions_of(session, key_id)
 
 
 def lookup_key(session: Session, key: str) -> KeyInfo | None:
@@ -114,4 +164,5 @@ def revoke_key(session: Session, key_id: int) -> KeyInfo:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.commit()
+    _drop_sessions(session, row.id)
     return _info(row)
