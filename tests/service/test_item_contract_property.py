@@ -196,7 +196,7 @@ def _same_field(cli_field: str, service_field: str | None) -> bool:
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(record=records)
 def test_cli_reader_and_service_validation_agree(record):
-    from service.auth import _score_refusal
+    from service.auth import _parse_score
     from service.errors import validation_response
     from service.schemas import ItemsRequest
 
@@ -211,7 +211,7 @@ def test_cli_reader_and_service_validation_agree(record):
         assert status == 422
         items = payload["field"]
     # /v1/score: the auth middleware's check
-    refusal = _score_refusal(body)
+    _, refusal = _parse_score(body)
     if cli is None:
         assert items is None and refusal is None, (items, refusal)
     else:
