@@ -180,9 +180,12 @@ T = TypeVar("T")
 READ_ATTEMPTS = 20
 
 
+_GENERATION = select(TrendVersion.__table__.c.generation).where(TrendVersion.__table__.c.id == 1)
+
+
 def read_generation(source: Engine | Session) -> int:
     """The stored generation of the trend state (0 before the first change): one primary-key read."""
-    stmt = select(TrendVersion.generation).where(TrendVersion.id == 1)
+    stmt = _GENERATION
     if isinstance(source, Session):
         value = source.execute(stmt).scalar()
     else:
