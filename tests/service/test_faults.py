@@ -62,7 +62,9 @@ def test_kill_9_during_scoring_and_detection(server, detected, service_home, key
     threads = [threading.Thread(target=score, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(KILL_AFTER_S)
+    deadline = time.monotonic() + 180
+    while len(acked) < 8 and time.monotonic() < deadline:  # scoring is under way
+        time.sleep(0.1)
     det = threading.Thread(target=detect)
     det.start()
     time.sleep(KILL_AFTER_S)  # detection is running (it takes seconds); scoring goes on
