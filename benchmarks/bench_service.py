@@ -63,7 +63,7 @@ def _ensure_model(home: Path) -> None:
 
     if champion_version(settings) is not None:
         return
-    from tests.service.conftest import train_and_register  # the same helper the service tests use
+    from tests.service.harness import train_and_register  # the same helper the service tests use
 
     from training.train import default_embedder
 
