@@ -41,14 +41,14 @@ def test_kill_9_during_scoring_and_detection(server, detected, service_home, key
 
     def score(worker: int) -> None:
         k = 0
-        with srv.client("triage", timeout=30) as c:
+        with srv.client("triage", timeout=120) as c:
             while not stop.is_set():
                 item_id = f"kill9-{worker}-{k}"
                 k += 1
                 try:
                     r = c.post("/v1/score", json={"items": [{"id": item_id, "text": f"fault test {k}"}]})
                 except httpx.HTTPError:
-                    return
+                    continue  # slow under load, or the server is gone (then stop is set)
                 if r.status_code == 200:
                     acked.append(item_id)
 
