@@ -63,7 +63,7 @@ def _ensure_model(home: Path) -> None:
 
     if champion_version(settings) is not None:
         return
-    from tests.service.conftest import train_and_register  # the same helper the service tests use
+    from tests.service.harness import train_and_register  # the same helper the service tests use
 
     from training.train import default_embedder
 
@@ -201,6 +201,11 @@ def run() -> str:
             for t in pool_texts[:LOCAL_PER_LEVEL]:
                 in_process([t])
             local_throughput[level] = LOCAL_PER_LEVEL / (time.perf_counter() - t0)
+            if level == max(CONCURRENCY):  # issue 14's baseline: the same items in batches of `level`
+                t0 = time.perf_counter()
+                for b in range(0, REQUESTS_PER_LEVEL, level):
+                    in_process(pool_texts[b : b + level])
+                batched_throughput = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
             clients = [httpx.Client(base_url=url, headers=headers, timeout=300) for _ in range(level)]
 
             def one(k: int, clients=clients, pool_texts=pool_texts, level=level) -> int:
@@ -260,6 +265,11 @@ def run() -> str:
             f"{throughput[level] / local_throughput[level]:.2f}x |"
             for level in CONCURRENCY
         ],
+        "",
+        f"At {max(CONCURRENCY)} concurrent single-item clients, HTTP vs in-process batched embedding "
+        f"(batches of {max(CONCURRENCY)}, same threads, measured just before): "
+        f"{throughput[max(CONCURRENCY)]:.1f} vs {batched_throughput:.1f} items/s = "
+        f"**{throughput[max(CONCURRENCY)] / batched_throughput:.2f}x** (issue 14's floor: >= 0.8x).",
         "",
         f"Non-200 answers during the concurrency runs: {errors}. Service memory (RSS of the server "
         f"process tree): {rss_idle:.0f} MiB after start, {rss_loaded:.0f} MiB after the runs.",

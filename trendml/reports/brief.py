@@ -149,7 +149,7 @@ def render_brief_markdown(brief: Mapping[str, Any]) -> str:
         _md_table(
             ["item", "severity", "text"],
             [
-                [e["id"], e["severity"], e["text"] if e["stored"] else "(not in the item store)"]
+                [e["id"], e["severity"], e["text"] if e["stored"] else RawMarkdown("(not in the item store)")]
                 for e in brief["examples"]
             ],
         )

@@ -114,8 +114,15 @@ def create_key(session: Session, role: str, name: str | None = None) -> tuple[st
 def rotate_key(session: Session, name: str, role: str) -> tuple[str, KeyInfo, bool]:
     """Give the key called ``name`` a new secret (same id, name and role; active again), or create
     it; return ``(plaintext key, info, created)``. The old secret stops working at once, and so
-    do dashboard sessions signed in with it. ``trendml up`` keeps ONE demo key this way."""
-    row = session.scalar(select(ApiKey).where(ApiKey.name == name).order_by(ApiKey.id).limit(1))
+    do dashboard sessions signed in with it. ``trendml up`` keeps ONE demo key this way; other
+    keys with that name (made before names were unique, e.g. one per earlier ``up``) are revoked."""
+    rows = list(session.scalars(select(ApiKey).where(ApiKey.name == name).order_by(ApiKey.id)))
+    row = rows[0] if rows else None
+    for old in rows[1:]:  # duplicates from before names were unique (one demo key per `up`)
+        if old.revoked_at is None:
+            old.revoked_at = utcnow()
+            _drop_sessions(session, old.id)
+            logger.info("revoked duplicate %s key #%s", name, old.id)
     if row is None:
         key, info = create_key(session, role, name)
         return key, info, True
