@@ -38,6 +38,7 @@ from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
 from service.schemas import (  # noqa: E402
     MAX_ITEMS,
+    AliasEvent,
     DetectRequest,
     DetectResponse,
     ErrorResponse,
@@ -492,6 +493,26 @@ class TriageService:
     def model_status(self) -> ModelStatus:
         """The model in use, when it was loaded and the last load error (any key)."""
         return self._model_status()
+
+    @app.get("/model/history", response_model=list[AliasEvent], responses=ERRORS, tags=["admin"])
+    def model_history(self) -> list[AliasEvent]:
+        """Every move of the champion alias, newest first: when, by whom, from, to, forced, the
+        gate's reasons (any key). Empty when there is no registry yet."""
+        from training.registry import alias_history
+
+        return [
+            AliasEvent(
+                seq=int(e.get("seq", 0)),
+                at=str(e.get("at", "")),
+                by=str(e.get("by", "unknown")),
+                action=str(e.get("action", "")),
+                from_version=None if e.get("from") is None else str(e["from"]),
+                to_version=str(e.get("to")),
+                forced=bool(e.get("forced")),
+                reasons=[str(r) for r in e.get("reasons") or []],
+            )
+            for e in reversed(alias_history(self.settings))
+        ]
 
     @app.post("/reload", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
     def reload(self) -> ModelStatus:

@@ -113,12 +113,21 @@ def test_score_no_registry_and_empty_input(items_file, tmp_path, monkeypatch, ca
 
 
 def test_models_cli(registry_env, first_run, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
-    code, out, err = run_cli(["models", "compare"], capsys)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli(["models", "compare"], capsys)  # not a terminal: one block per run
     assert code == 0, err
-    assert first_run.run_id[:8] in out
+    assert first_run.run_id[:8] in out and "tiny-v1" in out and "features stack_nb" in out
+    assert "dav.macro_f1 0." in out and max(len(line) for line in out.splitlines()) <= 80
+    code, out, err = run_cli(["models", "compare", "--metric", "test.davidson.ece"], capsys)
+    assert code == 0 and "dav.ece 0." in out and "dav.macro_f1" not in out
+    code, out, err = run_cli(["models", "compare", "--metric", "test.davidson.no_such"], capsys)
+    assert code == 2 and "--metric test.davidson.no_such is not logged" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     code, out, err = run_cli(["models", "list"], capsys)
     assert code == 0 and "trendml-severity" in out
+    assert "champion alias history" in out and "register" in out and "since" in out
+    code, _, err = run_cli(["models", "rollback"], capsys)  # default floors: the tiny models miss them
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err
     code, _, err = run_cli(["models", "promote", "trendml-severity", "--version", "42"], capsys)
     assert code == 2 and "no version 42" in err
 
