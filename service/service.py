@@ -9,6 +9,7 @@ Routes (all but health/readiness need ``Authorization: Bearer <key>``; see :mod:
 - ``POST /v1/trends/{id}/feedback`` (analyst) confirm / dismiss / escalate + note
 - ``GET /v1/feedback/export`` (admin) analyst decisions as labels for retraining
 - ``POST /v1/reload``, ``GET /v1/model`` (admin / any key) model status and hot swap
+- ``GET /v1/model/history`` (any key) the champion alias history
 - ``POST|GET|DELETE /v1/keys`` (admin) API keys
 - ``GET /healthz``, ``/livez``, ``/readyz`` (open), ``/metrics`` (BentoML's Prometheus metrics)
 

@@ -520,6 +520,9 @@ def promote(
             max_davidson_macro_f1_giveback=rule.max_davidson_macro_f1_giveback,
         )
         decision.allowed, decision.reasons, decision.compared = allowed, reasons, compared
+    if previous == version:
+        decision.notes.append(f"version {version} is already the champion: nothing changed")
+        return decision
     if not decision.allowed and not force:
         raise PromotionRefused(_refuse_text(name, version, previous, decision.reasons, rule))
     decision.forced = not decision.allowed

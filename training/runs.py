@@ -16,7 +16,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,23 +127,62 @@ def fail_stale_runs(client, experiment_ids: list[str]) -> list[str]:  # noqa: AN
 
 
 def end_status(exc: BaseException) -> str:
-    """The MLflow status a run ends with when ``exc`` stops it."""
-    return "KILLED" if isinstance(exc, Interrupted | KeyboardInterrupt) else "FAILED"
+    """The MLflow status a run ends with when ``exc`` stops it (and, for a signal, notes that the
+    interruption reached the run's handler)."""
+    if isinstance(exc, Interrupted | KeyboardInterrupt):
+        if _active is not None:
+            _active.caught = True
+        return "KILLED"
+    return "FAILED"
 
 
 class _Signals:
-    """SIGTERM/SIGINT -> :class:`Interrupted`, or remembered while ``deferred``."""
+    """SIGTERM/SIGINT -> :class:`Interrupted` in the main thread, or remembered while ``deferred``.
 
-    def __init__(self) -> None:
+    Python may run the handler inside a garbage-collection callback, where a raised exception is
+    printed and ignored, and training would go on. A watchdog thread therefore re-sends the signal to
+    the main thread every 2 s until the interruption is caught (:func:`end_status`); after 10 tries it
+    ends the run KILLED itself and exits the process (128 + signal)."""
+
+    def __init__(self, client: Any = None) -> None:  # noqa: ANN401
         self.deferred = False
         self.pending: int | None = None
+        self.caught = False
+        self.client = client
+        self.run_id: str | None = None
+        self._main = threading.main_thread().ident
+        self._watchdog: threading.Thread | None = None
 
-    def handler(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def handler(self, signum: int, frame: Any) -> None:  # noqa: ARG002, ANN401
         if self.deferred:
             logger.warning("%s during registration: finishing it first", signal.Signals(signum).name)
             self.pending = signum
             return
+        if self.caught:
+            return  # already unwinding
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._retry, args=(signum,), daemon=True)
+            self._watchdog.start()
         raise Interrupted(signum)
+
+    def _retry(self, signum: int) -> None:
+        for _ in range(10):
+            time.sleep(2.0)
+            if self.caught or self.deferred:
+                return
+            logger.warning("the interruption was swallowed; signalling the training thread again")
+            signal.pthread_kill(self._main, signum)
+        if self.caught or self.deferred:
+            return
+        if self.client is not None and self.run_id is not None:
+            try:
+                self.client.set_tag(self.run_id, END_REASON_TAG, f"{signal.Signals(signum).name}")
+                self.client.set_terminated(self.run_id, status="KILLED")
+            except Exception:  # noqa: BLE001 - the next start marks it FAILED instead
+                logger.exception("could not end run %s", self.run_id)
+        sys.stderr.write(f"error: interrupted by {signal.Signals(signum).name}: the run was ended KILLED\n")
+        sys.stderr.flush()
+        os._exit(128 + signum)
 
 
 _active: _Signals | None = None
@@ -150,15 +191,15 @@ _active: _Signals | None = None
 @contextmanager
 def training_run(client, experiment_id: str, run_name: str | None, cfg: dict[str, Any]) -> Iterator[Any]:  # noqa: ANN001
     """``mlflow.start_run`` with process tags and the config artifact, stale runs failed first, and
-    SIGTERM/SIGINT raising :class:`Interrupted` inside the block (main thread only). A signal deferred
-    by :func:`register_last` is raised after the run has ended."""
+    SIGTERM/SIGINT raising :class:`Interrupted` inside the block (main thread only; see
+    :class:`_Signals`). A signal deferred by :func:`register_last` is raised after the run has ended."""
     global _active  # noqa: PLW0603 - one training run per process at a time; restored on exit
     import mlflow
 
     marked = fail_stale_runs(client, [experiment_id])
     if marked:
         logger.info("marked %d stale RUNNING run(s) FAILED: %s", len(marked), ", ".join(marked))
-    sigs = _Signals()
+    sigs = _Signals(client)
     saved: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGTERM, signal.SIGINT):
@@ -166,9 +207,15 @@ def training_run(client, experiment_id: str, run_name: str | None, cfg: dict[str
     outer, _active = _active, sigs
     try:
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=process_tags()) as run:
-            mlflow.log_dict(cfg, "config.yaml")
-            yield run
+            sigs.run_id = run.info.run_id
+            try:
+                mlflow.log_dict(cfg, "config.yaml")
+                yield run
+            except (Interrupted, KeyboardInterrupt) as exc:
+                mlflow.end_run(status=end_status(exc))
+                raise
     finally:
+        sigs.caught = True  # stop the watchdog: the block is over either way
         _active = outer
         for s, h in saved.items():
             signal.signal(s, h)

@@ -179,6 +179,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     # -- embed every text once (the cache makes reruns cheap) ------------------------------
     t0 = time.perf_counter()
     frame = data.frame
+    logger.info("run %s: embedding %d texts (cached ones are read back)", run_id, len(frame))
     vectors = emb_model.encode(frame["text"].tolist())
     lookup = dict(zip(frame["text"].tolist(), vectors, strict=True))
     embed_s = time.perf_counter() - t0
@@ -195,6 +196,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     weights = annotator_weights(train) if cfg.get("annotator_weights") else None
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
+    logger.info("fitting %s on %d rows", cfg["model"].get("features"), len(train))
     model.fit(
         train["text"].tolist(),
         embed(train["text"].tolist()),
@@ -207,6 +209,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
 
     # -- evaluate ----------------------------------------------------------------------------
     test_sets = data.test_sets()
+    logger.info("evaluating on %s (fit took %.0fs)", ", ".join(test_sets), fit_s)
     metrics, preds = evaluate_model(model, test_sets, embed)
     t0 = time.perf_counter()
     all_test = [t for df in test_sets.values() for t in df["text"].tolist()]
@@ -240,6 +243,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     mlflow.log_figure(confusion_figure(preds), "confusion_matrix.png")
 
     # -- log the model; register it last, once everything of the run is logged ---------------
+    logger.info("logging the model (and checking the pyfunc predicts its input example)")
     version: str | None = None
     champion = False
     with tempfile.TemporaryDirectory() as tmp:

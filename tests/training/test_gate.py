@@ -143,3 +143,32 @@ def test_toxigen_only_challenger_is_refused(first_run, registry_settings, cached
         promote(registry_settings, "trendml-severity", narrow.version, rule=PromotionRule())
     assert "--force" in str(info.value)
     assert champion_version(registry_settings) == champ
+
+
+def test_champion_stack_and_rebase_are_pure():
+    from pathlib import Path
+
+    from service.models import client_safe
+    from training.registry import champion_stack
+    from training.tracking import _rebased
+    from trendml.config import Settings
+
+    ev = lambda a, f, t: {"action": a, "from": f, "to": t}  # noqa: E731
+    events = [ev("register", None, "1"), ev("promote", "1", "2"), ev("promote", "2", "3")]
+    assert champion_stack(events) == ["1", "2", "3"]
+    assert champion_stack([*events, ev("rollback", "3", "2")]) == ["1", "2"]
+    assert champion_stack([*events, ev("rollback", "3", "2"), ev("rollback", "2", "1")]) == ["1"]
+
+    root = Path("/new/home/mlartifacts")
+    assert _rebased("file:///old/h/mlartifacts/trendml-severity/1/abc", root) == (
+        "file:///new/home/mlartifacts/trendml-severity/1/abc"
+    )
+    assert _rebased("/old/h/mlartifacts/x", root) == "/new/home/mlartifacts/x"
+    assert _rebased("file:///new/home/mlartifacts/x", root) is None  # already here
+    assert _rebased("models:/m-123", root) is None and _rebased("file:///elsewhere/mlruns/0", root) is None
+
+    msg = (
+        "StateError: /srv/h/models/registry/x/model.joblib is corrupt (sqlite:////srv/h/mlflow.db, /opt/a/b)"
+    )
+    safe = client_safe(msg, Settings(home=Path("/srv/h")))
+    assert "/srv" not in safe and "/opt" not in safe and safe.startswith("StateError: $TRENDML_HOME/")

@@ -62,6 +62,8 @@ def test_copy_then_move_a_home(first_run, registry_home, cached_embedder, tmp_pa
         tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
     )
     assert client.get_run(trained.run_id).info.artifact_uri.startswith((copy / "mlartifacts").as_uri())
+    # MLflow's Default experiment (created under the current directory's mlruns/) points into the home too
+    assert client.get_experiment("0").artifact_location == (copy / "mlartifacts" / "0").as_uri()
     model, _, version = load_severity_model(f"models:/trendml-severity/{trained.version}", settings)
     assert (
         version == trained.version

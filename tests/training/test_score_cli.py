@@ -102,6 +102,21 @@ def test_score_corrupt_model_file(registry_env, items_file, tmp_path, capsys):
     assert code == 2 and "corrupt" in err and "Traceback" not in err
 
 
+def test_score_progress_lines_when_not_a_terminal(registry_env, tmp_path, capsys):
+    """stderr is not a terminal here: a line per 1,000 items instead of nothing (issue #21.7)."""
+    texts = ["good morning all", "see you at the game", "what a lovely day"]
+    p = tmp_path / "many.jsonl"
+    p.write_text("".join(json.dumps({"id": f"i{k}", "text": texts[k % 3]}) + "\n" for k in range(2100)))
+    code, _, err = run_cli(["score", str(p), "-o", str(tmp_path / "s.jsonl")], capsys)
+    assert code == 0, err
+    assert [line for line in err.splitlines() if line.startswith("embedded ")] == [
+        "embedded 1000/2100 items",
+        "embedded 2000/2100 items",
+        "embedded 2100/2100 items",
+    ]
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 2100
+
+
 def test_score_no_registry_and_empty_input(items_file, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TRENDML_HOME", str(tmp_path / "fresh"))
     code, _, err = run_cli(["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl")], capsys)

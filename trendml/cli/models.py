@@ -31,6 +31,8 @@ def _periods(version: str, events: list[dict[str, object]]) -> str:
     """When ``version`` held the champion alias, from the alias history: ``17:05-17:09, 17:20-``."""
     spans, since = [], None
     for e in events:
+        if str(e.get("from")) == str(e.get("to")):
+            continue
         at = str(e.get("at", ""))[5:16].replace("T", " ")
         if str(e.get("to")) == version and since is None:
             since = at

@@ -43,8 +43,11 @@ def severity(
     datasets = [d.strip() for d in data.split(",") if d.strip()] if data else None
     if datasets == ["all"]:
         datasets = list(ALL_DATASETS)
+    import logging
+
     from training.runs import Interrupted
 
+    logging.getLogger("training").setLevel(logging.INFO)  # progress lines on stderr (not silent for minutes)
     try:
         result = train_severity(
             cfg,
