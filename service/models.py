@@ -11,6 +11,7 @@ switch; every answer carries the version that produced it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,19 @@ from typing import Any
 from trendml.config import Settings
 
 logger = logging.getLogger(__name__)
+
+
+_LOCATION = re.compile(
+    r"\b(?:file|sqlite|mysql|postgresql)[+\w]*://\S*|(?<![\w:/.])/(?:[^\s/'\",;()]+/)+[^\s/'\",;()]*"
+)
+
+
+def client_safe(message: str, settings: Settings) -> str:
+    """``message`` without server paths or store URIs (it is shown to API clients in 503 bodies and
+    ``GET /v1/model``); the full message is logged."""
+    home = str(settings.home)
+    out = message.replace(home, "$TRENDML_HOME") if home not in ("", "/") else message
+    return _LOCATION.sub("<server path>", out)
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,9 @@ class ModelManager:
                     "module; install the full trendml package"
                 )
             except Exception as exc:  # noqa: BLE001 - any registry/load failure keeps the old model
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning("model refresh failed: %s: %s", type(exc).__name__, exc)
+                self.last_error = client_safe(f"{type(exc).__name__}: {exc}", self.settings)
+                return False
             logger.warning("model refresh failed: %s", self.last_error)
             return False
 

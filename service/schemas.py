@@ -291,6 +291,20 @@ class ModelStatus(BaseModel):
     embedder: str
 
 
+class AliasEvent(BaseModel):
+    """One move of the ``champion`` alias (``trendml models promote/rollback``, or training's first
+    version)."""
+
+    seq: int
+    at: str = Field(description="When, UTC ISO 8601.")
+    by: str = Field(description="Who: user@host of the process that moved the alias.")
+    action: str = Field(description="register | promote | rollback.")
+    from_version: str | None = Field(description="The champion before (none for the first version).")
+    to_version: str = Field(description="The champion after.")
+    forced: bool = Field(description="True when the gate refused and --force overrode it.")
+    reasons: list[str] = Field(description="The gate's reasons (overridden when forced).")
+
+
 class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer of the API."""
 

@@ -9,6 +9,7 @@ Routes (all but health/readiness need ``Authorization: Bearer <key>``; see :mod:
 - ``POST /v1/trends/{id}/feedback`` (analyst) confirm / dismiss / escalate + note
 - ``GET /v1/feedback/export`` (admin) analyst decisions as labels for retraining
 - ``POST /v1/reload``, ``GET /v1/model`` (admin / any key) model status and hot swap
+- ``GET /v1/model/history`` (any key) the champion alias history
 - ``POST|GET|DELETE /v1/keys`` (admin) API keys
 - ``GET /healthz``, ``/livez``, ``/readyz`` (open), ``/metrics`` (BentoML's Prometheus metrics)
 
@@ -44,6 +45,7 @@ from service.readiness import ReadinessMiddleware  # noqa: E402
 from service.schemas import (  # noqa: E402
     MAX_ITEMS,
     AdminAuditOut,
+    AliasEvent,
     DetectRequest,
     DetectResponse,
     ErrorResponse,
@@ -601,6 +603,26 @@ class TriageService:
         caller = getattr(request.state, "caller", None)
         status = self._model_status(admin=getattr(caller, "role", None) == "admin")
         return status.model_copy(update={"last_error": for_caller(caller, status.last_error)})
+
+    @app.get("/model/history", response_model=list[AliasEvent], responses=ERRORS, tags=["admin"])
+    def model_history(self) -> list[AliasEvent]:
+        """Every move of the champion alias, newest first: when, by whom, from, to, forced, the
+        gate's reasons (any key). Empty when there is no registry yet."""
+        from training.registry import alias_history
+
+        return [
+            AliasEvent(
+                seq=int(e.get("seq", 0)),
+                at=str(e.get("at", "")),
+                by=str(e.get("by", "unknown")),
+                action=str(e.get("action", "")),
+                from_version=None if e.get("from") is None else str(e["from"]),
+                to_version=str(e.get("to")),
+                forced=bool(e.get("forced")),
+                reasons=[str(r) for r in e.get("reasons") or []],
+            )
+            for e in reversed(alias_history(self.settings))
+        ]
 
     @app.post("/reload", response_model=ModelStatus, responses=ERRORS, tags=["admin"])
     def reload(self, request: Request) -> ModelStatus:

@@ -26,6 +26,24 @@ HEADLINE = [
 ]
 
 
+def _status(run) -> str:  # noqa: ANN001
+    """The run's status; a RUNNING run of this host whose process is gone says so (the next training
+    start marks it FAILED, see training/runs.py)."""
+    import socket
+
+    from training.runs import HOST_TAG, PID_TAG, PROC_START_TAG, process_alive
+
+    tags = run.data.tags
+    if (
+        run.info.status == "RUNNING"
+        and tags.get(HOST_TAG) == socket.gethostname()
+        and tags.get(PID_TAG, "").isdigit()
+        and not process_alive(int(tags[PID_TAG]), tags.get(PROC_START_TAG))
+    ):
+        return "RUNNING (process gone)"
+    return run.info.status
+
+
 def compare_runs(
     settings: Settings, experiment: str = "trendml-severity", *, max_runs: int = 20, name: str = MODEL_NAME
 ) -> pd.DataFrame:
@@ -54,7 +72,7 @@ def compare_runs(
         row = {
             "run_id": r.info.run_id,
             "run_name": r.info.run_name,
-            "status": r.info.status,
+            "status": _status(r),
             "start": datetime.fromtimestamp(r.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "datasets": r.data.params.get("datasets", ""),
             "features": r.data.params.get("model.features", ""),

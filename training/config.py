@@ -36,7 +36,27 @@ DEFAULTS: dict[str, Any] = {
     },
     "annotator_weights": True,
     "baseline": True,
-    "promotion": {"max_subgroup_auc_drop": 0.01},
+    "promotion": {
+        "max_subgroup_auc_drop": 0.01,
+        # issue #11: a challenger that meets every floor below may give back this much Davidson
+        # macro-F1 (the other test sets' mean macro-F1 must still not drop); see docs/severity.md
+        "max_davidson_macro_f1_giveback": 0.03,
+        # held-out floors, judged whenever a run reports the metric ({min: x} or {max: x})
+        "floors": {
+            "test.davidson.macro_f1": {"min": 0.75},
+            "test.davidson.hate_f1": {"min": 0.47},
+            "test.davidson.ece": {"max": 0.05},
+            "test.toxigen_seeds.ece": {"max": 0.05},
+            "test.toxic_spans.ece": {"max": 0.05},
+            "test.toxigen_seeds.neutral_scored_hateful": {"max": 0.08},
+            "threat.auc": {"min": 0.85},
+            "threat.recall_at_p40": {"min": 0.6},
+            "lodo.olid.auc_ge1": {"min": 0.80},
+            "lodo.hateval.auc_ge2": {"min": 0.65},
+            "behaviour.overall_acc": {"min": 0.85},
+            "behaviour.min_functionality_acc": {"min": 0.60},
+        },
+    },
 }
 
 
@@ -82,3 +102,65 @@ def flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[key] = ",".join(map(str, v)) if isinstance(v, list) else str(v)
     return out
+
+
+def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a config that could only fail later, before any MLflow run is created
+    (:class:`InputError` naming the key); returns ``cfg``."""
+    from trendml.severity.estimator import SeverityModel
+    from trendml.severity.features import FEATURE_SETS
+
+    model = cfg.get("model")
+    if not isinstance(model, dict):
+        raise InputError(
+            f"config model is {type(model).__name__}; expected a mapping of SeverityModel parameters"
+        )
+    try:
+        SeverityModel(**model)
+    except TypeError as exc:
+        raise InputError(
+            f"config model has an unknown parameter ({exc}); expected SeverityModel's parameters; "
+            "see models/severity.yaml"
+        ) from None
+    features, calibration = model.get("features"), model.get("calibration", "vector")
+    if features not in FEATURE_SETS:
+        raise InputError(
+            f'config model.features is "{features}"; expected one of {", ".join(FEATURE_SETS)}; '
+            "fix models/severity.yaml or --config"
+        )
+    if calibration not in ("vector", "none"):
+        raise InputError(f'config model.calibration is "{calibration}"; expected "vector" or "none"')
+    n_repeats = model.get("n_repeats", 1)
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:
+        raise InputError(f"config model.n_repeats is {n_repeats!r}; expected an integer >= 1")
+    if str(features).startswith("stack") and calibration == "none":
+        raise InputError(f'config model.features "{features}" needs model.calibration "vector" (the stacker)')
+    if model.get("source_aware"):
+        if features == "tfidf":
+            raise InputError(
+                'config model.source_aware is true but model.features is "tfidf"; expected features with '
+                "an embedding block (embedding, both, stack, stack_nb) or source_aware: false"
+            )
+        if calibration == "none":
+            raise InputError(
+                'config model.source_aware needs model.calibration "vector"; or set source_aware: false'
+            )
+    datasets = cfg.get("datasets")
+    if not isinstance(datasets, list) or not datasets or not all(isinstance(d, str) for d in datasets):
+        raise InputError(f"config datasets is {datasets!r}; expected a list of dataset names")
+    fractions = (cfg.get("split") or {}).get("test_fraction") or {}
+    for name, f in fractions.items():
+        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
+            raise InputError(f"config split.test_fraction.{name} is {f!r}; expected a number between 0 and 1")
+    floors = (cfg.get("promotion") or {}).get("floors") or {}
+    for key, floor in floors.items():
+        if (
+            not isinstance(floor, dict)
+            or not floor
+            or set(floor) - {"min", "max"}
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in floor.values())
+        ):
+            raise InputError(
+                f"config promotion.floors.{key} is {floor!r}; expected {{min: NUMBER}} and/or {{max: NUMBER}}"
+            )
+    return cfg

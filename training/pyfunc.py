@@ -56,13 +56,37 @@ def signature() -> Any:
     )
 
 
+def model_config(settings: Any) -> dict[str, str]:
+    """Recorded with the logged model: the embedder it was trained with (``TRENDML_EMBEDDING_MODEL``)."""
+    return {"embedding_model": str(settings.embedding_model)}
+
+
+def _embedder(config: dict[str, Any] | None) -> Any:
+    """The embedder from ``Settings`` (``TRENDML_EMBEDDING_MODEL`` wins); when the variable is unset,
+    the one recorded at training (if that directory exists here), else the packaged MiniLM."""
+    from pathlib import Path
+
+    from trendml.config import DEFAULT_EMBEDDING_MODEL, Settings
+    from trendml.embed import embedder_from_settings
+
+    settings = Settings.from_env()
+    recorded = (config or {}).get("embedding_model")
+    if (
+        settings.embedding_model == DEFAULT_EMBEDDING_MODEL
+        and recorded
+        and recorded != DEFAULT_EMBEDDING_MODEL
+        and Path(recorded).is_dir()
+    ):
+        settings = settings.with_(embedding_model=recorded)
+    return embedder_from_settings(settings, cache=False)
+
+
 class SeverityPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
-        from trendml.embed import SentenceTransformerEmbedder
         from trendml.severity.estimator import SeverityModel
 
         self.model = SeverityModel.load(context.artifacts[ARTIFACT_KEY])
-        self.embedder = SentenceTransformerEmbedder()
+        self.embedder = _embedder(getattr(context, "model_config", None))
         self.model.check_embedder(self.embedder)
 
     def predict(
@@ -75,3 +99,23 @@ class SeverityPyfunc(mlflow.pyfunc.PythonModel):
         out = pd.DataFrame(proba, columns=OUTPUT_COLUMNS[1:])
         out.insert(0, "severity", self.model.decide(proba).astype("int64"))
         return out
+
+
+def validate_logged(model_uri: str) -> None:
+    """Load the logged pyfunc as MLflow users will and predict the input example; a model that fails
+    is never registered (:class:`StateError`, the run ends FAILED)."""
+    from trendml.errors import StateError
+
+    try:
+        out = mlflow.pyfunc.load_model(model_uri).predict(INPUT_EXAMPLE)
+    except Exception as exc:  # noqa: BLE001 - any failure means the logged model is unusable
+        raise StateError(
+            f"the logged pyfunc model fails on its input example ({type(exc).__name__}: {exc}); expected "
+            "mlflow.pyfunc.load_model(...).predict to work; check TRENDML_EMBEDDING_MODEL matches the "
+            "embedder the model was trained with"
+        ) from None
+    if list(out.columns) != OUTPUT_COLUMNS or len(out) != len(INPUT_EXAMPLE):
+        raise StateError(
+            f"the logged pyfunc model answered columns {list(out.columns)} for {len(out)} rows; expected "
+            f"{OUTPUT_COLUMNS} for {len(INPUT_EXAMPLE)} rows"
+        )

@@ -31,6 +31,85 @@ def store_exists(settings: Settings) -> bool:
     return path is None or path.is_file()
 
 
+# MLflow writes absolute artifact locations into its store; these columns hold them (MLflow 3).
+_LOCATION_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
+_MARKER = "/mlartifacts/"
+
+
+def _rebased(value: str, root: Path) -> str | None:
+    """``value`` (``file://`` URI or path) moved under ``root`` when it points into another home's
+    ``mlartifacts/``; ``None`` when it needs no change."""
+    scheme = "file://" if value.startswith("file://") else ""
+    if scheme == "" and not value.startswith("/"):
+        return None  # models:/..., runs:/..., relative: not a location in a home
+    path = value[len(scheme) :]
+    i = path.find(_MARKER)
+    if i < 0:
+        return None
+    new = str(root) + path[i + len(_MARKER) - 1 :]
+    return None if new == path else scheme + new
+
+
+def rebase_store(settings: Settings) -> int:
+    """Re-point the artifact locations of the home's own SQLite store at *this* home's ``mlartifacts/``.
+
+    MLflow records absolute ``file://`` locations, so a copied home would write into (and read from)
+    the original, and a moved home would look for artifacts where they no longer are. Every trendml
+    connection to the default store (``TRENDML_HOME/mlflow.db``) first rewrites locations that point
+    into another ``.../mlartifacts/`` (and the ``Default`` experiment, which MLflow creates under the
+    current directory's ``mlruns/``). A store at a custom ``MLFLOW_TRACKING_URI`` is never touched.
+    Returns the number of values rewritten."""
+    import sqlite3
+
+    db = _sqlite_path(settings.mlflow_tracking_uri)
+    if settings.tracking_uri is not None or db is None or not db.is_file():
+        return 0
+    root = settings.mlflow_artifact_root.resolve()
+    changed = 0
+    con = sqlite3.connect(str(db), timeout=30)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        updates: list[tuple[str, str, str, int]] = []
+        for table, col in _LOCATION_COLUMNS:
+            if table not in tables:
+                continue
+            cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            if col not in cols:
+                continue
+            rows = con.execute(
+                f"SELECT rowid, {col} FROM {table} WHERE {col} LIKE '%{_MARKER}%' "  # noqa: S608
+                f"AND {col} NOT LIKE ? AND {col} NOT LIKE ?",
+                (f"{root}/%", f"file://{root}/%"),
+            ).fetchall()
+            for rowid, value in rows:
+                new = _rebased(value, root)
+                if new is not None:
+                    updates.append((table, col, new, rowid))
+        if "experiments" in tables:
+            row = con.execute("SELECT artifact_location FROM experiments WHERE experiment_id = 0").fetchone()
+            default = (root / "0").as_uri()
+            if row and row[0] and _MARKER not in row[0] and row[0] != default:
+                con.execute(
+                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (default,)
+                )
+                changed += 1
+        for table, col, new, rowid in updates:
+            con.execute(f"UPDATE {table} SET {col} = ? WHERE rowid = ?", (new, rowid))  # noqa: S608
+        changed += len(updates)
+        con.commit()
+    finally:
+        con.close()
+    if changed:
+        logger.info("re-pointed %d artifact location(s) of %s at %s", changed, db, root)
+    return changed
+
+
 def connect(settings: Settings, *, create: bool = True):  # noqa: ANN201 - MlflowClient
     """Point MLflow at the configured store and return a client.
 
@@ -47,6 +126,7 @@ def connect(settings: Settings, *, create: bool = True):  # noqa: ANN201 - Mlflo
         )
     if create:
         settings.ensure_home()
+    rebase_store(settings)
     return MlflowClient(tracking_uri=uri, registry_uri=settings.registry_uri or uri)
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.config import flatten, load_config
+from training.config import flatten, load_config, validate_config
 from training.data import TrainingData, annotator_weights, load_training_data
 from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
-from training.tracking import CHAMPION, connect, ensure_experiment, mlflow_store
+from training.runs import end_status, register_last, training_run
+from training.tracking import connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
 from trendml.embed.base import Embedder, embedder_id
 from trendml.severity.estimator import SeverityModel
@@ -95,7 +96,7 @@ def train_severity(
     (stratified, deterministic) for quick runs and tests.
     """
     t_start = time.perf_counter()
-    cfg = load_config(config)
+    cfg = validate_config(load_config(config))  # before any run exists
     experiment = experiment or cfg["experiment"]
     with mlflow_store(settings):
         return _train(
@@ -119,14 +120,14 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
     )
     emb_model = embedder or default_embedder(settings)
 
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
+    with training_run(client, exp_id, run_name, cfg) as run:
         try:
             return _run(
                 run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings
             )
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
-            mlflow.end_run(status="FAILED")
+            mlflow.end_run(status=end_status(exc))
             raise
 
 
@@ -178,6 +179,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     # -- embed every text once (the cache makes reruns cheap) ------------------------------
     t0 = time.perf_counter()
     frame = data.frame
+    logger.info("run %s: embedding %d texts (cached ones are read back)", run_id, len(frame))
     vectors = emb_model.encode(frame["text"].tolist())
     lookup = dict(zip(frame["text"].tolist(), vectors, strict=True))
     embed_s = time.perf_counter() - t0
@@ -194,6 +196,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     weights = annotator_weights(train) if cfg.get("annotator_weights") else None
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
+    logger.info("fitting %s on %d rows", cfg["model"].get("features"), len(train))
     model.fit(
         train["text"].tolist(),
         embed(train["text"].tolist()),
@@ -206,6 +209,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
 
     # -- evaluate ----------------------------------------------------------------------------
     test_sets = data.test_sets()
+    logger.info("evaluating on %s (fit took %.0fs)", ", ".join(test_sets), fit_s)
     metrics, preds = evaluate_model(model, test_sets, embed)
     t0 = time.perf_counter()
     all_test = [t for df in test_sets.values() for t in df["text"].tolist()]
@@ -238,13 +242,16 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     mlflow.log_metrics(metrics)
     mlflow.log_figure(confusion_figure(preds), "confusion_matrix.png")
 
-    # -- log + register the model --------------------------------------------------------------
+    # -- log the model; register it last, once everything of the run is logged ---------------
+    logger.info("logging the model (and checking the pyfunc predicts its input example)")
     version: str | None = None
     champion = False
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = model.save(Path(tmp) / "severity_model")
         from training import pyfunc
+        from training.registry import artifact_sha256
 
+        model_sha = artifact_sha256(model_dir)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=pyfunc.SeverityPyfunc(),
@@ -252,26 +259,22 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
             signature=pyfunc.signature(),
             input_example=pyfunc.INPUT_EXAMPLE,
             pip_requirements=pyfunc.pip_requirements(),
-            registered_model_name=name if register else None,
+            model_config=pyfunc.model_config(settings),
         )
-    if register:
-        version = str(info.registered_model_version)
-        try:
-            client.get_model_version_by_alias(name, CHAMPION)
-        except Exception:  # noqa: BLE001 - MlflowException: no champion yet
-            client.set_registered_model_alias(name, CHAMPION, version)
-            client.set_model_version_tag(name, version, "promotion", "first version: champion by default")
-            champion = True
-        mlflow.set_tag("trendml.registered_version", version)
+    pyfunc.validate_logged(info.model_uri)
+    mlflow.set_tag("trendml.artifact_sha256", model_sha)
     metrics["time.total_s"] = time.perf_counter() - t_start
     mlflow.log_metric("time.total_s", metrics["time.total_s"])
     card = render_card(
         cfg,
         data,
         metrics,
-        {"version": version, "run_id": run_id, "embedder": model.embedder_id, "champion": champion},
+        {"version": None, "run_id": run_id, "embedder": model.embedder_id, "champion": False},
     )
     mlflow.log_text(card, "model_card.md")
+    if register:
+        version, champion = register_last(client, name, info.model_uri, artifact_sha256=model_sha)
+        mlflow.set_tag("trendml.registered_version", version)
     logger.info("severity run %s: version %s%s", run_id, version, " (champion)" if champion else "")
     return TrainResult(
         run_id=run_id,

@@ -15,12 +15,14 @@ _PROMOTED = re.compile(r"champion since (\S+)")
 
 
 def champion_info(settings: Settings, serving_version: str | None = None) -> dict[str, Any] | None:
-    """Champion name, version, metrics, registration and promotion time; ``None`` when the
-    registry is missing or has no champion. ``serving_version`` is what the service runs now."""
-    from training.registry import MODEL_NAME, list_versions
+    """Champion name, version, metrics, registration and promotion time, and the alias history
+    (newest first); ``None`` when the registry is missing or has no champion. ``serving_version`` is
+    what the service runs now."""
+    from training.registry import MODEL_NAME, alias_history, list_versions
 
     try:
         versions = list_versions(settings)
+        history = alias_history(settings)
     except TrendmlError as exc:
         logger.info("no model registry yet: %s", exc)
         return None
@@ -28,14 +30,24 @@ def champion_info(settings: Settings, serving_version: str | None = None) -> dic
     if champion is None:
         return None
     tags: dict[str, str] = champion["tags"]  # type: ignore[assignment]
-    match = _PROMOTED.search(tags.get("promotion", ""))
+    last = next((e for e in reversed(history) if str(e.get("to")) == champion["version"]), None)
+    if last is not None:
+        promoted_at = str(last.get("at", "")).replace("T", " ").replace("+00:00", " UTC")
+        promoted_by = (
+            f"{last.get('by', 'unknown')} ({last.get('action')}{', forced' if last.get('forced') else ''})"
+        )
+    else:  # a registry from before the alias history
+        match = _PROMOTED.search(tags.get("promotion", ""))
+        promoted_at = match.group(1) if match else f"{champion['created']} (first registered version)"
+        promoted_by = "forced" if tags.get("promotion.forced") == "true" else None
     return {
         "name": MODEL_NAME,
         "version": champion["version"],
         "serving_version": serving_version,
         "run_id": champion["run_id"],
         "registered_at": champion["created"],
-        "promoted_at": match.group(1) if match else f"{champion['created']} (first registered version)",
-        "promoted_by": "forced" if tags.get("promotion.forced") == "true" else None,
+        "promoted_at": promoted_at,
+        "promoted_by": promoted_by,
         "metrics": {k: float(v) for k, v in champion["metrics"].items()},  # type: ignore[union-attr]
+        "history": list(reversed(history)),
     }

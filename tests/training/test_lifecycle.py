@@ -12,11 +12,15 @@ from tests.training.conftest import TINY, TINY_DATA, TINY_ROWS
 from training.config import load_config
 from training.registry import (
     PromotionRefused,
+    PromotionRule,
+    alias_history,
+    champion_stack,
     champion_version,
     list_versions,
     load_severity_model,
     promote,
     promotion_decision,
+    rollback,
 )
 from trendml.errors import InputError, ModelNotFoundError
 
@@ -121,43 +125,84 @@ def test_promote_refused_then_forced_and_failed_run(first_run, registry_settings
         },
         run_name="tiny-weak",
     )
-    assert weak.version == "2" and not weak.champion
+    assert weak.version not in (None, "1") and not weak.champion
     assert champion_version(registry_settings) == "1"
     mean = lambda m: sum(m[f"test.{d}.macro_f1"] for d in TINY_DATA) / len(TINY_DATA)  # noqa: E731
     assert mean(weak.metrics) < mean(first_run.metrics)  # precondition: the challenger is worse
 
     with pytest.raises(PromotionRefused, match="macro-F1"):
-        promote(registry_settings, "trendml-severity", "2")
+        promote(registry_settings, "trendml-severity", weak.version, rule=PromotionRule())
     assert champion_version(registry_settings) == "1"
 
-    decision = promote(registry_settings, "trendml-severity", "2", force=True)
-    assert decision.forced and champion_version(registry_settings) == "2"
-    tags = _client(registry_settings).get_model_version("trendml-severity", "2").tags
+    decision = promote(registry_settings, "trendml-severity", weak.version, force=True, rule=PromotionRule())
+    assert decision.forced and champion_version(registry_settings) == weak.version
+    tags = _client(registry_settings).get_model_version("trendml-severity", weak.version).tags
     assert tags["promotion.forced"] == "true" and "macro-F1" in tags["promotion.override_reasons"]
     rows = {r["version"]: r for r in list_versions(registry_settings)}
-    assert rows["2"]["champion"] and not rows["1"]["champion"]
+    assert rows[weak.version]["champion"] and not rows["1"]["champion"]
 
-    # a run that fails mid-way (bad model config) is FAILED, registers nothing, keeps the champion
+    # an invalid config is refused before any run exists (issue #21.7)
     n_versions = len(list_versions(registry_settings))
-    with pytest.raises(InputError):
+    client = _client(registry_settings)
+    exp = client.get_experiment_by_name("trendml-severity")
+    n_runs = len(client.search_runs([exp.experiment_id]))
+    for bad in ({"features": "no-such-features"}, {"features": "tfidf", "source_aware": True}):
+        with pytest.raises(InputError, match="config model"):
+            train_severity(
+                registry_settings,
+                datasets=TINY_DATA,
+                embedder=cached_embedder,
+                max_rows_per_dataset=TINY_ROWS,
+                config={"model": bad},
+                run_name="tiny-invalid",
+            )
+    assert len(client.search_runs([exp.experiment_id])) == n_runs
+    # a run that fails mid-way (more folds than rows) is FAILED, registers nothing, keeps the champion
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever scikit-learn raises
         train_severity(
             registry_settings,
             datasets=TINY_DATA,
             embedder=cached_embedder,
             max_rows_per_dataset=TINY_ROWS,
-            config={"model": {"features": "no-such-features"}},
+            config={"model": {"n_folds": 100_000}, "baseline": False},
             run_name="tiny-broken",
         )
-    client = _client(registry_settings)
-    exp = client.get_experiment_by_name("trendml-severity")
     broken = client.search_runs([exp.experiment_id], filter_string="attributes.run_name = 'tiny-broken'")
     assert [r.info.status for r in broken] == ["FAILED"]
-    assert champion_version(registry_settings) == "2"
+    assert champion_version(registry_settings) == weak.version
     assert len(list_versions(registry_settings)) == n_versions
 
     # promoting the better model back is allowed by the rule (no force needed)
-    back = promote(registry_settings, "trendml-severity", "1")
+    back = promote(registry_settings, "trendml-severity", "1", rule=PromotionRule())
     assert back.allowed and not back.forced and champion_version(registry_settings) == "1"
+
+    # issue #21.4: a bad forced promotion is undone by `rollback`, judged on the floors only
+    promote(registry_settings, "trendml-severity", weak.version, force=True, rule=PromotionRule(), by="a@h")
+    strict = PromotionRule(floors={"test.davidson.macro_f1": {"min": 0.99}})
+    with pytest.raises(PromotionRefused, match=r"rollback .* to version 1 refused: test.davidson.macro_f1"):
+        rollback(registry_settings, rule=strict, by="b@h")
+    assert champion_version(registry_settings) == weak.version  # refused: nothing moved
+    # the weak model's better subgroup AUCs would refuse a promotion back; a rollback never compares
+    picky = PromotionRule(max_subgroup_auc_drop=-1.0, floors={"test.davidson.macro_f1": {"min": 0.2}})
+    d = rollback(registry_settings, rule=picky, by="b@h")
+    assert (d.version, d.previous, d.forced, d.action) == ("1", weak.version, False, "rollback")
+    assert champion_version(registry_settings) == "1"
+    events = alias_history(registry_settings)
+    moves = [(e["action"], e["from"], e["to"], e["forced"]) for e in events]
+    assert moves[-4:] == [
+        ("promote", "1", weak.version, True),
+        ("promote", weak.version, "1", False),
+        ("promote", "1", weak.version, True),
+        ("rollback", weak.version, "1", False),
+    ]
+    assert moves[0] == ("register", None, "1", False)
+    assert events[-1]["by"] == "b@h" and events[-2]["by"] == "a@h" and events[-1]["at"] >= events[0]["at"]
+    assert "macro-F1" in "; ".join(events[-2]["reasons"])  # the override's reasons are kept
+    assert champion_stack(events)[-1] == "1"
+    # the chain of champions is now 1, weak, 1: a second rollback would target the weak one (floors)
+    with pytest.raises(PromotionRefused, match=f"to version {weak.version} refused"):
+        rollback(registry_settings, rule=strict)
+    assert champion_version(registry_settings) == "1"
 
 
 def test_compare_runs(first_run, registry_settings):

@@ -102,6 +102,21 @@ def test_score_corrupt_model_file(registry_env, items_file, tmp_path, capsys):
     assert code == 2 and "corrupt" in err and "Traceback" not in err
 
 
+def test_score_progress_lines_when_not_a_terminal(registry_env, tmp_path, capsys):
+    """stderr is not a terminal here: a line per 1,000 items instead of nothing (issue #21.7)."""
+    texts = ["good morning all", "see you at the game", "what a lovely day"]
+    p = tmp_path / "many.jsonl"
+    p.write_text("".join(json.dumps({"id": f"i{k}", "text": texts[k % 3]}) + "\n" for k in range(2100)))
+    code, _, err = run_cli(["score", str(p), "-o", str(tmp_path / "s.jsonl")], capsys)
+    assert code == 0, err
+    assert [line for line in err.splitlines() if line.startswith("embedded ")] == [
+        "embedded 1000/2100 items",
+        "embedded 2000/2100 items",
+        "embedded 2100/2100 items",
+    ]
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 2100
+
+
 def test_score_no_registry_and_empty_input(items_file, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TRENDML_HOME", str(tmp_path / "fresh"))
     code, _, err = run_cli(["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl")], capsys)
@@ -113,12 +128,21 @@ def test_score_no_registry_and_empty_input(items_file, tmp_path, monkeypatch, ca
 
 
 def test_models_cli(registry_env, first_run, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
-    code, out, err = run_cli(["models", "compare"], capsys)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli(["models", "compare"], capsys)  # not a terminal: one block per run
     assert code == 0, err
-    assert first_run.run_id[:8] in out
+    assert first_run.run_id[:8] in out and "tiny-v1" in out and "features stack_nb" in out
+    assert "dav.macro_f1 0." in out and max(len(line) for line in out.splitlines()) <= 80
+    code, out, err = run_cli(["models", "compare", "--metric", "test.davidson.ece"], capsys)
+    assert code == 0 and "dav.ece 0." in out and "dav.macro_f1" not in out
+    code, out, err = run_cli(["models", "compare", "--metric", "test.davidson.no_such"], capsys)
+    assert code == 2 and "--metric test.davidson.no_such is not logged" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     code, out, err = run_cli(["models", "list"], capsys)
     assert code == 0 and "trendml-severity" in out
+    assert "champion alias history" in out and "register" in out and "since" in out
+    code, _, err = run_cli(["models", "rollback"], capsys)  # default floors: the tiny models miss them
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err
     code, _, err = run_cli(["models", "promote", "trendml-severity", "--version", "42"], capsys)
     assert code == 2 and "no version 42" in err
 

@@ -32,3 +32,7 @@ def test_walkthrough_notebook_executes(home, small_stream, small_stream_vectors,
     assert "alone == batch: True" in outputs
     assert "0 from cache" not in outputs  # it used the cache, not the model
     assert "lines plotted" in outputs
+    # the trend-size plot is displayed (issue #21.7), not only drawn on the Agg canvas
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "lines plotted" in c.source)
+    images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and len(images[0]["data"]["image/png"]) > 1000

@@ -33,7 +33,6 @@ def score(
 ) -> None:
     """Pre-score items for severity: 0 none, 1 offensive, 2 hateful, 3 threat/violent."""
     from training.registry import load_severity_model
-    from trendml.embed.base import embed_items
     from trendml.severity import score_items
 
     cfg = settings()
@@ -49,7 +48,7 @@ def score(
     embedder = make_embedder(cfg)
     sev_model.check_embedder(embedder)
     t0 = time.perf_counter()
-    vectors = embed_items(result.items, embedder, show_progress=show_progress(len(result.items)))
+    vectors = _embed(result.items, embedder)
     scores = score_items(
         sev_model, result.items, embedder, model_name=name, model_version=version, embeddings=vectors
     )
@@ -63,6 +62,24 @@ def score(
     console.print(
         f"scored {len(scores)} items with {name} v{version} in {elapsed:.1f}s -> {output}", highlight=False
     )
+
+
+def _embed(items, embedder):  # noqa: ANN001, ANN202
+    """Embed with progress: a bar on a terminal, one line per 1,000 items otherwise (logs, pipes)."""
+    import sys
+
+    import numpy as np
+
+    from trendml.embed.base import embed_items
+
+    n = len(items)
+    if n < 1000 or sys.stderr.isatty():
+        return embed_items(items, embedder, show_progress=show_progress(n))
+    parts = []
+    for start in range(0, n, 1000):
+        parts.append(embed_items(items[start : start + 1000], embedder))
+        console.print(f"embedded {min(n, start + 1000)}/{n} items", highlight=False)
+    return np.concatenate(parts)
 
 
 def register(app: typer.Typer) -> None:

@@ -43,15 +43,29 @@ def severity(
     datasets = [d.strip() for d in data.split(",") if d.strip()] if data else None
     if datasets == ["all"]:
         datasets = list(ALL_DATASETS)
-    result = train_severity(
-        cfg,
-        datasets=datasets,
-        experiment=experiment,
-        config=config,
-        register=not no_register,
-        max_rows_per_dataset=max_rows,
-        run_name=run_name,
-    )
+    import logging
+
+    from training.runs import Interrupted
+
+    logging.getLogger("training").setLevel(logging.INFO)  # progress lines on stderr (not silent for minutes)
+    try:
+        result = train_severity(
+            cfg,
+            datasets=datasets,
+            experiment=experiment,
+            config=config,
+            register=not no_register,
+            max_rows_per_dataset=max_rows,
+            run_name=run_name,
+        )
+    except Interrupted as exc:
+        what = (
+            "the run had finished and its model was registered before stopping"
+            if exc.completed
+            else "the run was ended KILLED and nothing was registered"
+        )
+        console.print(f"{exc}: {what}", highlight=False)
+        raise typer.Exit(128 + exc.signum) from None
     m = result.metrics
     lines = [f"run {result.run_id} on {', '.join(result.datasets)} in {result.duration_s:.0f}s"]
     if result.skipped:
