@@ -21,7 +21,7 @@ import numpy as np
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.items import Item
 from trendml.trends.clustering import ClusterParams, fit_window_model
-from trendml.trends.keywords import ctfidf_keywords
+from trendml.trends.keywords import ctfidf_keywords, trend_title
 from trendml.trends.scoring import (
     burst_z,
     density_ratio,
@@ -105,6 +105,10 @@ class TrendDetector:
     us_alpha: p-value below which a trend's US lift counts as US-specific.
     max_fit_items: larger windows are clustered on a deterministic subsample of this size and the
         rest placed with ``approximate_predict`` (keeps 100k items under a minute on 2 cores).
+    assign_quantile, assign_slack: the acceptance test of ``assign`` (and of tracking's member
+        overlap): a new item joins a trend only when its cosine distance to the nearest member is
+        within ``assign_slack`` x the ``assign_quantile`` of the members' own nearest-member
+        distances (see ``trends.assign``); otherwise it gets no trend.
     """
 
     def __init__(
@@ -130,6 +134,8 @@ class TrendDetector:
         n_representatives: int = 5,
         us_alpha: float = 0.01,
         max_fit_items: int = 10_000,
+        assign_quantile: float = 0.99,
+        assign_slack: float = 1.0,
         n_jobs: int = 2,
     ) -> None:
         self.window = window
@@ -151,6 +157,8 @@ class TrendDetector:
         self.n_keywords = n_keywords
         self.n_representatives = n_representatives
         self.us_alpha = us_alpha
+        self.assign_quantile = assign_quantile
+        self.assign_slack = assign_slack
         self.max_fit_items = max_fit_items
         self.n_jobs = n_jobs
 
@@ -179,6 +187,8 @@ class TrendDetector:
                 "n_representatives",
                 "us_alpha",
                 "max_fit_items",
+                "assign_quantile",
+                "assign_slack",
                 "n_jobs",
             )
         }
@@ -192,6 +202,8 @@ class TrendDetector:
             cluster_selection_method=self.cluster_selection_method,
             n_jobs=int(self.n_jobs),
             max_fit_items=int(self.max_fit_items),
+            assign_quantile=float(self.assign_quantile),
+            assign_slack=float(self.assign_slack),
         )
         p.validate()
         return p
@@ -480,6 +492,7 @@ class TrendDetector:
                 "us_share": _r(share),
                 "us_lift": _r(lift),
                 "keywords": keywords.get(c, []),
+                "title": trend_title(keywords.get(c, [])),
                 "member_ids": [ids[j] for j in m],
                 "representative_ids": [ids[m[j]] for j in order],
                 "us_lift_p": _r(p, 6),
@@ -562,9 +575,11 @@ def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.nd
 
 
 def assign(items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> list[str | None]:
-    """Place new items into the latest window's trends (``approximate_predict``; no refit).
+    """Place new items into the latest window's trends (no refit), with an acceptance test: an
+    item joins a trend only when it lies as close to the trend's members as the members do to each
+    other (``trends.assign``); otherwise ``None``.
 
-    Point-wise: an item gets the same answer alone or in a batch. ``None`` = no trend.
+    Point-wise: an item gets the same answer alone or in a batch.
     """
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(items):
