@@ -20,7 +20,9 @@ import numpy as np
 
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.items import Item
+from trendml.trends.assign import fit_regions
 from trendml.trends.clustering import ClusterParams, fit_window_model
+from trendml.trends.density import DensityParams, density_clusters
 from trendml.trends.keywords import ctfidf_keywords, trend_title
 from trendml.trends.scoring import (
     burst_z,
@@ -109,6 +111,12 @@ class TrendDetector:
         overlap): a new item joins a trend only when its cosine distance to the nearest member is
         within ``assign_slack`` x the ``assign_quantile`` of the members' own nearest-member
         distances (see ``trends.assign``); otherwise it gets no trend.
+    density, density_k, density_alpha, density_min_size, density_max_query: the local-density
+        burst signal (``trends.density``): items whose ``density_k`` nearest neighbours (full
+        dimension, this window + history) are improbably often from this window (p <
+        ``density_alpha``) are grouped; a group of >= ``density_min_size`` whose region passes the
+        emergence thresholds becomes a cluster of its own. Windows over ``density_max_query``
+        items query an id-hash subsample of that size.
     """
 
     def __init__(
@@ -136,6 +144,11 @@ class TrendDetector:
         max_fit_items: int = 10_000,
         assign_quantile: float = 0.99,
         assign_slack: float = 1.0,
+        density: bool = True,
+        density_k: int = 10,
+        density_alpha: float = 0.01,
+        density_min_size: int = 10,
+        density_max_query: int = 20_000,
         n_jobs: int = 2,
     ) -> None:
         self.window = window
@@ -159,6 +172,11 @@ class TrendDetector:
         self.us_alpha = us_alpha
         self.assign_quantile = assign_quantile
         self.assign_slack = assign_slack
+        self.density = density
+        self.density_k = density_k
+        self.density_alpha = density_alpha
+        self.density_min_size = density_min_size
+        self.density_max_query = density_max_query
         self.max_fit_items = max_fit_items
         self.n_jobs = n_jobs
 
@@ -189,6 +207,11 @@ class TrendDetector:
                 "max_fit_items",
                 "assign_quantile",
                 "assign_slack",
+                "density",
+                "density_k",
+                "density_alpha",
+                "density_min_size",
+                "density_max_query",
                 "n_jobs",
             )
         }
@@ -276,6 +299,52 @@ class TrendDetector:
         chosen = sorted(range(len(ids)), key=lambda j: (keys[j], ids[j]))[:size]
         return np.asarray(sorted(chosen), dtype=np.int64)
 
+    def _density_step(
+        self,
+        model: Any,
+        xw: np.ndarray,
+        ids: list[str],
+        labels: np.ndarray,
+        hist_pos: np.ndarray,
+        pv: np.ndarray,
+        pw: np.ndarray,
+        params: ClusterParams,
+    ) -> tuple[np.ndarray, dict[int, tuple[float, float]]]:
+        """Groups of locally bursting items (``trends.density``) as extra clusters; the model's
+        acceptance regions are refitted on the new labels. No history: nothing changes."""
+        if not self.density or len(pw) == 0 or model.kind != "hdbscan":
+            return labels, {}
+        n = len(xw)
+        query = self._sample_positions(ids, self.density_max_query) if n > self.density_max_query else None
+        query = np.arange(n) if query is None else query
+        new, counts = density_clusters(
+            xw,
+            labels,
+            np.asarray(hist_pos, dtype=np.int64),
+            np.asarray(query, dtype=np.int64),
+            pv,
+            pw,
+            params=DensityParams(
+                k=int(self.density_k),
+                alpha=float(self.density_alpha),
+                min_size=int(self.density_min_size),
+                max_query=int(self.density_max_query),
+            ),
+            quantile=params.assign_quantile,
+            emerging_z=self.emerging_z,
+            emerging_ratio=self.emerging_ratio,
+        )
+        if counts:
+            model.regions = fit_regions(
+                xw,
+                new,
+                quantile=params.assign_quantile,
+                slack=params.assign_slack,
+                max_exemplars=params.assign_exemplars,
+            )
+            model.n_clusters = int(new.max()) + 1
+        return new, counts
+
     def _process(
         self,
         state: TrendState,
@@ -341,6 +410,13 @@ class TrendDetector:
         model, labels, probs = fit_window_model(xw, params, fit_index=fit_index)
         if model.kind == "centroid":
             notes.append("all items in this window are near-identical: one cluster")
+        past_n = float(sum(w.n_items for w in past))
+        if past:
+            pv = np.concatenate([w.history for w in past])
+            pw = np.concatenate([np.full(len(w.history_ids), w.n_items / len(w.history_ids)) for w in past])
+        else:
+            pv, pw = np.zeros((0, x.shape[1]), dtype=np.float32), np.zeros(0)
+        labels, density_counts = self._density_step(model, xw, ids, labels, hist_pos, pv, pw, params)
         clusters = sorted(
             {int(c) for c in labels if c >= 0}, key=lambda c: int(np.flatnonzero(labels == c)[0])
         )
@@ -366,16 +442,16 @@ class TrendDetector:
         clab = neighbourhood_labels(zw, labels, zw[hist_pos], k=k_nn, self_index=hist_pos)
         for lab in clab[clab >= 0]:
             now_k[pos[int(lab)]] += n / len(hist_pos)
-        past_n = float(sum(w.n_items for w in past))
         past_k = np.zeros(len(clusters))
         if past:
-            pv = np.concatenate([w.history for w in past])
-            pw = np.concatenate([np.full(len(w.history_ids), w.n_items / len(w.history_ids)) for w in past])
             zp = model.transform(pv) if model.kind == "hdbscan" else pv
             plab = neighbourhood_labels(zw, labels, zp, k=k_nn)
             for lab, wt in zip(plab, pw, strict=True):
                 if lab >= 0:
                     past_k[pos[int(lab)]] += wt
+        for lab, (k_now, m_past) in density_counts.items():  # density groups: counted by their region
+            if lab in pos:
+                now_k[pos[lab]], past_k[pos[lab]] = k_now, m_past
 
         # tracking
         prev = state.model_window()
@@ -504,6 +580,7 @@ class TrendDetector:
                 "severity_mix": severity_mix(severity[idx[m]] if severity is not None else None),
                 "region_counts": dict(sorted(k_regions.items())),
                 "parent_id": parent,
+                "signal": "density" if int(c) in density_counts else "cluster",
             }
             obs.append(trend)
             updates[tid] = rec
