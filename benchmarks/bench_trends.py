@@ -53,7 +53,7 @@ GRID_ONSETS = (0.005, 0.01, 0.02, 0.03, 0.015)
 GRID_RAMPS = (3, 5, 8)
 GRID_LENGTHS = ("1d", "6h")
 REAL_START = 4
-POOL = {"davidson": 4000, "olid": 2000, "hateval": 2000, "toxicspans": 2000}
+POOL = {"davidson": 2000, "olid": 1000, "hateval": 1000, "toxicspans": 1000}
 CAMPAIGN_CAP = 1500
 # HatEval has no target column: the immigrant slice is a keyword filter (said in the results)
 IMMIGRANT_WORDS = (
@@ -684,7 +684,9 @@ def run(quick: bool = False) -> str:
     # assignment acceptance (issue #12 item 3)
     from benchmarks.experiments import trends_assign
 
-    rows, sizes = trends_assign.evaluate(make_cached_embedder(), quantiles=(0.95, 0.99, 1.0))
+    rows, sizes = trends_assign.evaluate(
+        make_cached_embedder(), quantiles=(0.99,), cores=(0.35, 2.0), caps=(0.4, 1.0)
+    )
     lines += [
         "",
         "### Assignment: held-out members vs unrelated items (Davidson-only trend state, 4 daily windows "

@@ -59,15 +59,19 @@ def davidson_items(n_windows: int, per_window: int, seed: int = 0):
     return items
 
 
-def heldout_share(x: np.ndarray, labels: np.ndarray, params: Any, folds: int = 5) -> tuple[float, int]:
-    from trendml.trends.assign import fit_regions, predict_regions
+def heldout_share(x: np.ndarray, labels: np.ndarray, params: Any, folds: int = 5) -> dict[str, float]:
+    """5-fold over each cluster's members: share of held-out members that get their own cluster,
+    over all members and over the core members (those the regions keep as exemplars)."""
+    from trendml.trends.assign import _core, fit_regions, predict_regions
 
     rng = np.random.default_rng(0)
     fold = np.full(len(labels), -1)
+    core = np.zeros(len(labels), dtype=bool)
     for c in sorted({int(v) for v in labels if v >= 0}):
         m = np.flatnonzero(labels == c)
         fold[m] = rng.permutation(len(m)) % folds
-    hit = tot = 0
+        core[m[_core(x[m], params.assign_core)]] = True
+    hit = np.zeros(len(labels), dtype=bool)
     for f in range(folds):
         train = np.where(fold == f, -1, labels)
         regions = fit_regions(
@@ -76,15 +80,30 @@ def heldout_share(x: np.ndarray, labels: np.ndarray, params: Any, folds: int = 5
             quantile=params.assign_quantile,
             slack=params.assign_slack,
             max_exemplars=params.assign_exemplars,
+            max_radius=params.assign_max_radius,
+            core_distance=params.assign_core,
         )
         test = np.flatnonzero(fold == f)
         got, _ = predict_regions(regions, x[test])
-        hit += int((got == labels[test]).sum())
-        tot += len(test)
-    return hit / max(tot, 1), tot
+        hit[test] = got == labels[test]
+    members = labels >= 0
+    return {
+        "all": float(hit[members].mean()) if members.any() else float("nan"),
+        "n_all": int(members.sum()),
+        "core": float(hit[core].mean()) if core.any() else float("nan"),
+        "n_core": int(core.sum()),
+    }
 
 
-def evaluate(embedder, quantiles=(0.99,), slack: float = 1.0, n_windows: int = 4, per_window: int = 500):
+def evaluate(
+    embedder,
+    quantiles=(0.99,),
+    slack: float = 1.0,
+    n_windows: int = 4,
+    per_window: int = 500,
+    cores=(0.35,),
+    caps=(0.4,),
+):
     from trendml.embed.base import embed_items
     from trendml.items import Item
     from trendml.trends import TrendDetector, TrendState, assign
@@ -94,22 +113,34 @@ def evaluate(embedder, quantiles=(0.99,), slack: float = 1.0, n_windows: int = 4
     x = embed_items(items, embedder)
     sets = unrelated_sets()
     ux = {k: embedder.encode(v) for k, v in sets.items()}
-    last = np.arange((n_windows - 1) * per_window, n_windows * per_window)
     rows = []
-    for q in quantiles:
-        det = TrendDetector(assign_quantile=q, assign_slack=slack)
+    settings = [(q, core, cap) for q in quantiles for core in cores for cap in caps]
+    for q, core, cap in settings:
+        det = TrendDetector(assign_quantile=q, assign_slack=slack, assign_core=core, assign_max_radius=cap)
         state = TrendState.in_memory()
         res = det.detect(items, x, state=state)
         params = det._cluster_params()
-        # the last window's clustering as the detector made it (canonical order = ids sorted by time)
-        model, labels, _ = fit_window_model(x[last], params)
-        held, n_held = heldout_share(x[last], labels, params)
+        held = {"all": 0.0, "n_all": 0, "core": 0.0, "n_core": 0}
+        ws = []
+        for w in range(n_windows):  # every window's clustering as the detector's fit makes it
+            pos = np.arange(w * per_window, (w + 1) * per_window)
+            model, labels, _ = fit_window_model(x[pos], params)
+            h = heldout_share(x[pos], labels, params)
+            for key in ("all", "core"):
+                held[key] += h[key] * h["n_" + key]
+                held["n_" + key] += h["n_" + key]
+            ws.append(model)
+        model = ws[-1]
         row = {
             "quantile": q,
             "slack": slack,
+            "core": core,
+            "cap": cap,
             "trends_last_window": len(res.windows[-1].trends),
-            "heldout": held,
-            "n_heldout": n_held,
+            "heldout": held["all"] / max(held["n_all"], 1),
+            "n_heldout": held["n_all"],
+            "heldout_core": held["core"] / max(held["n_core"], 1),
+            "n_heldout_core": held["n_core"],
         }
         for name, v in ux.items():
             got = assign([Item(id=f"u{k}", text=t) for k, t in enumerate(sets[name])], v, state)
@@ -127,16 +158,17 @@ def evaluate(embedder, quantiles=(0.99,), slack: float = 1.0, n_windows: int = 4
 def table(rows: list[dict[str, Any]], sizes: dict[str, int]) -> str:
     names = list(sizes)
     head = (
-        "| quantile | slack | trends (last window) | held-out members get their trend | "
+        "| quantile | core | cap | trends (last window) | held-out members get their trend: all / core | "
         + " | ".join(f"{n} (n={sizes[n]}) get a trend: new / old rule" for n in names)
         + " |"
     )
-    lines = [head, "|" + "---|" * (4 + len(names))]
+    lines = [head, "|" + "---|" * (5 + len(names))]
     for r in rows:
         cells = [f"{100 * r[n]:.1f}% / {100 * r[n + ' (old rule)']:.1f}%" for n in names]
         lines.append(
-            f"| {r['quantile']} | {r['slack']} | {r['trends_last_window']} | "
-            f"{100 * r['heldout']:.1f}% (n={r['n_heldout']}) | " + " | ".join(cells) + " |"
+            f"| {r['quantile']} | {r['core']} | {r['cap']} | {r['trends_last_window']} | "
+            f"{100 * r['heldout']:.1f}% (n={r['n_heldout']}) / {100 * r['heldout_core']:.1f}% "
+            f"(n={r['n_heldout_core']}) | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines)
 
@@ -145,11 +177,18 @@ if __name__ == "__main__":
     from benchmarks.bench_trends import make_cached_embedder
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quantiles", default="0.95,0.99,1.0")
+    ap.add_argument("--quantiles", default="0.95,0.99")
+    ap.add_argument("--cores", default="0.35,0.4,2")
+    ap.add_argument("--caps", default="0.4,1")
     ap.add_argument("--slack", type=float, default=1.0)
     ap.add_argument("--per-window", type=int, default=500)
     a = ap.parse_args()
     rows, sizes = evaluate(
-        make_cached_embedder(), [float(q) for q in a.quantiles.split(",")], a.slack, per_window=a.per_window
+        make_cached_embedder(),
+        [float(q) for q in a.quantiles.split(",")],
+        a.slack,
+        per_window=a.per_window,
+        cores=[float(c) for c in a.cores.split(",")],
+        caps=[float(c) for c in a.caps.split(",")],
     )
     print(table(rows, sizes))

@@ -45,9 +45,11 @@ def test_held_out_members_are_accepted_and_far_points_are_not():
 def test_a_point_between_two_groups_belongs_to_neither():
     rng = np.random.default_rng(1)
     x, labels, centres = _two_groups(rng, spread=0.03)
-    regions = fit_regions(x, labels)
+    # the relative radius alone (no core, no cap; the defaults' floor of 0.35 would reach the midpoint)
+    regions = fit_regions(x, labels, core_distance=2.0, max_radius=1.0)
     mid = _unit(centres.sum(axis=0, keepdims=True))
     assert predict_regions(regions, mid)[0].tolist() == [-1]
+    assert predict_regions(regions, centres.astype(np.float32))[0].tolist() == [0, 1]
 
 
 def test_a_loose_group_gets_a_wider_radius_than_a_tight_one():
@@ -59,15 +61,34 @@ def test_a_loose_group_gets_a_wider_radius_than_a_tight_one():
             _unit(c[1] + rng.normal(scale=0.08, size=(150, 32))),
         ]
     )
-    regions = fit_regions(x.astype(np.float32), np.repeat([0, 1], 150))
+    regions = fit_regions(x.astype(np.float32), np.repeat([0, 1], 150), core_distance=2.0, max_radius=1.0)
     assert regions.radius[1] > 2 * regions.radius[0]
+
+
+def test_a_loose_group_has_no_core_and_accepts_nobody():
+    """A cluster whose members are not near each other in the original space (a grab-bag found after
+    PCA) keeps no exemplars: nothing is assigned to it, members included."""
+    rng = np.random.default_rng(5)
+    tight_c, loose_c = _unit(rng.normal(size=(2, 64)))
+    tight = _unit(tight_c + rng.normal(scale=0.03, size=(60, 64)))
+    loose = _unit(loose_c + rng.normal(scale=0.3, size=(60, 64)))  # nearest fellow member ~0.6 away
+    x = np.concatenate([tight, loose]).astype(np.float32)
+    regions = fit_regions(x, np.repeat([0, 1], 60))
+    assert np.bincount(regions.owner, minlength=2)[1] == 0
+    got, _ = predict_regions(regions, x)
+    assert (got[:60] == 0).all() and (got[60:] == -1).all()
+    # without the core the loose group's radius swallows unrelated directions near its centre
+    plain = fit_regions(x, np.repeat([0, 1], 60), core_distance=2.0, max_radius=1.0)
+    near = _unit(loose_c + rng.normal(scale=0.3, size=(50, 64))).astype(np.float32)
+    assert (predict_regions(plain, near)[0] == 1).mean() > 0.5
+    assert (predict_regions(regions, near)[0] == -1).all()
 
 
 def test_prediction_is_pointwise():
     rng = np.random.default_rng(3)
     x, labels, centres = _two_groups(rng)
     regions = fit_regions(x, labels)
-    probe = np.concatenate([_unit(centres + rng.normal(scale=0.06, size=(2, 32))) for _ in range(100)])
+    probe = np.concatenate([_unit(centres + rng.normal(scale=0.15, size=(2, 32))) for _ in range(100)])
     batch, _ = predict_regions(regions, probe)
     alone = [int(predict_regions(regions, probe[i : i + 1])[0][0]) for i in range(len(probe))]
     assert batch.tolist() == alone

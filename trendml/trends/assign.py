@@ -5,10 +5,17 @@ deterministic set of member vectors (*exemplars*) and an **acceptance radius**. 
 cluster ``c`` only when its cosine distance to the nearest exemplar of ``c`` is within ``c``'s
 radius, i.e. when it lies as close to the trend's members as the members themselves do:
 
-- ``radius_c`` = the ``quantile`` (default 0.99) of the members' leave-one-out distance to the
-  nearest other exemplar of ``c``, times ``slack`` (default 1.0), capped at ``max_radius``;
+- exemplars are the cluster's **coherent core**: members with another member within
+  ``core_distance`` (cosine, default 0.35) in the original space. HDBSCAN clusters are found after
+  PCA-10, and many are loose in 384-d (a member's nearest fellow member at 0.5-0.8); without the
+  core, such a cluster's radius is so wide that everyday sentences join it (measured: 50-95% of
+  unrelated items, docs/trends.md);
+- ``radius_c`` = the ``quantile`` (default 0.99) of the core's leave-one-out distance to the
+  nearest other exemplar of ``c``, times ``slack`` (default 1.0), at least ``core_distance`` (what
+  makes a member part of the core) and at most ``max_radius`` (default 0.4);
 - when more than one cluster accepts an item, the one with the nearest exemplar wins (ties: the
-  lower label); an item that no cluster accepts gets ``-1`` (no trend).
+  lower label); an item that no cluster accepts gets ``-1`` (no trend), and so does every item for
+  a cluster without a core of 2.
 
 Every item is decided from its own vector and the stored arrays only, so an item gets the same
 answer alone or in a batch; distances are rounded to 1e-6 before the comparison so that BLAS
@@ -80,6 +87,17 @@ def _spread_pick(n: int, cap: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, cap).round().astype(np.int64))
 
 
+def _core(e: np.ndarray, core_distance: float, chunk: int = 2048) -> np.ndarray:
+    """Positions of the members with another member within ``core_distance`` (cosine)."""
+    keep = np.zeros(len(e), dtype=bool)
+    for a in range(0, len(e), chunk):
+        b = min(len(e), a + chunk)
+        d = 1.0 - (e[a:b] @ e.T).astype(np.float64)
+        d[np.arange(b - a), np.arange(a, b)] = np.inf
+        keep[a:b] = np.round(d.min(axis=1), ROUND) <= core_distance
+    return np.flatnonzero(keep)
+
+
 def fit_regions(
     vectors: np.ndarray,
     labels: np.ndarray,
@@ -87,14 +105,16 @@ def fit_regions(
     quantile: float = 0.99,
     slack: float = 1.0,
     max_exemplars: int = 200,
-    max_radius: float = 1.0,
+    max_radius: float = 0.4,
+    core_distance: float = 0.35,
 ) -> TrendRegions:
     """Acceptance regions for every label ``>= 0`` of one window (``vectors`` in the original space).
 
-    A cluster with more than ``max_exemplars`` members keeps an evenly spread subset of them (in
-    the order given, which the detector makes canonical), so storage and assignment cost are
-    bounded per trend; its radius is measured on that subset (leave-one-out), so a held-out
-    member and a stored exemplar are judged the same way.
+    A cluster's exemplars are its core (members with a fellow member within ``core_distance``;
+    ``core_distance >= 2`` keeps every member); a core larger than ``max_exemplars`` keeps an
+    evenly spread subset (in the order given, which the detector makes canonical), so storage and
+    assignment cost are bounded per trend. The radius is measured on the exemplars
+    (leave-one-out), so a held-out member and a stored exemplar are judged the same way.
     """
     x = _unit(vectors)
     labels = np.asarray(labels, dtype=np.int64)
@@ -104,6 +124,8 @@ def fit_regions(
     radius = np.zeros(len(classes), dtype=np.float64)
     for ci, c in enumerate(classes):
         m = np.flatnonzero(labels == c)
+        if core_distance < 2 and len(m) >= 2:
+            m = m[_core(x[m], core_distance)]
         e = x[m[_spread_pick(len(m), max_exemplars)]]
         if len(e) >= 2:
             d = 1.0 - (e.astype(np.float64) @ e.T.astype(np.float64))
@@ -112,6 +134,8 @@ def fit_regions(
             r = float(np.quantile(loo, quantile)) * slack
         else:
             r = 0.0
+        if core_distance < 2 and len(e) >= 2:  # every core member lies within core_distance of another
+            r = max(r, core_distance)
         radius[ci] = round(min(r, max_radius), ROUND)
         ex_parts.append(e)
         owner_parts.append(np.full(len(e), ci, dtype=np.int64))

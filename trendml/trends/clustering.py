@@ -39,6 +39,8 @@ class ClusterParams:
     assign_quantile: float = 0.99
     assign_slack: float = 1.0
     assign_exemplars: int = 200
+    assign_core: float = 0.35
+    assign_max_radius: float = 0.4
 
     def validate(self) -> None:
         if self.reducer not in REDUCERS:
@@ -276,6 +278,8 @@ def fit_window_model(
         quantile=params.assign_quantile,
         slack=params.assign_slack,
         max_exemplars=params.assign_exemplars,
+        max_radius=params.assign_max_radius,
+        core_distance=params.assign_core,
     )
     model = WindowModel(
         kind="hdbscan", reducer=reducer, clusterer=clusterer, n_clusters=n_clusters, regions=regions

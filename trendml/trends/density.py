@@ -115,7 +115,10 @@ def region_counts(
 ) -> tuple[TrendRegions, np.ndarray, float, float]:
     """A group's acceptance region, the window items inside it (mask), and the weighted count of
     the past points inside it (``m``); ``k`` = the number of window items inside."""
-    regions = fit_regions(members, np.zeros(len(members), dtype=np.int64), quantile=quantile)
+    # every member counts here (no core, no cap): the same region is applied to now and the past
+    regions = fit_regions(
+        members, np.zeros(len(members), dtype=np.int64), quantile=quantile, max_radius=1.0, core_distance=2.0
+    )
     inside_now = predict_regions(regions, window)[0] >= 0
     m = 0.0
     if len(past):

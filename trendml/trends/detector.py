@@ -107,10 +107,12 @@ class TrendDetector:
     us_alpha: p-value below which a trend's US lift counts as US-specific.
     max_fit_items: larger windows are clustered on a deterministic subsample of this size and the
         rest placed with ``approximate_predict`` (keeps 100k items under a minute on 2 cores).
-    assign_quantile, assign_slack: the acceptance test of ``assign`` (and of tracking's member
-        overlap): a new item joins a trend only when its cosine distance to the nearest member is
-        within ``assign_slack`` x the ``assign_quantile`` of the members' own nearest-member
-        distances (see ``trends.assign``); otherwise it gets no trend.
+    assign_quantile, assign_slack, assign_core, assign_max_radius: the acceptance test of
+        ``assign`` (and of tracking's member overlap): a new item joins a trend only when its
+        cosine distance to the nearest member of the trend's coherent core (members with a fellow
+        member within ``assign_core``) is within ``assign_slack`` x the ``assign_quantile`` of the
+        core's own nearest-member distances, at most ``assign_max_radius`` (see
+        ``trends.assign``); otherwise it gets no trend.
     density, density_k, density_alpha, density_min_size, density_max_query: the local-density
         burst signal (``trends.density``): items whose ``density_k`` nearest neighbours (full
         dimension, this window + history) are improbably often from this window (p <
@@ -144,6 +146,8 @@ class TrendDetector:
         max_fit_items: int = 10_000,
         assign_quantile: float = 0.99,
         assign_slack: float = 1.0,
+        assign_core: float = 0.35,
+        assign_max_radius: float = 0.4,
         density: bool = True,
         density_k: int = 10,
         density_alpha: float = 0.01,
@@ -172,6 +176,8 @@ class TrendDetector:
         self.us_alpha = us_alpha
         self.assign_quantile = assign_quantile
         self.assign_slack = assign_slack
+        self.assign_core = assign_core
+        self.assign_max_radius = assign_max_radius
         self.density = density
         self.density_k = density_k
         self.density_alpha = density_alpha
@@ -207,6 +213,8 @@ class TrendDetector:
                 "max_fit_items",
                 "assign_quantile",
                 "assign_slack",
+                "assign_core",
+                "assign_max_radius",
                 "density",
                 "density_k",
                 "density_alpha",
@@ -227,6 +235,8 @@ class TrendDetector:
             max_fit_items=int(self.max_fit_items),
             assign_quantile=float(self.assign_quantile),
             assign_slack=float(self.assign_slack),
+            assign_core=float(self.assign_core),
+            assign_max_radius=float(self.assign_max_radius),
         )
         p.validate()
         return p
@@ -341,6 +351,8 @@ class TrendDetector:
                 quantile=params.assign_quantile,
                 slack=params.assign_slack,
                 max_exemplars=params.assign_exemplars,
+                max_radius=params.assign_max_radius,
+                core_distance=params.assign_core,
             )
             model.n_clusters = int(new.max()) + 1
         return new, counts
