@@ -4,7 +4,9 @@
 ``python -m benchmarks.bench_trends --quick`` (2 seeds, no 100k run; for iterating). Environment
 knobs (benchmarks only): ``BENCH_TRENDS_SEEDS`` (number of seeds, default 5),
 ``BENCH_TRENDS_BASELINE_MAX_ITEMS`` (BERTopic only on streams up to this many items, default 12000),
-``BENCH_TRENDS_SCALE`` (``0`` skips the 10k/100k one-window run).
+``BENCH_TRENDS_SCALE`` (``0`` skips the 10k/100k one-window run), ``BENCH_TRENDS_CONTROL_SEEDS``
+(seeds of the ToxiGen control, default = ``BENCH_TRENDS_SEEDS``), ``BENCH_TRENDS_PERTURBED``
+(``0`` skips the 1%-dropped restart check).
 
 **Realistic scenarios** (issue #12): campaigns of real comments, each drawn from one slice:
 HatEval hateful group-targeted tweets (``HS=1, TR=0``) about immigrants (a keyword filter: HatEval
@@ -45,6 +47,8 @@ PER_WINDOW = 500
 START = 6
 MIN_GROUP_HATE = 20
 SEEDS = tuple(range(int(os.environ.get("BENCH_TRENDS_SEEDS", "5"))))
+CONTROL_SEEDS = tuple(range(int(os.environ.get("BENCH_TRENDS_CONTROL_SEEDS", str(len(SEEDS))))))
+PERTURBED = os.environ.get("BENCH_TRENDS_PERTURBED", "1") != "0"
 BASELINE_MAX_ITEMS = int(os.environ.get("BENCH_TRENDS_BASELINE_MAX_ITEMS", "12000"))
 
 # realistic streams: the grid, and the fixed per-source background samples (natural rates)
@@ -374,10 +378,19 @@ n_planted = 200  # a small, tight group inside the big window: is it still one t
 centre = rng.normal(size=src.shape[1]); centre /= np.linalg.norm(centre)
 x[:n_planted] = centre + rng.normal(0, 0.02, (n_planted, src.shape[1]))
 x /= np.linalg.norm(x, axis=1, keepdims=True)
-del src
 t0 = datetime(2026, 3, 1, tzinfo=UTC)
 items = [Item(id=f"i{k:06d}", text=f"tok{pick[k] % 500} word{pick[k] % 37}",
               created_at=t0 + timedelta(seconds=k % 80000), region="US" if k % 3 else "GB") for k in range(n)]
+# a previous day of 10k items from the same pool, so the density step (which needs history) runs too
+n_hist = 10_000
+hp = rng.integers(0, len(src), n_hist)
+hx = src[hp] + rng.normal(0, 0.02, (n_hist, src.shape[1])).astype(np.float32)
+hx /= np.linalg.norm(hx, axis=1, keepdims=True)
+x = np.concatenate([hx, x]).astype(np.float32)
+del hx
+items = [Item(id=f"h{k:06d}", text=f"tok{hp[k] % 500} word{hp[k] % 37}",
+              created_at=t0 - timedelta(days=1) + timedelta(seconds=k % 80000), region="US")
+         for k in range(n_hist)] + items
 try:  # reset the peak-RSS mark (Linux >= 4.0), so VmHWM afterwards is the peak during detect
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
@@ -388,11 +401,12 @@ t1 = time.perf_counter()
 res = TrendDetector(reducer=reducer, n_components=ncomp, n_jobs=2).detect(items, x)
 secs = time.perf_counter() - t1
 peak = status_kb("VmHWM")
+del src
 planted = {f"i{k:06d}" for k in range(n_planted)}
-best = max(res.windows[0].trends, key=lambda t: len(planted & set(t["member_ids"])))
+best = max(res.windows[-1].trends, key=lambda t: len(planted & set(t["member_ids"])))
 hit = len(planted & set(best["member_ids"]))
-print(json.dumps({"n": n, "seconds": secs, "clusters": len(res.windows[0].trends),
-                  "noise": 1 - sum(t["size"] for t in res.windows[0].trends) / n,
+print(json.dumps({"n": n, "seconds": secs, "clusters": len(res.windows[-1].trends),
+                  "noise": 1 - sum(t["size"] for t in res.windows[-1].trends) / n,
                   "planted_coverage": hit / n_planted, "planted_purity": hit / best["size"],
                   "peak_rss_mb": peak / 1024, "base_rss_mb": base / 1024,
                   "delta_rss_kb_per_item": (peak - base) / n}))
@@ -446,7 +460,7 @@ def evaluate(
         kind_of[sc.name] = sc.kind
         if sc.note:
             notes[sc.name] = sc.note
-        for seed in seeds:
+        for seed in seeds if sc.kind == "realistic" else (CONTROL_SEEDS[:2] if quick else CONTROL_SEEDS):
             grid = grid_point(real_names.index(sc.name), seed) if sc.kind == "realistic" else None
             stream = build_stream(sc, seed, grid)
             x = embed_items(stream.items, emb)
@@ -480,7 +494,7 @@ def evaluate(
                 a, b = res.item_trends(), res2.item_trends()
                 keys = set(a) | set(b)
                 stability.append(sum(a.get(k) == b.get(k) for k in keys) / max(len(keys), 1))
-                if sc.kind == "control":
+                if sc.kind == "control" and PERTURBED:
                     perturbed.append(perturbed_stability(stream, x, a, p))
             if baseline and len(stream.items) <= BASELINE_MAX_ITEMS:
                 b = run_bertopic(stream, x)
@@ -494,6 +508,7 @@ def evaluate(
     out: dict[str, Any] = {
         "params": params,
         "seeds": list(seeds),
+        "control_seeds": list(CONTROL_SEEDS[:2] if quick else CONTROL_SEEDS),
         "kind_of": kind_of,
         "notes": notes,
         "ours": {k: summarise(v) for k, v in ours.items()},
@@ -600,7 +615,7 @@ def run(quick: bool = False) -> str:
     res = evaluate(quick=quick)
     lines = ["## Trends: planted-campaign detection (`python -m benchmarks trends`)", ""]
     lines.append(
-        f"Seeds {res['seeds']}. **Realistic** streams (issue #12): campaigns of real comments from one slice "
+        f"Seeds {res['seeds']} (control: {res['control_seeds']}). **Realistic** streams (issue #12): campaigns of real comments from one slice "
         "each, background from every source with the slice removed, one grid point per seed: window size "
         f"{', '.join(str(g) for g in GRID_WINDOW_SIZES)} (seed 0-4), onset "
         f"{', '.join(f'{100 * o:.1f}%' for o in sorted(GRID_ONSETS))} of a window, a linear ramp to 3x the "
@@ -706,8 +721,9 @@ def run(quick: bool = False) -> str:
     if scale:
         lines += [
             "",
-            "### One window, given embeddings: full `TrendDetector.detect` (PCA + HDBSCAN, keywords, "
-            "state), 2 cores, real vectors resampled with noise, plus a planted tight group of 200",
+            "### One window, given embeddings: full `TrendDetector.detect` (PCA + HDBSCAN, density step, "
+            "keywords, state), 2 cores, real vectors resampled with noise, plus a planted tight group of "
+            "200; a previous window of 10,000 items first (history for the density step), timed together",
             "",
             "| items | seconds | trends | noise | planted group coverage / purity | RSS before → peak (MB) | "
             "peak growth per item (KB) |",
