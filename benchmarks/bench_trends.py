@@ -368,6 +368,7 @@ def status_kb(key):
 
 
 src = np.load(sys.argv[1]); n = int(sys.argv[2]); reducer = sys.argv[3]; ncomp = int(sys.argv[4])
+density = sys.argv[5] == "1"
 rng = np.random.default_rng(0)
 pick = rng.integers(0, len(src), n)
 x = np.empty((n, src.shape[1]), dtype=np.float32)
@@ -398,7 +399,7 @@ except OSError:
     pass
 base = status_kb("VmRSS")
 t1 = time.perf_counter()
-res = TrendDetector(reducer=reducer, n_components=ncomp, n_jobs=2).detect(items, x)
+res = TrendDetector(reducer=reducer, n_components=ncomp, n_jobs=2, density=density).detect(items, x)
 secs = time.perf_counter() - t1
 peak = status_kb("VmHWM")
 del src
@@ -413,7 +414,14 @@ print(json.dumps({"n": n, "seconds": secs, "clusters": len(res.windows[-1].trend
 """
 
 
-def run_scale(pool: np.ndarray, n: int, reducer: str = "pca", n_components: int = 10, timeout: int = 900):
+def run_scale(
+    pool: np.ndarray,
+    n: int,
+    reducer: str = "pca",
+    n_components: int = 10,
+    timeout: int = 900,
+    density: bool = True,
+):
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -421,7 +429,16 @@ def run_scale(pool: np.ndarray, n: int, reducer: str = "pca", n_components: int 
         np.save(path, pool)
         env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
         out = subprocess.run(
-            [sys.executable, "-c", SCALE_CODE, path, str(n), reducer, str(n_components)],
+            [
+                sys.executable,
+                "-c",
+                SCALE_CODE,
+                path,
+                str(n),
+                reducer,
+                str(n_components),
+                "1" if density else "0",
+            ],
             capture_output=True,
             text=True,
             timeout=timeout,

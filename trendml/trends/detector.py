@@ -148,7 +148,7 @@ class TrendDetector:
         assign_slack: float = 1.0,
         assign_core: float = 0.35,
         assign_max_radius: float = 0.4,
-        density: bool = True,
+        density: bool = False,
         density_k: int = 10,
         density_alpha: float = 0.01,
         density_min_size: int = 10,
