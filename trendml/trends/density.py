@@ -103,8 +103,12 @@ def burst_groups(vectors: np.ndarray, *, min_size: int = 8, min_samples: int = 3
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # the bursting items are few: one group among them is the root, which HDBSCAN returns only
+        # when asked (the region test below rejects a root that is just scattered noise)
         lab = hdbscan.HDBSCAN(
-            min_cluster_size=min_size, min_samples=min(min_samples, len(vectors) - 1)
+            min_cluster_size=min_size,
+            min_samples=min(min_samples, len(vectors) - 1),
+            allow_single_cluster=True,
         ).fit_predict(np.asarray(vectors, dtype=np.float64))
     groups = [np.flatnonzero(lab == c) for c in sorted(set(lab.tolist()) - {-1})]
     return [g for g in groups if len(g) >= min_size]
