@@ -182,6 +182,11 @@ class TrendSummary(BaseModel):
     us_share: float | None = None
     us_lift: float | None = None
     keywords: list[str] = Field(default_factory=list, description="c-TF-IDF keywords of its latest window.")
+    title: str | None = Field(
+        default=None,
+        description="Readable label: its 3 most distinctive keywords.",
+        examples=["border · wall · caravan"],
+    )
     first_seen: str | None = Field(default=None, description="Start of the first window with the trend.")
     last_seen: str | None = Field(default=None, description="Start of the latest window with the trend.")
     parent_id: str | None = Field(default=None, description="Trend it split from, if any.")
@@ -209,6 +214,7 @@ class TrendWindow(BaseModel):
     us_share: float | None = None
     us_lift: float | None = None
     keywords: list[str] = Field(default_factory=list)
+    title: str | None = Field(default=None, description="Its 3 most distinctive keywords in this window.")
     representative_ids: list[str] = Field(default_factory=list)
     region_counts: dict[str, int] = Field(default_factory=dict, description="Members per region.")
     severity_mix: list[float] | None = Field(

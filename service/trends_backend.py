@@ -267,6 +267,7 @@ class TrendBackend:
         """One trend with its timeline (:func:`trendml.trends.queries.trend_timeline`), or None."""
         if not self.available:
             return None
+        from trendml.trends.keywords import trend_title
         from trendml.trends.queries import trend_timeline
 
         out = trend_timeline(self.engine, trend_id, include_members=members)  # one generation
@@ -286,6 +287,7 @@ class TrendBackend:
                 "us_share": w.get("us_share"),
                 "us_lift": w.get("us_lift"),
                 "keywords": list(w.get("keywords", [])),
+                "title": w.get("title") or trend_title(w.get("keywords", [])),
                 "representative_ids": list(w.get("representative_ids", [])),
                 "region_counts": dict(w.get("region_counts") or {}),
                 "severity_mix": w.get("severity_mix"),

@@ -49,7 +49,8 @@ def test_queries_and_assign_on_the_real_stream(detected, small_stream, small_str
     page2 = list_trends(state, limit=1, offset=1)
     assert page1["total"] == page2["total"] >= 2 and page1["items"] != page2["items"]
     assert len(list_windows(state)) == small_stream.n_windows
-    # items of the last window, re-assigned through the stored model, mostly land where detection put them
+    # items of the last window, re-assigned through the stored model: those that pass the acceptance test
+    # (a trend's coherent core and its radius, docs/trends.md "Assignment") land where detection put them
     last = result.windows[-1]
     pos = {it.id: i for i, it in enumerate(small_stream.items)}
     members = [i for t in last.trends for i in t["member_ids"]]
@@ -57,4 +58,6 @@ def test_queries_and_assign_on_the_real_stream(detected, small_stream, small_str
         [small_stream.items[pos[i]] for i in members], small_stream_vectors[[pos[i] for i in members]], state
     )
     truth = result.item_trends()
-    assert sum(g == truth[i] for g, i in zip(got, members, strict=True)) >= 0.9 * len(members)
+    assigned = [(g, i) for g, i in zip(got, members, strict=True) if g is not None]
+    assert len(assigned) >= 0.25 * len(members)  # measured 19 of 58 (loose background clusters)
+    assert sum(g == truth[i] for g, i in assigned) >= 0.9 * len(assigned)

@@ -1,12 +1,14 @@
-"""Per-window clustering: an optional reducer (PCA / UMAP / none) and ``hdbscan.HDBSCAN`` fitted
-with ``prediction_data=True``, wrapped in a picklable :class:`WindowModel` that can place new
-points into the window's clusters without refitting (``hdbscan.approximate_predict``).
+"""Per-window clustering: an optional reducer (PCA / UMAP / none) and ``hdbscan.HDBSCAN``, wrapped
+in a :class:`WindowModel`. New points are placed into the window's clusters without refitting by
+the acceptance regions of :mod:`trendml.trends.assign` (member exemplars and a radius per
+cluster, in the original space), which is also all that is stored: ``to_bytes`` writes plain
+arrays (``.npz``), never a pickle.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-import pickle
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from trendml.errors import InputError, StateError
+from trendml.trends.assign import TrendRegions, fit_regions, predict_regions
 
 logger = logging.getLogger(__name__)
 
 REDUCERS = ("pca", "umap", "none")
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2  # 1 = pickled reducer + HDBSCAN (refused on load), 2 = arrays (.npz)
 
 
 @dataclass
@@ -33,6 +36,11 @@ class ClusterParams:
     n_jobs: int = 2
     random_state: int = 0
     max_fit_items: int = 10_000
+    assign_quantile: float = 0.99
+    assign_slack: float = 1.0
+    assign_exemplars: int = 200
+    assign_core: float = 0.35
+    assign_max_radius: float = 0.4
 
     def validate(self) -> None:
         if self.reducer not in REDUCERS:
@@ -52,14 +60,30 @@ class ClusterParams:
                 f'cluster_selection_method is "{self.cluster_selection_method}"; expected eom or leaf',
                 field="cluster_selection_method",
             )
+        if not 0.5 <= self.assign_quantile <= 1.0:
+            raise InputError(
+                f"assign_quantile is {self.assign_quantile}; expected a number in [0.5, 1]",
+                field="assign_quantile",
+            )
+        if not 0.5 <= self.assign_slack <= 3.0:
+            raise InputError(
+                f"assign_slack is {self.assign_slack}; expected a number in [0.5, 3]", field="assign_slack"
+            )
+        if self.assign_exemplars < 2:
+            raise InputError(
+                f"assign_exemplars is {self.assign_exemplars}; expected at least 2", field="assign_exemplars"
+            )
 
 
 @dataclass
 class WindowModel:
-    """A fitted window: reducer + clusterer, or a single centroid when every point is identical.
+    """A fitted window: reducer + clusterer (in memory only) and the clusters' acceptance regions,
+    or a single centroid when every point is identical.
 
-    ``predict`` is point-wise (each point's label depends on that point alone), so an item gets
-    the same label whether it is predicted alone or in a batch.
+    ``predict`` uses the acceptance regions (:mod:`trendml.trends.assign`) and is point-wise (each
+    point's label depends on that point alone), so an item gets the same label whether it is
+    predicted alone or in a batch. ``to_bytes`` stores the regions only (arrays, no pickle); a
+    model read back has no reducer or clusterer and predicts exactly as before it was stored.
     """
 
     kind: str  # "hdbscan" or "centroid"
@@ -69,6 +93,7 @@ class WindowModel:
     n_clusters: int = 0
     format: int = MODEL_FORMAT
     meta: dict[str, Any] = field(default_factory=dict)
+    regions: TrendRegions | None = None
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
         x = np.asarray(vectors, dtype=np.float64)
@@ -80,7 +105,7 @@ class WindowModel:
             return self.reducer.transform(x)
 
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Labels (``-1`` = noise) and membership strengths in ``[0, 1]`` for new points."""
+        """Labels (``-1`` = no cluster accepts the point) and fit scores in ``[0, 1]`` for new points."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(vectors) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
@@ -89,30 +114,60 @@ class WindowModel:
             sims = vectors @ self.centroid
             labels = np.where(sims >= self.meta.get("min_similarity", 0.98), 0, -1)
             return labels.astype(np.int64), np.clip(sims, 0, 1).astype(np.float64)
-        import hdbscan
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            labels, strengths = hdbscan.approximate_predict(self.clusterer, self.transform(vectors))
-        return np.asarray(labels, dtype=np.int64), np.asarray(strengths, dtype=np.float64)
+        if self.regions is None:  # pragma: no cover - every fitted or loaded model has regions
+            raise StateError("window model has no acceptance regions; rerun detection with a fresh state")
+        return predict_regions(self.regions, vectors)
 
     def to_bytes(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        arrays: dict[str, np.ndarray] = {
+            "format": np.asarray(MODEL_FORMAT),
+            "kind": np.asarray(self.kind),
+            "n_clusters": np.asarray(self.n_clusters),
+            "min_similarity": np.asarray(float(self.meta.get("min_similarity", 0.98))),
+        }
+        if self.centroid is not None:
+            arrays["centroid"] = np.asarray(self.centroid, dtype=np.float32)
+        if self.regions is not None:
+            arrays.update({f"regions_{k}": v for k, v in self.regions.to_arrays().items()})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
 
     @staticmethod
     def from_bytes(blob: bytes) -> WindowModel:
+        blob = bytes(blob)
+        if blob[:1] == b"\x80":  # a pickle: written by trendml before window models were arrays
+            raise StateError(
+                "stored window model is in the old pickled format (format 1); expected format "
+                f"{MODEL_FORMAT} (arrays); reset the trend state: rerun `trendml detect` with a fresh "
+                '--state (or --no-state), or POST /v1/detect with {"reset": true} on the service'
+            )
         try:
-            model = pickle.loads(blob)  # noqa: S301 - our own state, written by to_bytes
-        except Exception as exc:  # pragma: no cover - corrupt state
+            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            fmt = int(arrays["format"])
+        except Exception as exc:  # corrupt state
             raise StateError(
                 f"stored window model is unreadable ({type(exc).__name__}); expected a model written by this "
-                "version of trendml; rerun detection with a fresh state"
+                "version of trendml; reset the trend state (rerun detection with a fresh state)"
             ) from None
-        if not isinstance(model, WindowModel) or model.format != MODEL_FORMAT:
+        if fmt != MODEL_FORMAT:
             raise StateError(
-                "stored window model has another format; expected format "
-                f"{MODEL_FORMAT}; rerun detection with a fresh state"
+                f"stored window model has format {fmt}; expected format {MODEL_FORMAT}; "
+                "reset the trend state (rerun detection with a fresh state)"
             )
+        regions = None
+        if "regions_labels" in arrays:
+            regions = TrendRegions.from_arrays(
+                {k[len("regions_") :]: v for k, v in arrays.items() if k.startswith("regions_")}
+            )
+        model = WindowModel(
+            kind=str(arrays["kind"]),
+            centroid=arrays.get("centroid"),
+            n_clusters=int(arrays["n_clusters"]),
+            regions=regions,
+        )
+        model.meta["min_similarity"] = float(arrays["min_similarity"])
         return model
 
 
@@ -217,6 +272,17 @@ def fit_window_model(
             rl, rp = hdbscan.approximate_predict(clusterer, z[rest])
         labels[rest], probs[rest] = rl, rp
     n_clusters = int(labels.max() + 1) if len(labels) else 0
-    model = WindowModel(kind="hdbscan", reducer=reducer, clusterer=clusterer, n_clusters=n_clusters)
+    regions = fit_regions(
+        x,
+        labels,
+        quantile=params.assign_quantile,
+        slack=params.assign_slack,
+        max_exemplars=params.assign_exemplars,
+        max_radius=params.assign_max_radius,
+        core_distance=params.assign_core,
+    )
+    model = WindowModel(
+        kind="hdbscan", reducer=reducer, clusterer=clusterer, n_clusters=n_clusters, regions=regions
+    )
     logger.debug("window of %d items: %d clusters, %d noise", n, n_clusters, int((labels < 0).sum()))
     return model, labels, probs

@@ -20,8 +20,10 @@ import numpy as np
 
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.items import Item
+from trendml.trends.assign import fit_regions
 from trendml.trends.clustering import ClusterParams, fit_window_model
-from trendml.trends.keywords import ctfidf_keywords
+from trendml.trends.density import DensityParams, density_clusters
+from trendml.trends.keywords import ctfidf_keywords, trend_title
 from trendml.trends.scoring import (
     burst_z,
     density_ratio,
@@ -105,6 +107,18 @@ class TrendDetector:
     us_alpha: p-value below which a trend's US lift counts as US-specific.
     max_fit_items: larger windows are clustered on a deterministic subsample of this size and the
         rest placed with ``approximate_predict`` (keeps 100k items under a minute on 2 cores).
+    assign_quantile, assign_slack, assign_core, assign_max_radius: the acceptance test of
+        ``assign`` (and of tracking's member overlap): a new item joins a trend only when its
+        cosine distance to the nearest member of the trend's coherent core (members with a fellow
+        member within ``assign_core``) is within ``assign_slack`` x the ``assign_quantile`` of the
+        core's own nearest-member distances, at most ``assign_max_radius`` (see
+        ``trends.assign``); otherwise it gets no trend.
+    density, density_k, density_alpha, density_min_size, density_max_query: the local-density
+        burst signal (``trends.density``): items whose ``density_k`` nearest neighbours (full
+        dimension, this window + history) are improbably often from this window (p <
+        ``density_alpha``) are grouped; a group of >= ``density_min_size`` whose region passes the
+        emergence thresholds becomes a cluster of its own. Windows over ``density_max_query``
+        items query an id-hash subsample of that size.
     """
 
     def __init__(
@@ -130,6 +144,15 @@ class TrendDetector:
         n_representatives: int = 5,
         us_alpha: float = 0.01,
         max_fit_items: int = 10_000,
+        assign_quantile: float = 0.99,
+        assign_slack: float = 1.0,
+        assign_core: float = 0.35,
+        assign_max_radius: float = 0.4,
+        density: bool = False,
+        density_k: int = 10,
+        density_alpha: float = 0.01,
+        density_min_size: int = 10,
+        density_max_query: int = 20_000,
         n_jobs: int = 2,
     ) -> None:
         self.window = window
@@ -151,6 +174,15 @@ class TrendDetector:
         self.n_keywords = n_keywords
         self.n_representatives = n_representatives
         self.us_alpha = us_alpha
+        self.assign_quantile = assign_quantile
+        self.assign_slack = assign_slack
+        self.assign_core = assign_core
+        self.assign_max_radius = assign_max_radius
+        self.density = density
+        self.density_k = density_k
+        self.density_alpha = density_alpha
+        self.density_min_size = density_min_size
+        self.density_max_query = density_max_query
         self.max_fit_items = max_fit_items
         self.n_jobs = n_jobs
 
@@ -179,6 +211,15 @@ class TrendDetector:
                 "n_representatives",
                 "us_alpha",
                 "max_fit_items",
+                "assign_quantile",
+                "assign_slack",
+                "assign_core",
+                "assign_max_radius",
+                "density",
+                "density_k",
+                "density_alpha",
+                "density_min_size",
+                "density_max_query",
                 "n_jobs",
             )
         }
@@ -192,6 +233,10 @@ class TrendDetector:
             cluster_selection_method=self.cluster_selection_method,
             n_jobs=int(self.n_jobs),
             max_fit_items=int(self.max_fit_items),
+            assign_quantile=float(self.assign_quantile),
+            assign_slack=float(self.assign_slack),
+            assign_core=float(self.assign_core),
+            assign_max_radius=float(self.assign_max_radius),
         )
         p.validate()
         return p
@@ -264,6 +309,54 @@ class TrendDetector:
         chosen = sorted(range(len(ids)), key=lambda j: (keys[j], ids[j]))[:size]
         return np.asarray(sorted(chosen), dtype=np.int64)
 
+    def _density_step(
+        self,
+        model: Any,
+        xw: np.ndarray,
+        ids: list[str],
+        labels: np.ndarray,
+        hist_pos: np.ndarray,
+        pv: np.ndarray,
+        pw: np.ndarray,
+        params: ClusterParams,
+    ) -> tuple[np.ndarray, dict[int, tuple[float, float]]]:
+        """Groups of locally bursting items (``trends.density``) as extra clusters; the model's
+        acceptance regions are refitted on the new labels. No history: nothing changes."""
+        if not self.density or len(pw) == 0 or model.kind != "hdbscan":
+            return labels, {}
+        n = len(xw)
+        query = self._sample_positions(ids, self.density_max_query) if n > self.density_max_query else None
+        query = np.arange(n) if query is None else query
+        new, counts = density_clusters(
+            xw,
+            labels,
+            np.asarray(hist_pos, dtype=np.int64),
+            np.asarray(query, dtype=np.int64),
+            pv,
+            pw,
+            params=DensityParams(
+                k=int(self.density_k),
+                alpha=float(self.density_alpha),
+                min_size=int(self.density_min_size),
+                max_query=int(self.density_max_query),
+            ),
+            quantile=params.assign_quantile,
+            emerging_z=self.emerging_z,
+            emerging_ratio=self.emerging_ratio,
+        )
+        if counts:
+            model.regions = fit_regions(
+                xw,
+                new,
+                quantile=params.assign_quantile,
+                slack=params.assign_slack,
+                max_exemplars=params.assign_exemplars,
+                max_radius=params.assign_max_radius,
+                core_distance=params.assign_core,
+            )
+            model.n_clusters = int(new.max()) + 1
+        return new, counts
+
     def _process(
         self,
         state: TrendState,
@@ -329,6 +422,13 @@ class TrendDetector:
         model, labels, probs = fit_window_model(xw, params, fit_index=fit_index)
         if model.kind == "centroid":
             notes.append("all items in this window are near-identical: one cluster")
+        past_n = float(sum(w.n_items for w in past))
+        if past:
+            pv = np.concatenate([w.history for w in past])
+            pw = np.concatenate([np.full(len(w.history_ids), w.n_items / len(w.history_ids)) for w in past])
+        else:
+            pv, pw = np.zeros((0, x.shape[1]), dtype=np.float32), np.zeros(0)
+        labels, density_counts = self._density_step(model, xw, ids, labels, hist_pos, pv, pw, params)
         clusters = sorted(
             {int(c) for c in labels if c >= 0}, key=lambda c: int(np.flatnonzero(labels == c)[0])
         )
@@ -354,16 +454,16 @@ class TrendDetector:
         clab = neighbourhood_labels(zw, labels, zw[hist_pos], k=k_nn, self_index=hist_pos)
         for lab in clab[clab >= 0]:
             now_k[pos[int(lab)]] += n / len(hist_pos)
-        past_n = float(sum(w.n_items for w in past))
         past_k = np.zeros(len(clusters))
         if past:
-            pv = np.concatenate([w.history for w in past])
-            pw = np.concatenate([np.full(len(w.history_ids), w.n_items / len(w.history_ids)) for w in past])
             zp = model.transform(pv) if model.kind == "hdbscan" else pv
             plab = neighbourhood_labels(zw, labels, zp, k=k_nn)
             for lab, wt in zip(plab, pw, strict=True):
                 if lab >= 0:
                     past_k[pos[int(lab)]] += wt
+        for lab, (k_now, m_past) in density_counts.items():  # density groups: counted by their region
+            if lab in pos:
+                now_k[pos[lab]], past_k[pos[lab]] = k_now, m_past
 
         # tracking
         prev = state.model_window()
@@ -480,6 +580,7 @@ class TrendDetector:
                 "us_share": _r(share),
                 "us_lift": _r(lift),
                 "keywords": keywords.get(c, []),
+                "title": trend_title(keywords.get(c, [])),
                 "member_ids": [ids[j] for j in m],
                 "representative_ids": [ids[m[j]] for j in order],
                 "us_lift_p": _r(p, 6),
@@ -491,6 +592,7 @@ class TrendDetector:
                 "severity_mix": severity_mix(severity[idx[m]] if severity is not None else None),
                 "region_counts": dict(sorted(k_regions.items())),
                 "parent_id": parent,
+                "signal": "density" if int(c) in density_counts else "cluster",
             }
             obs.append(trend)
             updates[tid] = rec
@@ -562,9 +664,11 @@ def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.nd
 
 
 def assign(items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> list[str | None]:
-    """Place new items into the latest window's trends (``approximate_predict``; no refit).
+    """Place new items into the latest window's trends (no refit), with an acceptance test: an
+    item joins a trend only when it lies as close to the trend's members as the members do to each
+    other (``trends.assign``); otherwise ``None``.
 
-    Point-wise: an item gets the same answer alone or in a batch. ``None`` = no trend.
+    Point-wise: an item gets the same answer alone or in a batch.
     """
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(items):

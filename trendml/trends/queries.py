@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from trendml.errors import InputError
+from trendml.trends.keywords import trend_title
 from trendml.trends.scoring import region_lift
 from trendml.trends.state import (
     TrendEvent,
@@ -61,6 +62,7 @@ def _trend_dict(row: TrendRow) -> dict[str, Any]:
         "us_share": row.us_share,
         "us_lift": row.us_lift,
         "keywords": json.loads(row.keywords or "[]"),
+        "title": trend_title(json.loads(row.keywords or "[]")),
         "parent_id": row.parent_id,
         "merged_into": row.merged_into,
     }

@@ -3,7 +3,7 @@
 Two signals link a cluster ``c`` of this window to a trend ``t``:
 
 - *member overlap*: the share of ``c``'s members that the previous window's model
-  (``approximate_predict``) places in the cluster that carried ``t``;
+  (its acceptance regions, ``trends.assign``) places in the cluster that carried ``t``;
 - *centroid similarity*: cosine between ``c``'s centroid and ``t``'s last centroid (this also
   reconnects a trend that skipped a few windows).
 
