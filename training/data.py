@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 DATA_FILES = {
     "davidson": ("shipped", "davidson/davidson_tidy.csv"),
     "toxigen_seeds": ("shipped", "toxigen_seeds/toxigen_seeds_tidy.csv"),
+    "toxic_spans": ("shipped", "toxic_spans/toxic_spans_tidy.csv"),
     "olid": ("shared", "olid/olid_tidy.csv"),
     "hateval": ("shared", "hateval2019_en/hateval_tidy.csv"),
 }
@@ -54,10 +55,31 @@ class TrainingData:
         return {f"split_digest.{name}": split_digest(part["id"]) for name, part in self.test_sets().items()}
 
 
+def with_augmentation(data: TrainingData, *, templates: bool, swaps: bool) -> TrainingData:
+    """``data`` plus the counterfactual training rows of :mod:`training.augment` (dataset ``augment``,
+    split ``train``, column ``source`` = the source the stacker sees); unchanged when both are off."""
+    if not (templates or swaps):
+        return data
+    from training.augment import augment_rows
+
+    extra = augment_rows(data.frame, templates=templates, swaps=swaps)
+    frame = pd.concat([data.frame, extra], ignore_index=True)
+    return TrainingData(
+        frame=frame, datasets=data.datasets, skipped=data.skipped, file_hashes=data.file_hashes
+    )
+
+
+def training_sources(train: pd.DataFrame) -> np.ndarray:
+    """Each training row's source for the source gate: column ``source`` where set, else ``dataset``."""
+    if "source" not in train.columns:
+        return train["dataset"].to_numpy()
+    return train["source"].fillna(train["dataset"]).to_numpy()
+
+
 def annotator_weights(frame: pd.DataFrame) -> np.ndarray | None:
     """Davidson soft labels as row weights: the share of coders who chose the row's majority class
     (floor 0.34); 1 for rows without vote counts. ``None`` when the frame has no vote columns."""
-    if "n_annotators" not in frame.columns:
+    if not {"n_annotators", "n_hate", "n_offensive", "n_neither"} <= set(frame.columns):
         return None
     agree = frame[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / frame["n_annotators"].replace(
         0, np.nan

@@ -18,8 +18,21 @@ import numpy as np
 import pandas as pd
 
 from training.config import flatten, load_config
-from training.data import TrainingData, annotator_weights, load_training_data
-from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
+from training.data import (
+    TrainingData,
+    annotator_weights,
+    load_training_data,
+    training_sources,
+    with_augmentation,
+)
+from training.evaluate import (
+    THREAT_DATASET,
+    confusion_figure,
+    evaluate_baseline,
+    evaluate_model,
+    fit_baseline,
+    threat_metrics,
+)
 from training.tracking import CHAMPION, connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
 from trendml.embed.base import Embedder, embedder_id
@@ -117,6 +130,8 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
         test_fraction=dict(cfg["split"]["test_fraction"]),
         max_rows_per_dataset=max_rows_per_dataset,
     )
+    aug = cfg.get("augment") or {}
+    data = with_augmentation(data, templates=bool(aug.get("templates")), swaps=bool(aug.get("swaps")))
     emb_model = embedder or default_embedder(settings)
 
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
@@ -153,6 +168,36 @@ def _cross_dataset_sets(
         logger.info("no cross-dataset test sets: %s", exc)
         return {}
     return other.test_sets()
+
+
+def _threat_eval(model: SeverityModel, data: TrainingData, embed) -> dict[str, float]:  # noqa: ANN001
+    """``threat.*`` over every ToxicSpans row: training rows scored out of fold (the stacker's
+    out-of-fold probabilities from ``fit``), test rows by the final model; empty without ToxicSpans."""
+    frame = data.frame
+    rows = frame[frame["dataset"] == THREAT_DATASET]
+    oof = getattr(model, "oof_proba_", None)
+    if rows.empty or oof is None or not (rows["severity"] == 3).any():
+        return {}
+    proba = np.zeros((len(rows), 4))
+    is_train = (rows["split"] == "train").to_numpy()
+    train_pos = {i: k for k, i in enumerate(data.train.index)}
+    proba[is_train] = oof[[train_pos[i] for i in rows.index[is_train]]]
+    test_texts = rows.loc[~is_train, "text"].tolist()
+    proba[~is_train] = model.predict_proba(test_texts, embed(test_texts))
+    return threat_metrics(rows, proba, getattr(model.fitted_, "threat_threshold", None))
+
+
+def _behaviour_eval(model: SeverityModel, emb_model: Embedder, lookup: dict, embed) -> dict[str, float]:  # noqa: ANN001
+    """``behaviour.*``: the behavioural suite (training/behaviour.py) scored by the fitted model."""
+    from training.behaviour import build_suite, run_suite
+    from trendml.text import normalise_text
+
+    cases = build_suite()
+    texts = list(dict.fromkeys(normalise_text(c.text) for c in cases))
+    new = [t for t in texts if t not in lookup]
+    if new:
+        lookup.update(zip(new, emb_model.encode(new), strict=True))
+    return run_suite(model, embed, cases)
 
 
 def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings) -> TrainResult:  # noqa: ANN001
@@ -200,7 +245,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         train["severity"].to_numpy(),
         sample_weight=weights,
         groups=pd.factorize(train["text"])[0],  # duplicate texts stay in one out-of-fold fold
-        sources=train["dataset"].to_numpy(),  # for source_aware calibration
+        sources=training_sources(train),  # for source_aware calibration
     )
     fit_s = time.perf_counter() - t0
 
@@ -211,6 +256,9 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     all_test = [t for df in test_sets.values() for t in df["text"].tolist()]
     model.predict_proba(all_test, embed(all_test))
     score_s = time.perf_counter() - t0
+    metrics.update(_threat_eval(model, data, embed))
+    if cfg.get("behaviour", True):
+        metrics.update(_behaviour_eval(model, emb_model, lookup, embed))
     cross = _cross_dataset_sets(settings, data, cfg, max_rows)
     if cross:
         cross_texts = [t for df in cross.values() for t in df["text"].tolist()]
