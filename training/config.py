@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "annotator_weights": True,
     "augment": {"templates": False, "swaps": False},
     "behaviour": True,
+    "lodo": False,
+    "lodo_model": {},
     "baseline": True,
     "promotion": {"max_subgroup_auc_drop": 0.01},
 }

@@ -200,6 +200,40 @@ def _behaviour_eval(model: SeverityModel, emb_model: Embedder, lookup: dict, emb
     return run_suite(model, embed, cases)
 
 
+def _lodo_eval(
+    settings: Settings, cfg: dict, data: TrainingData, emb_model: Embedder, lookup: dict, embed, max_rows
+):  # noqa: ANN001, E501
+    """``lodo.*`` (training/lodo.py) over every dataset present, when ``lodo: true`` in the config;
+    empty when the shared datasets are absent."""
+    from training.lodo import leave_one_dataset_out
+    from trendml.datasets.loaders import ALL_DATASETS
+
+    frame = data.frame[data.frame["dataset"] != "augment"]
+    missing = [d for d in ALL_DATASETS if d not in data.datasets]
+    if missing:
+        try:
+            other = load_training_data(
+                settings,
+                missing,
+                explicit=False,
+                seed=int(cfg["split"]["seed"]),
+                test_fraction=dict(cfg["split"]["test_fraction"]),
+                max_rows_per_dataset=max_rows,
+            )
+        except Exception as exc:  # noqa: BLE001 - none present
+            logger.info("no leave-one-dataset-out evaluation: %s", exc)
+            return {}
+        frame = pd.concat([frame, other.frame], ignore_index=True)
+    if not {"olid", "hateval"} <= set(frame["dataset"]):
+        logger.info("no leave-one-dataset-out evaluation: OLID and HatEval are not present")
+        return {}
+    new = [t for t in dict.fromkeys(frame["text"].tolist()) if t not in lookup]
+    if new:
+        lookup.update(zip(new, emb_model.encode(new), strict=True))
+    params = {k: v for k, v in (cfg.get("lodo_model") or {}).items()}
+    return leave_one_dataset_out(frame, embed, model_params=params, embedder_id=embedder_id(emb_model))
+
+
 def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings) -> TrainResult:  # noqa: ANN001
     import mlflow
 
@@ -257,8 +291,16 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     model.predict_proba(all_test, embed(all_test))
     score_s = time.perf_counter() - t0
     metrics.update(_threat_eval(model, data, embed))
+    threat_t = getattr(model.fitted_, "threat_threshold", None)
+    if threat_t is not None:
+        metrics["threat.threshold"] = float(threat_t)
+    mlflow.set_tag("trendml.label_set", ",".join(str(int(c)) for c in model.fitted_.classes))
     if cfg.get("behaviour", True):
         metrics.update(_behaviour_eval(model, emb_model, lookup, embed))
+    if cfg.get("lodo", False):
+        t0 = time.perf_counter()
+        metrics.update(_lodo_eval(settings, cfg, data, emb_model, lookup, embed, max_rows))
+        metrics["time.lodo_s"] = time.perf_counter() - t0
     cross = _cross_dataset_sets(settings, data, cfg, max_rows)
     if cross:
         cross_texts = [t for df in cross.values() for t in df["text"].tolist()]
@@ -317,7 +359,15 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         cfg,
         data,
         metrics,
-        {"version": version, "run_id": run_id, "embedder": model.embedder_id, "champion": champion},
+        {
+            "version": version,
+            "run_id": run_id,
+            "embedder": model.embedder_id,
+            "champion": champion,
+            "threat_threshold": getattr(model.fitted_, "threat_threshold", None),
+            "label_set": [int(c) for c in model.fitted_.classes],
+            "augment": int((data.frame["dataset"] == "augment").sum()),
+        },
     )
     mlflow.log_text(card, "model_card.md")
     logger.info("severity run %s: version %s%s", run_id, version, " (champion)" if champion else "")
