@@ -3,8 +3,9 @@
 
 - templates x identity terms, each template labelled by its kind: neutral / positive statements,
   negated hate, counter-speech and reported speech about a group -> 0; derogation and
-  dehumanisation of a group -> 2; threats against a group -> 3 (every harmful template has a
-  not-hateful twin with the same words around the group, so the group word itself carries no signal);
+  dehumanisation of a group -> 2; threats against a group or a person -> 3 (many harmful templates
+  have a negated or counter-speech twin with the same words around the group, so the group word
+  itself carries no signal);
 - identity swaps of ToxiGen's training statements: each neutral statement (0) and each hateful one (2)
   is repeated with its group word replaced by another group of this module's list.
 
@@ -37,7 +38,7 @@ AUGMENT_GROUPS = (
     "romani people",
 )
 
-# (severity, templates); "{g}" = an identity term of AUGMENT_GROUPS
+# (severity, templates); "{g}" = an identity term of AUGMENT_GROUPS; a template without "{g}" is used once
 AUGMENT_TEMPLATES: tuple[tuple[int, tuple[str, ...]], ...] = (
     (  # neutral / positive mentions
         0,
@@ -50,19 +51,50 @@ AUGMENT_TEMPLATES: tuple[tuple[int, tuple[str, ...]], ...] = (
             "statistics on {g} in the workforce were released",
             "{g} deserve the same respect as everyone else",
             "i learned a lot from the {g} in my class",
+            "{g} celebrate the holidays with big family dinners",
+            "my doctor and her partner are {g}",
+            "{g} have a long history in this region",
+            "the festival showcased music by {g}",
+            "we welcomed the {g} who moved onto our block",
+            "the podcast this week features two {g} talking about careers",
         ),
     ),
-    (  # negated hate, counter-speech, reported speech
+    (  # negation of a hateful claim
         0,
         (
             "{g} are not criminals, that stereotype is false",
             "i refuse to believe that {g} are dangerous",
             "it's not true that {g} are dirty",
+            "i don't think {g} are any worse than anyone else",
+            "{g} aren't the problem here",
+            "nobody should hate {g} for who they are",
+            "there's no reason to fear {g}",
+            "{g} do not deserve this abuse",
+            "it's false that {g} are violent",
+            "{g} are no less human than you or me",
+            "i'd never say {g} are stupid",
+            "{g} are not rats, they are people",
+        ),
+    ),
+    (  # counter-speech and reported speech
+        0,
+        (
             "saying {g} deserve to suffer is cruel and wrong",
             "we should defend {g} when people harass them",
             "posting that {g} are a disease is bigotry, plain and simple",
             "the article quoted a man who said {g} were rats, and readers were outraged",
             "a politician was criticised for saying {g} should be deported",
+            "enough with the bigotry toward {g}",
+            "report anyone who harasses {g}",
+            "we stand with {g} against hate",
+            "spreading hatred of {g} is unacceptable",
+            "blaming {g} for everything is lazy scapegoating",
+            "racist remarks about {g} have to stop",
+            "the senator condemned a rally where speakers insulted {g}",
+            "a survey found that many {g} experience harassment at work",
+            "historians document how {g} were persecuted",
+            "a viral video showed a man screaming abuse at {g}, and he was charged",
+            "anyone who wants to hurt {g} should be ashamed",
         ),
     ),
     (  # derogation and dehumanisation
@@ -76,9 +108,15 @@ AUGMENT_TEMPLATES: tuple[tuple[int, tuple[str, ...]], ...] = (
             "{g} should be deported, they are trash",
             "i despise {g}, they are pathetic",
             "{g} are an inferior people",
+            "{g} are the problem with this country",
+            "{g} are violent by nature",
+            "get rid of all the {g}",
+            "{g} are less human than the rest of us",
+            "i'm sick of {g} everywhere, they ruin our neighbourhoods",
+            "{g} are stupid and deserve every bit of abuse they get",
         ),
     ),
-    (  # threats against a group
+    (  # threats and calls for violence against a group
         3,
         (
             "we are going to murder the {g} in their homes",
@@ -87,6 +125,21 @@ AUGMENT_TEMPLATES: tuple[tuple[int, tuple[str, ...]], ...] = (
             "tonight we attack the {g} with bats and knives",
             "i will bomb the church of the {g} on sunday",
             "line the {g} up against the wall and shoot them",
+            "we should hunt the {g} down and finish them off",
+            "i'll run over any of the {g} i see crossing the road",
+        ),
+    ),
+    (  # threats against a person (no group)
+        3,
+        (
+            "i'm going to slit your throat",
+            "you're dead meat when i find you",
+            "i'll bash your head in with a hammer",
+            "i will end your life, count on it",
+            "i will track you down and hurt you badly",
+            "one more word and i'll shoot you",
+            "i'm going to drown you in the lake",
+            "you will not survive the night if you show up",
         ),
     ),
 )
@@ -108,7 +161,7 @@ def template_rows() -> pd.DataFrame:
     rows = []
     for sev, templates in AUGMENT_TEMPLATES:
         for tpl in templates:
-            for g in AUGMENT_GROUPS:
+            for g in AUGMENT_GROUPS if "{g}" in tpl else ("",):
                 rows.append({"text": tpl.format(g=g), "severity": sev})
     return pd.DataFrame(rows)
 
