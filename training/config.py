@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "annotator_weights": True,
     "augment": {"templates": False, "swaps": False},
+    "threat_soft_labels": False,
     "behaviour": True,
     "lodo": False,
     "lodo_model": {},

@@ -20,10 +20,11 @@ import pandas as pd
 from training.config import flatten, load_config
 from training.data import (
     TrainingData,
-    annotator_weights,
     load_training_data,
+    row_weights,
     training_sources,
     with_augmentation,
+    with_soft_threat_labels,
 )
 from training.evaluate import (
     THREAT_DATASET,
@@ -132,6 +133,8 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
     )
     aug = cfg.get("augment") or {}
     data = with_augmentation(data, templates=bool(aug.get("templates")), swaps=bool(aug.get("swaps")))
+    if cfg.get("threat_soft_labels") and "toxic_spans" in data.datasets:
+        data = with_soft_threat_labels(data)
     emb_model = embedder or default_embedder(settings)
 
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
@@ -208,7 +211,7 @@ def _lodo_eval(
     from training.lodo import leave_one_dataset_out
     from trendml.datasets.loaders import ALL_DATASETS
 
-    frame = data.frame[data.frame["dataset"] != "augment"]
+    frame = data.frame[~data.frame["dataset"].isin(["augment", "toxic_spans_soft"])]
     missing = [d for d in ALL_DATASETS if d not in data.datasets]
     if missing:
         try:
@@ -270,7 +273,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
 
     # -- fit ---------------------------------------------------------------------------------
     train = data.train
-    weights = annotator_weights(train) if cfg.get("annotator_weights") else None
+    weights = row_weights(train, bool(cfg.get("annotator_weights")))
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
     model.fit(

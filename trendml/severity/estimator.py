@@ -139,13 +139,16 @@ def tune_decision_weights(
     return np.exp(logw) * keep
 
 
-def threat_threshold_for(y_threat: np.ndarray, p3: np.ndarray, min_precision: float) -> float | None:
-    """The lowest threshold ``t`` such that the rows with ``p3 >= t`` have precision >=
-    ``min_precision`` for ``y_threat`` (the most recall at that precision); None when no threshold
-    reaches it. Thresholds above the 25 highest scores are not considered (too few rows to trust)."""
+def threat_threshold_for(
+    y_threat: np.ndarray, p3: np.ndarray, min_precision: float, weight: np.ndarray | None = None
+) -> float | None:
+    """The lowest threshold ``t`` such that the rows with ``p3 >= t`` have (``weight``-weighted)
+    precision >= ``min_precision`` for ``y_threat`` (the most recall at that precision); None when no
+    threshold reaches it. Thresholds above the 25 highest scores are not considered (too few rows)."""
     order = np.argsort(-p3, kind="stable")
-    hits = np.cumsum(y_threat[order])
-    precision = hits / np.arange(1, len(order) + 1)
+    w = np.ones(len(p3)) if weight is None else np.asarray(weight, dtype=np.float64)[order]
+    hits = np.cumsum(y_threat[order] * w)
+    precision = hits / np.cumsum(w)
     ok = np.flatnonzero(precision[24:] >= min_precision) + 24 if len(order) > 24 else np.array([], int)
     if len(ok) == 0 or hits[-1] == 0:
         return None
@@ -354,7 +357,7 @@ def fit_severity(
         forced, frozen = None, ()
         if threat_min_precision is not None and THREAT in classes:
             j3 = int(np.searchsorted(classes, THREAT))
-            threat_t = threat_threshold_for(y_rep == THREAT, oof[:, j3], threat_min_precision)
+            threat_t = threat_threshold_for(y_rep == THREAT, oof[:, j3], threat_min_precision, sw_rep)
             if threat_t is not None:
                 forced = np.where(oof[:, j3] >= threat_t, j3, -1)
                 frozen = (j3,)
