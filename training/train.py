@@ -230,6 +230,9 @@ def _lodo_eval(
     if not {"olid", "hateval"} <= set(frame["dataset"]):
         logger.info("no leave-one-dataset-out evaluation: OLID and HatEval are not present")
         return {}
+    from training.lodo import lodo_rows
+
+    frame = lodo_rows(frame)
     new = [t for t in dict.fromkeys(frame["text"].tolist()) if t not in lookup]
     if new:
         lookup.update(zip(new, emb_model.encode(new), strict=True))
