@@ -36,14 +36,14 @@ SHIPPED = ["davidson", "toxigen_seeds", "toxic_spans"]
 #: trained beside the default in the same run, as evidence (docs/severity.md): (label, datasets, overrides)
 VARIANTS = [
     (
-        "previous default (Davidson + ToxiGen seeds, no ToxicSpans, no augmentation)",
+        "previous default (Davidson + ToxiGen seeds, 3 repeats, no ToxicSpans / augmentation)",
         ["davidson", "toxigen_seeds"],
-        {"augment": {"templates": False, "swaps": False}},
+        {"augment": {"templates": False, "swaps": False}, "model": {"n_repeats": 3}},
     ),
     (
-        "default without augmentation",
+        "default without augmentation and soft threat labels",
         SHIPPED,
-        {"augment": {"templates": False, "swaps": False}},
+        {"augment": {"templates": False, "swaps": False}, "threat_soft_labels": False},
     ),
 ]
 #: set TRENDML_BENCH_DATA_ALL=0 to skip the `--data all` run (the slowest part)
