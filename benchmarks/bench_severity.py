@@ -1,15 +1,18 @@
 """Severity benchmark: the issue's floors and scoring throughput.
 
-1. Trains the default model twice through the real MLflow pipeline (``training.train_severity``) in a
-   temporary TRENDML_HOME, with the shared embedding cache: on the shipped data (Davidson + ToxiGen
-   seeds; HatEval/OLID then serve as cross-dataset tests) and on every dataset present; plus the
-   ``VARIANTS`` (the two-base ``stack`` and the previous default) on the shipped data, as evidence.
-2. Floors table: Davidson macro-F1 / hate-F1 vs the TF-IDF + LR baseline of the same run, ECE per test
-   set, HatEval AUC when trained without HatEval, subgroup AUCs, training time.
+1. Trains the default model through the real MLflow pipeline (``training.train_severity``) in a
+   temporary TRENDML_HOME, with the shared embedding cache, on the shipped data (Davidson + ToxiGen
+   seeds + ToxicSpans), with the leave-one-dataset-out table (``lodo: true``) when OLID and HatEval
+   are present; beside it the ``VARIANTS`` (the previous default; the default without augmentation and
+   soft threat labels) and, unless ``TRENDML_BENCH_DATA_ALL=0``, a run on every dataset (``--data all``).
+2. Floors table: Davidson macro-F1 / hate-F1 vs the TF-IDF + LR baseline of the same run, ECE on the
+   Davidson / ToxiGen / ToxicSpans test sets, threat AUC and recall at precision >= 0.4 with bootstrap
+   intervals, ToxiGen neutral statements scored >= 2, LODO AUCs, the behavioural suite, training time.
 3. Throughput: scores items with an uncached MiniLM, timing the embedder and the classifier
    separately (the classifier's share must be <= 10 % of embedding time).
 
-Run: ``python -m benchmarks severity`` (about 10-15 minutes on 2 cores with a warm embedding cache).
+Run: ``python -m benchmarks severity`` (about 20-30 minutes on a quiet 2-core machine with a warm
+embedding cache; set ``TRENDML_BENCH_DATA_ALL=0`` to skip the slowest run).
 """
 
 from __future__ import annotations
