@@ -41,7 +41,7 @@ LODO_MODEL: dict[str, Any] = {
 
 #: training rows per dataset in the LODO folds (a deterministic, id-hashed subsample above it), so the
 #: datasets weigh alike and the folds stay cheap; test splits are always complete
-LODO_MAX_TRAIN_ROWS = 4000
+LODO_MAX_TRAIN_ROWS = 2000
 
 
 def lodo_rows(frame: pd.DataFrame, max_train_rows: int | None = LODO_MAX_TRAIN_ROWS) -> pd.DataFrame:
