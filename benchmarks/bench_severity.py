@@ -1,15 +1,18 @@
 """Severity benchmark: the issue's floors and scoring throughput.
 
-1. Trains the default model twice through the real MLflow pipeline (``training.train_severity``) in a
-   temporary TRENDML_HOME, with the shared embedding cache: on the shipped data (Davidson + ToxiGen
-   seeds; HatEval/OLID then serve as cross-dataset tests) and on every dataset present; plus the
-   ``VARIANTS`` (the two-base ``stack`` and the previous default) on the shipped data, as evidence.
-2. Floors table: Davidson macro-F1 / hate-F1 vs the TF-IDF + LR baseline of the same run, ECE per test
-   set, HatEval AUC when trained without HatEval, subgroup AUCs, training time.
+1. Trains the default model through the real MLflow pipeline (``training.train_severity``) in a
+   temporary TRENDML_HOME, with the shared embedding cache, on the shipped data (Davidson + ToxiGen
+   seeds + ToxicSpans), with the leave-one-dataset-out table (``lodo: true``) when OLID and HatEval
+   are present; beside it the ``VARIANTS`` (the previous default; the default without augmentation and
+   soft threat labels) and, unless ``TRENDML_BENCH_DATA_ALL=0``, a run on every dataset (``--data all``).
+2. Floors table: Davidson macro-F1 / hate-F1 vs the TF-IDF + LR baseline of the same run, ECE on the
+   Davidson / ToxiGen / ToxicSpans test sets, threat AUC and recall at precision >= 0.4 with bootstrap
+   intervals, ToxiGen neutral statements scored >= 2, LODO AUCs, the behavioural suite, training time.
 3. Throughput: scores items with an uncached MiniLM, timing the embedder and the classifier
    separately (the classifier's share must be <= 10 % of embedding time).
 
-Run: ``python -m benchmarks severity`` (about 10-15 minutes on 2 cores with a warm embedding cache).
+Run: ``python -m benchmarks severity`` (about 20-30 minutes on a quiet 2-core machine with a warm
+embedding cache; set ``TRENDML_BENCH_DATA_ALL=0`` to skip the slowest run).
 """
 
 from __future__ import annotations
@@ -21,18 +24,33 @@ import tempfile
 import time
 from pathlib import Path
 
-FLOOR_MACRO_F1 = 0.77
+FLOOR_MACRO_F1 = 0.75
 FLOOR_HATE_F1 = 0.47
 FLOOR_ECE = 0.05
+ECE_FLOOR_SETS = ("davidson", "toxigen_seeds", "toxic_spans")
+FLOOR_THREAT_AUC = 0.85
+FLOOR_THREAT_RECALL = 0.6
+FLOOR_NEUTRAL_HATEFUL = 0.08
+FLOOR_LODO = {"lodo.olid.auc_ge1": 0.80, "lodo.hateval.auc_ge2": 0.65}
+FLOOR_BEHAVIOUR = 0.85
+FLOOR_BEHAVIOUR_MIN = 0.60
 N_THROUGHPUT = 1000
-#: trained on the shipped data beside the default, as evidence (docs/severity.md)
+SHIPPED = ["davidson", "toxigen_seeds", "toxic_spans"]
+#: trained beside the default in the same run, as evidence (docs/severity.md): (label, datasets, overrides)
 VARIANTS = [
-    ("alternative `stack` (no NB base)", {"features": "stack"}),
     (
-        "previous default (`stack`, one split, no source input)",
-        {"features": "stack", "source_aware": False, "n_repeats": 1},
+        "previous default (Davidson + ToxiGen seeds, 3 repeats, no ToxicSpans / augmentation)",
+        ["davidson", "toxigen_seeds"],
+        {"augment": {"templates": False, "swaps": False}, "model": {"n_repeats": 3}},
+    ),
+    (
+        "default without augmentation and soft threat labels",
+        SHIPPED,
+        {"augment": {"templates": False, "swaps": False}, "threat_soft_labels": False},
     ),
 ]
+#: set TRENDML_BENCH_DATA_ALL=0 to skip the `--data all` run (the slowest part)
+DATA_ALL_ENV = "TRENDML_BENCH_DATA_ALL"
 
 
 def _f(v: float | None) -> str:
@@ -48,7 +66,7 @@ def _train(settings, datasets, embedder, run_name, config=None):  # noqa: ANN001
 
     t0 = time.perf_counter()
     res = train_severity(settings, datasets=datasets, embedder=embedder, run_name=run_name, config=config)
-    return res, time.perf_counter() - t0
+    return res, time.perf_counter() - t0 - res.metrics.get("time.lodo_s", 0.0)
 
 
 def _classifier_time(model, texts, vectors):  # noqa: ANN001
@@ -70,13 +88,69 @@ def _throughput(model, texts):  # noqa: ANN001
     return t_embed, _classifier_time(model, texts, vectors), vectors
 
 
+def _floor_rows(m: dict, t_default: float) -> list[str]:
+    """The issue's floors for the default model (``m``: its run's metrics)."""
+
+    def row(name: str, value: float | None, base: str, target: str, met: bool | None) -> str:
+        return f"| {name} | {_f(value)} | {base} | {target} | {'-' if met is None else _ok(met)} |"
+
+    def ci(key: str) -> str:
+        lo, hi = m.get(key + "_lo"), m.get(key + "_hi")
+        return "" if lo is None else f" ({_f(lo)}-{_f(hi)})"
+
+    dav, hate = m["test.davidson.macro_f1"], m["test.davidson.hate_f1"]
+    bdav, bhate = m.get("baseline.davidson.macro_f1", 0.0), m.get("baseline.davidson.hate_f1", 0.0)
+    rows = [
+        row("Davidson test macro-F1", dav, _f(bdav), f">= {FLOOR_MACRO_F1} and >= baseline",
+            dav >= FLOOR_MACRO_F1 and dav >= bdav),
+        row("Davidson test hate-class F1", hate, _f(bhate), f">= {FLOOR_HATE_F1} and >= baseline",
+            hate >= FLOOR_HATE_F1 and hate >= bhate),
+    ]  # fmt: skip
+    for ds in ECE_FLOOR_SETS:
+        v = m.get(f"test.{ds}.ece")
+        rows.append(row(f"ECE, {ds} test", v, "", f"<= {FLOOR_ECE}", None if v is None else v <= FLOOR_ECE))
+    if "threat.auc" in m:
+        rows.append(
+            f"| threat AUC of P(3), {int(m['threat.n_pos'])} ToxicSpans threat rows out of fold "
+            f"(95 % bootstrap) | {_f(m['threat.auc'])}{ci('threat.auc')} | | >= {FLOOR_THREAT_AUC} "
+            f"| {_ok(m['threat.auc'] >= FLOOR_THREAT_AUC)} |"
+        )
+        rows.append(
+            f"| threat recall at precision >= 0.4 (95 % bootstrap) | {_f(m['threat.recall_at_p40'])}"
+            f"{ci('threat.recall_at_p40')} | | >= {FLOOR_THREAT_RECALL} "
+            f"| {_ok(m['threat.recall_at_p40'] >= FLOOR_THREAT_RECALL)} |"
+        )
+        if "threat.rule_recall" in m:
+            rows.append(
+                f"| threat rule (P(3) >= {m.get('threat.threshold', float('nan')):.3f}): recall / precision "
+                f"| {_f(m['threat.rule_recall'])} / {_f(m['threat.rule_precision'])} | | report | - |"
+            )
+    nh = m.get("test.toxigen_seeds.neutral_scored_hateful")
+    rows.append(row("ToxiGen neutral test statements scored >= 2", nh, "", f"<= {FLOOR_NEUTRAL_HATEFUL}",
+                    None if nh is None else nh <= FLOOR_NEUTRAL_HATEFUL))  # fmt: skip
+    for key, floor in FLOOR_LODO.items():
+        v = m.get(key)
+        base = m.get(key.replace("lodo.", "lodo_base.", 1))
+        rows.append(row(f"leave-one-dataset-out `{key}`", v, _f(base), f">= {floor}",
+                        None if v is None else v >= floor))  # fmt: skip
+    if "behaviour.overall_acc" in m:
+        rows.append(row("behavioural suite, overall accuracy", m["behaviour.overall_acc"], "",
+                        f">= {FLOOR_BEHAVIOUR}", m["behaviour.overall_acc"] >= FLOOR_BEHAVIOUR))  # fmt: skip
+        rows.append(row("behavioural suite, lowest functionality", m["behaviour.min_functionality_acc"], "",
+                        f">= {FLOOR_BEHAVIOUR_MIN}", m["behaviour.min_functionality_acc"] >= FLOOR_BEHAVIOUR_MIN))  # fmt: skip
+    rows.append(row("training time, shipped data, 2 cores (warm embedding cache; LODO not counted)",
+                    None, "", "<= 600 s", t_default <= 600).replace("| - |", f"| {t_default:.0f} s |", 1))  # fmt: skip
+    return rows
+
+
 def run() -> str:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from training.behaviour import FUNCTIONALITIES
     from training.config import load_config
     from training.registry import load_severity_model
     from trendml.config import Settings
     from trendml.datasets import load_davidson
-    from trendml.datasets.loaders import SHARED
+    from trendml.datasets.loaders import ALL_DATASETS
     from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
     from trendml.severity.splits import assign_splits
     from trendml.text import normalise_text
@@ -87,68 +161,101 @@ def run() -> str:
     lines = ["## Severity model (`python -m benchmarks severity`)", ""]
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.with_(home=Path(tmp) / "home", tracking_uri=None, registry_uri=None)
-        shipped, t_shipped = _train(settings, ["davidson", "toxigen_seeds"], cached, "bench-shipped")
-        runs = [("shipped (Davidson + ToxiGen seeds)", shipped, t_shipped)]
-        if shared_present:
-            full, t_full = _train(settings, ["davidson", "toxigen_seeds", *SHARED], cached, "bench-all")
-            runs.append(("all datasets (+ OLID, HatEval)", full, t_full))
-        variants = []
-        for label, over in VARIANTS:
-            cfg = load_config(None, model=over)
-            run_name = "bench-" + "-".join(f"{k}={v}" for k, v in over.items())
-            res, t = _train(settings, ["davidson", "toxigen_seeds"], cached, run_name, cfg)
+        default, t_default = _train(
+            settings, SHIPPED, cached, "bench-shipped", load_config(None, lodo=shared_present)
+        )
+        runs = [("default (shipped: Davidson + ToxiGen seeds + ToxicSpans)", default, t_default)]
+        for label, datasets, over in VARIANTS:
+            res, t = _train(settings, datasets, cached, "bench-" + label[:40], load_config(None, **over))
             runs.append((label, res, t))
-            variant_model, _, _ = load_severity_model(f"models:/trendml-severity/{res.version}", settings)
-            variants.append((label, res, t, variant_model))
-        model, _, _ = load_severity_model(f"models:/trendml-severity/{shipped.version}", settings)
+        if shared_present and os.environ.get(DATA_ALL_ENV, "1") != "0":
+            full, t_full = _train(settings, list(ALL_DATASETS), cached, "bench-all")
+            runs.append(("`--data all` (+ OLID, HatEval)", full, t_full))
+        model, _, _ = load_severity_model(f"models:/trendml-severity/{default.version}", settings)
 
-    m = shipped.metrics
+    m = default.metrics
     lines += [
         "Splits: fixed, hashed, stratified (Davidson 20 %, ToxiGen seeds 30 %), official test splits for",
-        "OLID and HatEval; see docs/severity.md. Model (models/severity.yaml): MiniLM-embedding LR + word/char",
-        "TF-IDF LR + NB-weighted TF-IDF LR, stacked and calibrated on out-of-fold log-probabilities from 3",
-        "fold splits together with P(training dataset | embedding), macro-F1-tuned decision weights.",
-        "Baseline: word 1-2-gram TF-IDF + LR",
-        "(class-weighted), trained on the same rows in the same run.",
+        "OLID, HatEval and ToxicSpans (SemEval-2021 test); see docs/severity.md. Model (models/severity.yaml):",
+        "MiniLM-embedding LR + word/char TF-IDF LR + NB-weighted TF-IDF LR, stacked and calibrated on",
+        "out-of-fold log-probabilities from 3 fold splits with P(training dataset | embedding); threat rule",
+        "P(3) >= a threshold chosen on training folds; macro-F1-tuned decision weights for levels 0-2.",
+        "Baseline: word 1-2-gram TF-IDF + LR (class-weighted), trained on the same rows in the same run.",
         "",
-        "### Floors (model trained on the shipped data)",
+        "### Floors (the default model: what `make run` trains on a fresh clone)",
         "",
         "| floor | measured | baseline (same run) | target | met |",
         "|---|---|---|---|---|",
-        f"| Davidson test macro-F1 | {_f(m['test.davidson.macro_f1'])} "
-        f"| {_f(m.get('baseline.davidson.macro_f1'))} "
-        f"| >= {FLOOR_MACRO_F1} | {_ok(m['test.davidson.macro_f1'] >= FLOOR_MACRO_F1)} |",
-        f"| Davidson test hate-class F1 | {_f(m['test.davidson.hate_f1'])} "
-        f"| {_f(m.get('baseline.davidson.hate_f1'))} "
-        f"| >= {FLOOR_HATE_F1} | {_ok(m['test.davidson.hate_f1'] >= FLOOR_HATE_F1)} |",
+        *_floor_rows(m, t_default),
+        "",
+        "### Runs side by side (same split, same run)",
+        "",
+        "| run | Davidson macro-F1 / hate-F1 | ECE Davidson / ToxiGen / ToxicSpans | threat AUC / recall@p0.4 "
+        "| ToxiGen neutral >= 2 | suite overall / min | HatEval AUC (cross) | training |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    if "crossdataset.hateval.hate_auc" in m:
+    for label, res, t in runs:
+        mm = res.metrics
         lines.append(
-            f"| HatEval test AUC (hateful = sev >= 2), trained without HatEval | "
-            f"{_f(m['crossdataset.hateval.hate_auc'])} "
-            f"| {_f(m.get('baseline_crossdataset.hateval.hate_auc'))} "
-            "| report | - |"
-        )
-    lines.append(
-        f"| training time, shipped data, 2 cores (warm embedding cache) | {t_shipped:.0f} s | | <= 600 s "
-        f"| {_ok(t_shipped <= 600)} |"
-    )
-    lines += ["", "Variants on the same data and split (config overrides of models/severity.yaml):", ""]
-    for label, res, t, _ in variants:
-        mv = res.metrics
-        ece_ok = all(v <= FLOOR_ECE for k, v in mv.items() if k.startswith("test.") and k.endswith(".ece"))
-        lines.append(
-            f"- {label}: Davidson macro-F1 {_f(mv['test.davidson.macro_f1'])}, hate-F1 "
-            f"{_f(mv['test.davidson.hate_f1'])}, ECE Davidson {_f(mv['test.davidson.ece'])} / ToxiGen "
-            f"{_f(mv.get('test.toxigen_seeds.ece'))} (ECE floor met on every test set: {_ok(ece_ok)}), "
-            f"training {t:.0f} s ({t / t_shipped:.2f}x the default)."
+            f"| {label} | {_f(mm.get('test.davidson.macro_f1'))} / {_f(mm.get('test.davidson.hate_f1'))} "
+            f"| {_f(mm.get('test.davidson.ece'))} / {_f(mm.get('test.toxigen_seeds.ece'))} / "
+            f"{_f(mm.get('test.toxic_spans.ece'))} "
+            f"| {_f(mm.get('threat.auc'))} / {_f(mm.get('threat.recall_at_p40'))} "
+            f"| {_f(mm.get('test.toxigen_seeds.neutral_scored_hateful'))} "
+            f"| {_f(mm.get('behaviour.overall_acc'))} / {_f(mm.get('behaviour.min_functionality_acc'))} "
+            f"| {_f(mm.get('crossdataset.hateval.hate_auc'))} | {t:.0f} s |"
         )
     lines += [
         "",
-        "### Per test set (ECE floor <= 0.05)",
+        "### Behavioural suite (training/behaviour.py): accuracy per functionality",
         "",
-        "| run | test set | rows | macro-F1 | hate-F1 | macro AUC | ECE | ECE met | baseline macro-F1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Harmful functionalities expect severity >= 2, the others <= 1; `level3` = share of threat cases",
+        "scored exactly 3.",
+        "",
+        "| functionality | " + " | ".join(label for label, _, _ in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for f in FUNCTIONALITIES:
+        lines.append(
+            f"| {f} | " + " | ".join(_f(r.metrics.get(f"behaviour.{f}.acc")) for _, r, _ in runs) + " |"
+        )
+        if f.startswith("threat_"):
+            lines.append(
+                f"| {f} (level3) | "
+                + " | ".join(_f(r.metrics.get(f"behaviour.{f}.level3")) for _, r, _ in runs)
+                + " |"
+            )
+    if any(k.startswith("lodo.") for k in m):
+        lines += [
+            "",
+            "### Leave one dataset out (training/lodo.py)",
+            "",
+            "Train on every other dataset's training split, test on X's test split. Recipe for these folds",
+            "(much cheaper than the default, frozen cached embeddings): the class-weighted embedding LR alone,",
+            "fitted once (no out-of-fold calibration, decision weights or source gate). In-domain = the same",
+            "recipe trained on every dataset, X included. Baseline = word TF-IDF + LR on the LODO rows.",
+            "",
+            "| held out X | rows | AUC sev>=1 | AUC sev>=2 | AUC sev=3 | macro-F1 | in-domain AUC>=1 / >=2 "
+            "| baseline AUC>=1 / >=2 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for x in ("olid", "hateval", "toxic_spans", "toxigen_seeds"):
+            if f"lodo.{x}.n" not in m:
+                continue
+            lines.append(
+                f"| {x} | {int(m[f'lodo.{x}.n'])} | {_f(m.get(f'lodo.{x}.auc_ge1'))} "
+                f"| {_f(m.get(f'lodo.{x}.auc_ge2'))} | {_f(m.get(f'lodo.{x}.auc_3'))} "
+                f"| {_f(m.get(f'lodo.{x}.macro_f1'))} "
+                f"| {_f(m.get(f'lodo_in.{x}.auc_ge1'))} / {_f(m.get(f'lodo_in.{x}.auc_ge2'))} "
+                f"| {_f(m.get(f'lodo_base.{x}.auc_ge1'))} / {_f(m.get(f'lodo_base.{x}.auc_ge2'))} |"
+            )
+        lines.append(f"\nLODO took {m.get('time.lodo_s', 0):.0f} s (5 fits on cached embeddings).")
+    lines += [
+        "",
+        "### Per test set (ECE floor <= 0.05 on Davidson, ToxiGen, ToxicSpans)",
+        "",
+        "| run | test set | rows | macro-F1 | hate-F1 | macro AUC | ECE | baseline macro-F1 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, res, _ in runs:
         mm = res.metrics
@@ -156,13 +263,11 @@ def run() -> str:
             prefix = key.removesuffix(".ece")
             kind, ds = prefix.split(".", 1)
             base_key = ("baseline." if kind == "test" else "baseline_crossdataset.") + ds + ".macro_f1"
-            met = _ok(mm[key] <= FLOOR_ECE) if kind == "test" else "(cross)"
             lines.append(
                 f"| {label} | {ds}{' (cross-dataset)' if kind == 'crossdataset' else ''} "
                 f"| {int(mm[prefix + '.n'])} "
                 f"| {_f(mm[prefix + '.macro_f1'])} | {_f(mm[prefix + '.hate_f1'])} "
-                f"| {_f(mm.get(prefix + '.macro_auc'))} "
-                f"| {_f(mm[key])} | {met} | {_f(mm.get(base_key))} |"
+                f"| {_f(mm.get(prefix + '.macro_auc'))} | {_f(mm[key])} | {_f(mm.get(base_key))} |"
             )
     lines += [
         "",
@@ -178,16 +283,13 @@ def run() -> str:
             + " | ".join(_f(r.metrics.get(g)) for _, r, _ in runs)
             + " |"
         )
-    nh = [r.metrics.get("test.toxigen_seeds.neutral_scored_hateful") for _, r, _ in runs]
-    lines.append("| *neutral ToxiGen statements scored >= 2* | " + " | ".join(_f(v) for v in nh) + " |")
 
     # -- throughput -------------------------------------------------------------------------------
     dav = load_davidson()
     dav["text"] = dav["text"].map(normalise_text)
     test = dav[assign_splits(dav).values == "test"]
     texts = test["text"].tolist()[:N_THROUGHPUT]
-    t_embed, t_clf, vectors = _throughput(model, texts)
-    t_variants = [(label, _classifier_time(vm, texts, vectors)) for label, _, _, vm in variants]
+    t_embed, t_clf, _ = _throughput(model, texts)
     n = len(texts)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines += [
@@ -197,17 +299,11 @@ def run() -> str:
         "| stage | seconds | items/s | share of embedding time |",
         "|---|---|---|---|",
         f"| MiniLM embedding | {t_embed:.2f} | {n / t_embed:.0f} | 100 % |",
-        f"| severity classifier, default (TF-IDF once, 3 bases, source gate, stacker) | {t_clf:.3f} "
-        f"| {n / t_clf:.0f} | "
+        f"| severity classifier, default (TF-IDF once, 3 bases, source gate, stacker, threat rule) "
+        f"| {t_clf:.3f} | {n / t_clf:.0f} | "
         f"{100 * t_clf / t_embed:.1f} % (floor <= 10 %: {_ok(t_clf <= 0.1 * t_embed)}) |",
         f"| end to end | {t_embed + t_clf:.2f} | {n / (t_embed + t_clf):.0f} | |",
-        *(
-            f"| classifier, {label} | {tv:.3f} | {n / tv:.0f} | {100 * tv / t_embed:.1f} % |"
-            for label, tv in t_variants
-        ),
         "",
-        f"Peak RSS of the benchmark process: {rss_mb:.0f} MiB. Cross-dataset AUC of the all-datasets run",
-        "is not",
-        "reported because HatEval is in its training data.",
+        f"Peak RSS of the benchmark process: {rss_mb:.0f} MiB.",
     ]
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "models" / "severity
 DEFAULTS: dict[str, Any] = {
     "name": "trendml-severity",
     "experiment": "trendml-severity",
-    "datasets": ["davidson", "toxigen_seeds"],
+    "datasets": ["davidson", "toxigen_seeds", "toxic_spans"],
     "split": {"seed": 20260301, "test_fraction": {"default": 0.2, "toxigen_seeds": 0.3}},
     "model": {
         "features": "stack_nb",
@@ -29,12 +29,18 @@ DEFAULTS: dict[str, Any] = {
         "calibration": "vector",
         "tune_decision": True,
         "n_folds": 3,
-        "n_repeats": 3,
+        "n_repeats": 1,
         "random_state": 0,
         "source_aware": True,
         "C_source": 1.0,
+        "threat_min_precision": 0.5,
     },
     "annotator_weights": True,
+    "augment": {"templates": True, "swaps": True},
+    "threat_soft_labels": True,
+    "behaviour": True,
+    "lodo": False,
+    "lodo_model": {},
     "baseline": True,
     "promotion": {
         "max_subgroup_auc_drop": 0.01,

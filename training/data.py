@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 DATA_FILES = {
     "davidson": ("shipped", "davidson/davidson_tidy.csv"),
     "toxigen_seeds": ("shipped", "toxigen_seeds/toxigen_seeds_tidy.csv"),
+    "toxic_spans": ("shipped", "toxic_spans/toxic_spans_tidy.csv"),
     "olid": ("shared", "olid/olid_tidy.csv"),
     "hateval": ("shared", "hateval2019_en/hateval_tidy.csv"),
 }
@@ -54,10 +55,70 @@ class TrainingData:
         return {f"split_digest.{name}": split_digest(part["id"]) for name, part in self.test_sets().items()}
 
 
+def with_augmentation(data: TrainingData, *, templates: bool, swaps: bool) -> TrainingData:
+    """``data`` plus the counterfactual training rows of :mod:`training.augment` (dataset ``augment``,
+    split ``train``, column ``source`` = the source the stacker sees); unchanged when both are off."""
+    if not (templates or swaps):
+        return data
+    from training.augment import augment_rows
+
+    extra = augment_rows(data.frame, templates=templates, swaps=swaps)
+    frame = pd.concat([data.frame, extra], ignore_index=True)
+    return TrainingData(
+        frame=frame, datasets=data.datasets, skipped=data.skipped, file_hashes=data.file_hashes
+    )
+
+
+def with_soft_threat_labels(data: TrainingData) -> TrainingData:
+    """ToxicSpans rater shares as soft labels for level 3: each training post also counts as a threat
+    with weight ``n_threat / n_annotators`` and as its non-threat level with the rest. The post keeps
+    its row (its majority label, weight = that label's share); the other part is an extra row
+    (dataset ``toxic_spans_soft``, source ``toxic_spans``, same text, so the same out-of-fold fold).
+    Column ``row_weight`` carries the weights (1 for every other row)."""
+    frame = data.frame.copy()
+    frame["row_weight"] = frame.get("row_weight", pd.Series(1.0, index=frame.index)).fillna(1.0)
+    ts = frame[(frame["dataset"] == "toxic_spans") & (frame["split"] == "train")]
+    frac = (ts["n_threat"].astype(float) / ts["n_annotators"].astype(float)).clip(0, 1)
+    part = ts[(frac > 0) & (frac < 1)].copy()
+    if part.empty:
+        return data
+    fp = frac.loc[part.index]
+    is_threat = part["severity"] == 3
+    ia = part["n_identity_attack"].astype(float) / part["n_annotators"].astype(float) >= 0.5
+    frame.loc[part.index, "row_weight"] = np.where(is_threat, fp, 1 - fp)
+    extra = part.copy()
+    extra["severity"] = np.where(is_threat, np.where(ia, 2, 1), 3)
+    extra["row_weight"] = np.where(is_threat, 1 - fp, fp)
+    extra["id"] = extra["id"] + ":soft"
+    extra["dataset"] = "toxic_spans_soft"
+    extra["source"] = "toxic_spans"
+    frame = pd.concat([frame, extra], ignore_index=True)
+    return TrainingData(
+        frame=frame, datasets=data.datasets, skipped=data.skipped, file_hashes=data.file_hashes
+    )
+
+
+def row_weights(train: pd.DataFrame, annotators: bool) -> np.ndarray | None:
+    """The training rows' sample weights: Davidson annotator agreement (when ``annotators``) times
+    ``row_weight`` (soft threat labels); None when neither applies."""
+    w = annotator_weights(train) if annotators else None
+    if "row_weight" in train.columns:
+        rw = train["row_weight"].fillna(1.0).to_numpy(dtype=np.float64)
+        w = rw if w is None else w * rw
+    return w
+
+
+def training_sources(train: pd.DataFrame) -> np.ndarray:
+    """Each training row's source for the source gate: column ``source`` where set, else ``dataset``."""
+    if "source" not in train.columns:
+        return train["dataset"].to_numpy()
+    return train["source"].fillna(train["dataset"]).to_numpy()
+
+
 def annotator_weights(frame: pd.DataFrame) -> np.ndarray | None:
     """Davidson soft labels as row weights: the share of coders who chose the row's majority class
     (floor 0.34); 1 for rows without vote counts. ``None`` when the frame has no vote columns."""
-    if "n_annotators" not in frame.columns:
+    if not {"n_annotators", "n_hate", "n_offensive", "n_neither"} <= set(frame.columns):
         return None
     agree = frame[["n_hate", "n_offensive", "n_neither"]].max(axis=1) / frame["n_annotators"].replace(
         0, np.nan

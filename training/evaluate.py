@@ -58,6 +58,20 @@ def evaluate_model(
     return metrics, preds
 
 
+THREAT_DATASET = "toxic_spans"
+
+
+def threat_metrics(
+    frame: pd.DataFrame, proba: np.ndarray, threshold: float | None, *, n_boot: int = 1000
+) -> dict[str, float]:
+    """``threat.*``: how well P(3) finds ToxicSpans' majority-threat posts among all its rows
+    (``frame`` = every ToxicSpans row, ``proba`` = each row's probabilities: out-of-fold for training
+    rows, the final model's for test rows), with bootstrap intervals and the decision rule's own
+    recall/precision (``threshold``)."""
+    rep = M.threat_report(frame["severity"].to_numpy() == 3, proba[:, 3], threshold=threshold, n_boot=n_boot)
+    return _clean({f"threat.{k}": v for k, v in rep.items()})
+
+
 def fit_baseline(train: pd.DataFrame) -> Any:
     """The reference: word 1-2-gram TF-IDF + logistic regression, class-weighted, argmax decision."""
     from sklearn.feature_extraction.text import TfidfVectorizer

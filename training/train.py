@@ -18,8 +18,22 @@ import numpy as np
 import pandas as pd
 
 from training.config import flatten, load_config, validate_config
-from training.data import TrainingData, annotator_weights, load_training_data
-from training.evaluate import confusion_figure, evaluate_baseline, evaluate_model, fit_baseline
+from training.data import (
+    TrainingData,
+    load_training_data,
+    row_weights,
+    training_sources,
+    with_augmentation,
+    with_soft_threat_labels,
+)
+from training.evaluate import (
+    THREAT_DATASET,
+    confusion_figure,
+    evaluate_baseline,
+    evaluate_model,
+    fit_baseline,
+    threat_metrics,
+)
 from training.runs import end_status, register_last, training_run
 from training.tracking import connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
@@ -118,6 +132,10 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
         test_fraction=dict(cfg["split"]["test_fraction"]),
         max_rows_per_dataset=max_rows_per_dataset,
     )
+    aug = cfg.get("augment") or {}
+    data = with_augmentation(data, templates=bool(aug.get("templates")), swaps=bool(aug.get("swaps")))
+    if cfg.get("threat_soft_labels") and "toxic_spans" in data.datasets:
+        data = with_soft_threat_labels(data)
     emb_model = embedder or default_embedder(settings)
 
     with training_run(client, exp_id, run_name, cfg) as run:
@@ -154,6 +172,73 @@ def _cross_dataset_sets(
         logger.info("no cross-dataset test sets: %s", exc)
         return {}
     return other.test_sets()
+
+
+def _threat_eval(model: SeverityModel, data: TrainingData, embed) -> dict[str, float]:  # noqa: ANN001
+    """``threat.*`` over every ToxicSpans row: training rows scored out of fold (the stacker's
+    out-of-fold probabilities from ``fit``), test rows by the final model; empty without ToxicSpans."""
+    frame = data.frame
+    rows = frame[frame["dataset"] == THREAT_DATASET]
+    oof = getattr(model, "oof_proba_", None)
+    if rows.empty or oof is None or not (rows["severity"] == 3).any():
+        return {}
+    proba = np.zeros((len(rows), 4))
+    is_train = (rows["split"] == "train").to_numpy()
+    train_pos = {i: k for k, i in enumerate(data.train.index)}
+    proba[is_train] = oof[[train_pos[i] for i in rows.index[is_train]]]
+    test_texts = rows.loc[~is_train, "text"].tolist()
+    proba[~is_train] = model.predict_proba(test_texts, embed(test_texts))
+    return threat_metrics(rows, proba, getattr(model.fitted_, "threat_threshold", None))
+
+
+def _behaviour_eval(model: SeverityModel, emb_model: Embedder, lookup: dict, embed) -> dict[str, float]:  # noqa: ANN001
+    """``behaviour.*``: the behavioural suite (training/behaviour.py) scored by the fitted model."""
+    from training.behaviour import build_suite, run_suite
+    from trendml.text import normalise_text
+
+    cases = build_suite()
+    texts = list(dict.fromkeys(normalise_text(c.text) for c in cases))
+    new = [t for t in texts if t not in lookup]
+    if new:
+        lookup.update(zip(new, emb_model.encode(new), strict=True))
+    return run_suite(model, embed, cases)
+
+
+def _lodo_eval(
+    settings: Settings, cfg: dict, data: TrainingData, emb_model: Embedder, lookup: dict, embed, max_rows
+):  # noqa: ANN001, E501
+    """``lodo.*`` (training/lodo.py) over every dataset present, when ``lodo: true`` in the config;
+    empty when the shared datasets are absent."""
+    from training.lodo import leave_one_dataset_out
+    from trendml.datasets.loaders import ALL_DATASETS
+
+    frame = data.frame[~data.frame["dataset"].isin(["augment", "toxic_spans_soft"])]
+    missing = [d for d in ALL_DATASETS if d not in data.datasets]
+    if missing:
+        try:
+            other = load_training_data(
+                settings,
+                missing,
+                explicit=False,
+                seed=int(cfg["split"]["seed"]),
+                test_fraction=dict(cfg["split"]["test_fraction"]),
+                max_rows_per_dataset=max_rows,
+            )
+        except Exception as exc:  # noqa: BLE001 - none present
+            logger.info("no leave-one-dataset-out evaluation: %s", exc)
+            return {}
+        frame = pd.concat([frame, other.frame], ignore_index=True)
+    if not {"olid", "hateval"} <= set(frame["dataset"]):
+        logger.info("no leave-one-dataset-out evaluation: OLID and HatEval are not present")
+        return {}
+    from training.lodo import lodo_rows
+
+    frame = lodo_rows(frame)
+    new = [t for t in dict.fromkeys(frame["text"].tolist()) if t not in lookup]
+    if new:
+        lookup.update(zip(new, emb_model.encode(new), strict=True))
+    params = {k: v for k, v in (cfg.get("lodo_model") or {}).items()}
+    return leave_one_dataset_out(frame, embed, model_params=params, embedder_id=embedder_id(emb_model))
 
 
 def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings) -> TrainResult:  # noqa: ANN001
@@ -193,7 +278,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
 
     # -- fit ---------------------------------------------------------------------------------
     train = data.train
-    weights = annotator_weights(train) if cfg.get("annotator_weights") else None
+    weights = row_weights(train, bool(cfg.get("annotator_weights")))
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
     logger.info("fitting %s on %d rows", cfg["model"].get("features"), len(train))
@@ -203,7 +288,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         train["severity"].to_numpy(),
         sample_weight=weights,
         groups=pd.factorize(train["text"])[0],  # duplicate texts stay in one out-of-fold fold
-        sources=train["dataset"].to_numpy(),  # for source_aware calibration
+        sources=training_sources(train),  # for source_aware calibration
     )
     fit_s = time.perf_counter() - t0
 
@@ -215,6 +300,17 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     all_test = [t for df in test_sets.values() for t in df["text"].tolist()]
     model.predict_proba(all_test, embed(all_test))
     score_s = time.perf_counter() - t0
+    metrics.update(_threat_eval(model, data, embed))
+    threat_t = getattr(model.fitted_, "threat_threshold", None)
+    if threat_t is not None:
+        metrics["threat.threshold"] = float(threat_t)
+    mlflow.set_tag("trendml.label_set", ",".join(str(int(c)) for c in model.fitted_.classes))
+    if cfg.get("behaviour", True):
+        metrics.update(_behaviour_eval(model, emb_model, lookup, embed))
+    if cfg.get("lodo", False):
+        t0 = time.perf_counter()
+        metrics.update(_lodo_eval(settings, cfg, data, emb_model, lookup, embed, max_rows))
+        metrics["time.lodo_s"] = time.perf_counter() - t0
     cross = _cross_dataset_sets(settings, data, cfg, max_rows)
     if cross:
         cross_texts = [t for df in cross.values() for t in df["text"].tolist()]
@@ -269,7 +365,15 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         cfg,
         data,
         metrics,
-        {"version": None, "run_id": run_id, "embedder": model.embedder_id, "champion": False},
+        {
+            "version": None,
+            "run_id": run_id,
+            "embedder": model.embedder_id,
+            "champion": False,
+            "threat_threshold": getattr(model.fitted_, "threat_threshold", None),
+            "label_set": [int(c) for c in model.fitted_.classes],
+            "augment": int((data.frame["dataset"] == "augment").sum()),
+        },
     )
     mlflow.log_text(card, "model_card.md")
     if register:

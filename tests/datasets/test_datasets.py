@@ -12,6 +12,7 @@ from trendml.datasets import (
     load_davidson,
     load_hateval,
     load_olid,
+    load_toxic_spans,
     load_toxigen_seeds,
 )
 from trendml.datasets.loaders import shipped_data_dir
@@ -22,6 +23,34 @@ def test_shipped_datasets_carry_their_licences():
     assert "MIT License" in (root / "davidson" / "LICENSE").read_text()
     lic = (root / "toxigen_seeds" / "LICENSE.txt").read_text()
     assert "MIT License" in lic and "Community Data License Agreement" in lic
+
+
+def test_shipped_toxic_spans_subsample_carries_licence_and_notice():
+    root = shipped_data_dir() / "toxic_spans"
+    assert "CC0 1.0 Universal" in (root / "LICENSE").read_text()
+    notice = (root / "NOTICE.md").read_text()
+    assert "ipavlopoulos/toxic_spans" in notice and "CC0" in notice
+    assert (root / "toxic_spans_tidy.csv").stat().st_size < 2_000_000  # a few MB at most
+
+
+def test_toxic_spans_loader_matches_the_notice():
+    df = load_toxic_spans()
+    # every threat and identity-attack row of the tidy file, 3,000 of its 15,606 toxic rows
+    assert Counter(df["severity"]) == {3: 121, 2: 373, 1: 3_000}
+    assert Counter(zip(df["split"], df["severity"], strict=True))[("test", 3)] == 30
+    assert df["id"].is_unique and df["id"].str.startswith("toxic_spans:").all()
+    # the severity follows the documented rater-share rule
+    threat = df["n_threat"] / df["n_annotators"] >= 0.5
+    assert ((df["severity"] == 3) == threat).all()
+    ia = ~threat & (df["n_identity_attack"] / df["n_annotators"] >= 0.5)
+    assert ((df["severity"] == 2) == ia).all()
+
+
+def test_toxic_spans_keeps_its_official_test_split():
+    from trendml.severity.splits import assign_splits
+
+    df = load_toxic_spans()
+    assert (assign_splits(df).to_numpy() == df["split"].to_numpy()).all()
 
 
 def test_davidson_loader_matches_documented_counts():

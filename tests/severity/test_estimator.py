@@ -102,7 +102,7 @@ def test_reads_format_1_refuses_unknown(fitted_small, small_vectors, tmp_path):
 
     d = fitted_small.save(tmp_path / "m")
     meta = json.loads((d / "severity_model.json").read_text())
-    assert meta["format_version"] == 2
+    assert meta["format_version"] == 3
     meta["format_version"] = 1  # written before the source gate existed: still loads
     (d / "severity_model.json").write_text(json.dumps(meta))
     assert SeverityModel.load(d).predict_proba(["hello"], small_vectors[:1]).shape == (1, 4)

@@ -70,3 +70,26 @@ def test_classification_report_keys():
     assert rep["macro_f1"] == pytest.approx(M.macro_f1(y, proba.argmax(1)))
     assert {"hate_f1", "ece", "macro_auc", "f1_0", "f1_2", "auc_1"} <= set(rep)
     assert M.confusion(y, proba.argmax(1)).sum() == 4
+
+
+def test_recall_at_precision_by_hand():
+    y = [1, 0, 1, 0, 0, 1]
+    s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.1]
+    # cut after 0.9: P 1, R 1/3; after 0.7: P 2/3, R 2/3; after 0.1 (all): P 1/2, R 1
+    assert M.recall_at_precision(y, s, 0.6) == pytest.approx(2 / 3)
+    assert M.recall_at_precision(y, s, 0.5) == pytest.approx(1.0)
+    assert M.recall_at_precision(y, s, 1.01) == 0.0
+    # tied scores are cut together: {0.9, 0.9} has precision 1/2, all three 2/3
+    assert M.recall_at_precision([1, 0, 1], [0.9, 0.9, 0.1], 0.7) == 0.0
+
+
+def test_auc_at_least_and_threat_report():
+    y = np.array([0, 1, 2, 3, 0, 3])
+    proba = np.eye(4)[[0, 1, 2, 3, 1, 2]] * 0.7 + 0.075
+    assert M.auc_at_least(y, proba, 1) == pytest.approx(
+        __import__("sklearn.metrics").metrics.roc_auc_score(y >= 1, proba[:, 1:].sum(axis=1))
+    )
+    rep = M.threat_report(y == 3, proba[:, 3], threshold=0.5, n_boot=50)
+    assert rep["n_pos"] == 2 and rep["rule_recall"] == 0.5 and rep["rule_precision"] == 1.0
+    assert rep["auc_lo"] <= rep["auc"] <= rep["auc_hi"]
+    assert math.isnan(M.auc_at_least([1, 1], proba[:2], 1))

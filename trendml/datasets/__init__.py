@@ -1,8 +1,9 @@
 """Labelled datasets, the common severity scale and the demo / planted-campaign stream builder.
 
-Davidson (MIT) and the ToxiGen seed statements (MIT / CDLA-Permissive-2.0) ship inside this
-package (``data/``, with their licences). OLID and HatEval are read from the shared data
-directory when present; their loaders raise :class:`DatasetUnavailable` otherwise.
+Davidson (MIT), the ToxiGen seed statements (MIT / CDLA-Permissive-2.0) and a ToxicSpans subsample
+(CC0, the threat level) ship inside this package (``data/``, with their licences). OLID and HatEval
+are read from the shared data directory when present; their loaders raise
+:class:`DatasetUnavailable` otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from trendml.datasets.loaders import (
     load_davidson,
     load_hateval,
     load_olid,
+    load_toxic_spans,
     load_toxigen_seeds,
 )
 from trendml.datasets.scale import SEVERITY_LABELS, SEVERITY_LEVELS
@@ -28,6 +30,7 @@ __all__ = [
     "load_davidson",
     "load_hateval",
     "load_olid",
+    "load_toxic_spans",
     "load_toxigen_seeds",
     "plant_campaign",
     "recent_start",

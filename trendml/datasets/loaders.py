@@ -2,7 +2,8 @@
 
 Extra columns kept where a dataset has them: ``split`` (OLID, HatEval), ``target_group``
 (ToxiGen), annotator vote counts ``n_annotators, n_hate, n_offensive, n_neither``
-(Davidson, usable as soft labels), ``HS, TR, AG`` (HatEval).
+(Davidson, usable as soft labels), ``HS, TR, AG`` (HatEval), rater counts per toxicity type
+``n_annotators, n_threat, n_identity_attack, ...`` (ToxicSpans).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from trendml.errors import TrendmlError
 
 logger = logging.getLogger(__name__)
 
-SHIPPED = ("davidson", "toxigen_seeds")
+SHIPPED = ("davidson", "toxigen_seeds", "toxic_spans")
 SHARED = ("olid", "hateval")
 ALL_DATASETS = SHIPPED + SHARED
 
@@ -55,6 +56,15 @@ def load_toxigen_seeds() -> pd.DataFrame:
     return _finish(df, "toxigen_seeds")
 
 
+def load_toxic_spans() -> pd.DataFrame:
+    """ToxicSpans (Civil Comments news comments, CC0), the shipped subsample of 3,494 rows: majority-
+    ``Threat`` posts -> 3 (all 121), majority ``Identity based Attack`` -> 2 (all 373), other toxic
+    posts -> 1 (3,000 of 15,606). Keeps the official ``split`` (SemEval-2021 test = ``test``)."""
+    path = shipped_data_dir() / "toxic_spans" / "toxic_spans_tidy.csv"
+    df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
+    return _finish(df, "toxic_spans")
+
+
 def _shared_csv(shared_dir: Path, rel: str, name: str) -> pd.DataFrame:
     path = Path(shared_dir) / rel
     if not path.exists():
@@ -76,11 +86,13 @@ def load_hateval(shared_dir: Path) -> pd.DataFrame:
 
 
 def load_dataset(name: str, shared_dir: Path | None = None) -> pd.DataFrame:
-    """Load a dataset by name (``davidson``, ``toxigen_seeds``, ``olid``, ``hateval``)."""
+    """Load a dataset by name (``davidson``, ``toxigen_seeds``, ``toxic_spans``, ``olid``, ``hateval``)."""
     if name == "davidson":
         return load_davidson()
     if name == "toxigen_seeds":
         return load_toxigen_seeds()
+    if name == "toxic_spans":
+        return load_toxic_spans()
     if name in SHARED:
         if shared_dir is None:
             raise DatasetUnavailable(

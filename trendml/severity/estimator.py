@@ -31,8 +31,11 @@ from trendml.severity.nb import NBLogisticRegression
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: source gate, n_repeats, shared TF-IDF; version-1 files still load
-_READABLE_FORMATS = (1, 2)
+# 2: source gate, n_repeats, shared TF-IDF; 3: threat threshold rule. Older files still load (their
+# decision rule is the plain weighted argmax).
+FORMAT_VERSION = 3
+_READABLE_FORMATS = (1, 2, 3)
+THREAT = 3
 _EPS = 1e-7
 _META = "severity_model.json"
 _WEIGHTS = "severity_model.joblib"
@@ -60,6 +63,8 @@ class FittedSeverity:
     info: dict[str, Any] = field(default_factory=dict)
     #: P(training source | embedding), an input of the stacker (``source_aware``); None otherwise
     source_gate: LogisticRegression | None = None
+    #: level 3 when P(3) >= this (chosen on out-of-fold predictions); None: plain weighted argmax
+    threat_threshold: float | None = None
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -104,21 +109,50 @@ def tune_decision_weights(
     *,
     grid: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)),
     passes: int = 2,
+    forced: np.ndarray | None = None,
+    frozen: Sequence[int] = (),
 ) -> np.ndarray:
     """Per-class multiplicative weights ``w`` (first class fixed at 1) maximising the macro-F1 of
-    ``argmax(proba * w)`` on ``y``, by coordinate search over ``log w``."""
+    ``argmax(proba * w)`` on ``y``, by coordinate search over ``log w``. ``forced`` (column index per
+    row, -1 = not forced) overrides the argmax on some rows (the threat rule); columns in ``frozen``
+    get weight 0 (never chosen by the argmax)."""
     k = proba.shape[1]
     logw = np.zeros(k)
-    best = macro_f1(y, np.argmax(proba * np.exp(logw), axis=1))
+    keep = np.ones(k)
+    keep[list(frozen)] = 0.0
+
+    def predict(lw: np.ndarray) -> np.ndarray:
+        pred = np.argmax(proba * np.exp(lw) * keep, axis=1)
+        return pred if forced is None else np.where(forced >= 0, forced, pred)
+
+    best = macro_f1(y, predict(logw))
     for _ in range(passes):
         for c in range(1, k):
+            if c in frozen:
+                continue
             for g in grid:
                 trial = logw.copy()
                 trial[c] = g
-                score = macro_f1(y, np.argmax(proba * np.exp(trial), axis=1))
+                score = macro_f1(y, predict(trial))
                 if score > best + 1e-9:
                     best, logw = score, trial
-    return np.exp(logw)
+    return np.exp(logw) * keep
+
+
+def threat_threshold_for(
+    y_threat: np.ndarray, p3: np.ndarray, min_precision: float, weight: np.ndarray | None = None
+) -> float | None:
+    """The lowest threshold ``t`` such that the rows with ``p3 >= t`` have (``weight``-weighted)
+    precision >= ``min_precision`` for ``y_threat`` (the most recall at that precision); None when no
+    threshold reaches it. Thresholds above the 25 highest scores are not considered (too few rows)."""
+    order = np.argsort(-p3, kind="stable")
+    w = np.ones(len(p3)) if weight is None else np.asarray(weight, dtype=np.float64)[order]
+    hits = np.cumsum(y_threat[order] * w)
+    precision = hits / np.cumsum(w)
+    ok = np.flatnonzero(precision[24:] >= min_precision) + 24 if len(order) > 24 else np.array([], int)
+    if len(ok) == 0 or hits[-1] == 0:
+        return None
+    return float(p3[order[ok.max()]])
 
 
 def _base_specs(features: str, embedding_weight: float) -> list[tuple[bool, bool, float, str]]:
@@ -158,6 +192,7 @@ def fit_severity(
     sources: Sequence[str] | None = None,
     source_aware: bool = False,
     C_source: float = 1.0,
+    threat_min_precision: float | None = 0.5,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -178,6 +213,12 @@ def fit_severity(
     prior by source: the sources label differently (Davidson is 77 % "offensive"; ToxiGen statements
     are never labelled offensive), and one shared calibrator otherwise leaves "offensive" mass on
     ToxiGen-style statements (evidence in docs/severity.md).
+
+    Threat rule (``threat_min_precision``, when class 3 is in ``y``): level 3 is not an argmax but a
+    threshold on the calibrated ``P(3)``, the lowest one at which the out-of-fold predictions reach
+    that precision for level 3 (so the most threat recall at that precision); the decision weights of
+    the other classes are then tuned with the rule applied. The out-of-fold probabilities (mean over
+    repeats) are kept in ``info["oof_proba"]`` until the caller pops them (not saved).
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
@@ -298,6 +339,8 @@ def fit_severity(
 
     calibrator = None
     weights = np.ones(len(classes))
+    threat_t: float | None = None
+    oof_mean: np.ndarray | None = None
     if calibration != "none" or tune_decision:
         # repeated cross-fitting: every split seed gives each row one out-of-fold prediction; the
         # stacker and the decision weights are fitted on all of them (rows repeated n_repeats times,
@@ -311,8 +354,18 @@ def fit_severity(
             oof = calibrator.predict_proba(meta)
         else:
             oof = np.vstack([blocks[0] for blocks in repeats])
+        forced, frozen = None, ()
+        if threat_min_precision is not None and THREAT in classes:
+            j3 = int(np.searchsorted(classes, THREAT))
+            threat_t = threat_threshold_for(y_rep == THREAT, oof[:, j3], threat_min_precision, sw_rep)
+            if threat_t is not None:
+                forced = np.where(oof[:, j3] >= threat_t, j3, -1)
+                frozen = (j3,)
         if tune_decision:
-            weights = tune_decision_weights(y_rep, oof)
+            weights = tune_decision_weights(y_rep, oof, forced=forced, frozen=frozen)
+        elif frozen:
+            weights[list(frozen)] = 0.0
+        oof_mean = oof.reshape(n_repeats, n, len(classes)).mean(axis=0)
     shared_all: dict[str, Any] = {}
     bases = [build(spec, np.arange(n), shared_all) for spec in specs]
     gate = None if src is None else fit_gate(np.arange(n))
@@ -322,6 +375,11 @@ def fit_severity(
     }
     if gate is not None:
         info["sources"] = [str(c) for c in gate.classes_]
+    if threat_t is not None:
+        info["threat_threshold"] = threat_t
+        info["threat_min_precision"] = float(threat_min_precision)  # type: ignore[arg-type]
+    if oof_mean is not None:
+        info["oof_proba"] = oof_mean
     return FittedSeverity(
         classes=classes,
         bases=bases,
@@ -330,6 +388,7 @@ def fit_severity(
         embedding_dim=int(emb.shape[1]) if emb is not None else None,
         info=info,
         source_gate=gate,
+        threat_threshold=threat_t,
     )
 
 
@@ -356,11 +415,17 @@ def severity_proba(fitted: FittedSeverity, texts: Sequence[str], embeddings: np.
 
 
 def severity_decision(fitted: FittedSeverity, proba: np.ndarray) -> np.ndarray:
-    """Severity labels: argmax of the probabilities of the trained classes times the decision weights."""
+    """Severity labels: 3 when ``P(3)`` clears the model's threat threshold (when it has one), else the
+    argmax of the probabilities of the trained classes times the decision weights."""
     if len(proba) == 0:
         return np.zeros(0, dtype=int)
-    scores = np.asarray(proba)[:, fitted.classes] * fitted.decision_weights
-    return fitted.classes[np.argmax(scores, axis=1)].astype(int)
+    proba = np.asarray(proba)
+    scores = proba[:, fitted.classes] * fitted.decision_weights
+    labels = fitted.classes[np.argmax(scores, axis=1)].astype(int)
+    threat_t = getattr(fitted, "threat_threshold", None)  # absent in models saved before format 3
+    if threat_t is not None:
+        labels = np.where(proba[:, THREAT] >= threat_t, THREAT, labels)
+    return labels
 
 
 class SeverityModel(ClassifierMixin, BaseEstimator):
@@ -390,6 +455,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         tfidf: dict[str, Any] | None = None,
         source_aware: bool = False,
         C_source: float = 1.0,
+        threat_min_precision: float | None = 0.5,
     ) -> None:
         self.embedder_id = embedder_id
         self.features = features
@@ -407,6 +473,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.tfidf = tfidf
         self.source_aware = source_aware
         self.C_source = C_source
+        self.threat_min_precision = threat_min_precision
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -452,7 +519,14 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             sources=sources,
             source_aware=self.source_aware,
             C_source=self.C_source,
+            threat_min_precision=self.threat_min_precision,
         )
+        #: out-of-fold probabilities of the training rows (n, 4), mean over repeats; not saved
+        self.oof_proba_ = None
+        oof = self.fitted_.info.pop("oof_proba", None)
+        if oof is not None:
+            self.oof_proba_ = np.zeros((len(texts), N_CLASSES))
+            self.oof_proba_[:, self.fitted_.classes] = oof
         self.classes_ = np.arange(N_CLASSES)
         return self
 

@@ -7,7 +7,7 @@ class 3 (Davidson) and a model that predicts 3 for some hateful rows are scored 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import f1_score, roc_auc_score
@@ -134,4 +134,79 @@ def classification_report(
     }
     out.update({f"f1_{c}": v for c, v in per_class_f1(y_true, pred).items()})
     out.update({f"auc_{c}": v for c, v in ovr_auc(y_true, proba).items()})
+    return out
+
+
+def auc_at_least(y_true: Sequence[int], proba: np.ndarray, level: int) -> float:
+    """ROC AUC of P(severity >= level) for the binary task "severity >= level"; NaN if one side is
+    empty (level 1: offensive or worse vs not, as OLID's OFF/NOT)."""
+    t = np.asarray(y_true) >= level
+    if t.all() or not t.any():
+        return float("nan")
+    return float(roc_auc_score(t, np.asarray(proba)[:, level:].sum(axis=1)))
+
+
+def recall_at_precision(y_true: Sequence[bool], score: Sequence[float], min_precision: float) -> float:
+    """The highest recall of ``score >= t`` over thresholds ``t`` whose precision is >= ``min_precision``
+    (0 when none is); ties in ``score`` are cut together."""
+    y = np.asarray(y_true, dtype=bool)
+    s = np.asarray(score, dtype=np.float64)
+    if not y.any():
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    s_sorted, hits = s[order], np.cumsum(y[order])
+    last = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # cut only between different scores
+    precision = hits / np.arange(1, len(s) + 1)
+    ok = last & (precision >= min_precision)
+    return float(hits[ok].max() / y.sum()) if ok.any() else 0.0
+
+
+def bootstrap_interval(
+    stat: Callable[[np.ndarray], float], n: int, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat(indices)`` over ``n_boot`` resamples of ``n`` rows
+    (resamples where the statistic is undefined are dropped)."""
+    rng = np.random.default_rng(seed)
+    vals = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=np.float64)
+    vals = vals[~np.isnan(vals)]
+    if len(vals) == 0:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
+
+
+def threat_report(
+    is_threat: Sequence[bool],
+    p_threat: Sequence[float],
+    *,
+    threshold: float | None = None,
+    min_precision: float = 0.4,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Level-3 ranking and decision quality: ``auc`` of P(3), ``recall_at_p40`` (best recall at
+    precision >= ``min_precision``) with bootstrap intervals (``*_lo``/``*_hi``, 95 %), and the
+    ``rule_recall``/``rule_precision`` of ``P(3) >= threshold`` (the model's decision rule)."""
+    y = np.asarray(is_threat, dtype=bool)
+    s = np.asarray(p_threat, dtype=np.float64)
+    out: dict[str, float] = {"n": float(len(y)), "n_pos": float(y.sum())}
+    if not y.any() or y.all():
+        return out
+
+    def auc(idx: np.ndarray) -> float:
+        return float(roc_auc_score(y[idx], s[idx])) if 0 < y[idx].sum() < len(idx) else float("nan")
+
+    def rec(idx: np.ndarray) -> float:
+        return recall_at_precision(y[idx], s[idx], min_precision)
+
+    out["auc"] = auc(np.arange(len(y)))
+    out["auc_lo"], out["auc_hi"] = bootstrap_interval(auc, len(y), n_boot=n_boot, seed=seed)
+    out["recall_at_p40"] = rec(np.arange(len(y)))
+    out["recall_at_p40_lo"], out["recall_at_p40_hi"] = bootstrap_interval(
+        rec, len(y), n_boot=n_boot, seed=seed
+    )
+    if threshold is not None:
+        flagged = s >= threshold
+        out["rule_recall"] = float((flagged & y).sum() / y.sum())
+        out["rule_precision"] = float((flagged & y).sum() / flagged.sum()) if flagged.any() else 0.0
     return out

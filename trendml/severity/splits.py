@@ -2,8 +2,8 @@
 
 Rule (written down so every run compares on the same rows):
 
-- datasets with an official split column (OLID ``train``/``test``, HatEval ``train``/``dev``/``test``)
-  keep it; HatEval ``dev`` is used for training.
+- datasets with an official split column (OLID ``train``/``test``, HatEval ``train``/``dev``/``test``,
+  ToxicSpans ``train``/``test`` = SemEval-2021 Task 5 test) keep it; HatEval ``dev`` is used for training.
 - the others (Davidson, ToxiGen seeds) are split by content: each row gets
   ``u = sha256(f"{seed}:{content_hash(normalise_text(text))}")`` read as a fraction in [0, 1); within
   each severity class the rows with the smallest ``u`` (a ``test_fraction`` share, rounded) are the
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20260301
 DEFAULT_TEST_FRACTION = 0.2
-OFFICIAL_TEST = {"olid": "test", "hateval": "test"}
+OFFICIAL_TEST = {"olid": "test", "hateval": "test", "toxic_spans": "test"}
 
 
 def split_key(text: str, seed: int = DEFAULT_SEED) -> float:

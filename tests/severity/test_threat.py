@@ -1,0 +1,75 @@
+"""The threat rule on real rows: ToxicSpans' threat posts give the model level 3, the threshold is
+chosen on training folds, it survives save/load, and a model without it (format 2) keeps its rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trendml.severity import SeverityModel
+from trendml.severity.estimator import threat_threshold_for
+
+
+@pytest.fixture(scope="module")
+def threat_data(small_data, small_vectors, cached_embedder):
+    from trendml.datasets import load_toxic_spans
+    from trendml.text import normalise_text
+
+    ts = load_toxic_spans()
+    ts = pd.concat([ts[ts["severity"] == 3].iloc[::2], ts[ts["severity"] == 1].iloc[::30]], ignore_index=True)
+    ts["text"] = ts["text"].map(normalise_text)
+    df = pd.concat([small_data.drop(columns="split"), ts.drop(columns="split")], ignore_index=True)
+    vec = np.vstack([small_vectors, cached_embedder.encode(ts["text"].tolist())])
+    return df, vec
+
+
+@pytest.fixture(scope="module")
+def threat_model(threat_data, cached_embedder):
+    from trendml.embed.base import embedder_id
+
+    df, vec = threat_data
+    model = SeverityModel(embedder_id=embedder_id(cached_embedder), n_folds=3, threat_min_precision=0.3)
+    return model.fit(df["text"].tolist(), vec, df["severity"].to_numpy(), sources=df["dataset"].to_numpy())
+
+
+def test_threshold_by_hand():
+    y = np.array([1] * 20 + [0] * 10 + [1] * 5 + [0] * 65, dtype=bool)
+    p = np.linspace(1, 0, 100)
+    # precision of the top 35 rows is 25/35 = 0.71; of the top 30, 20/30 = 0.67; top 25 rows: 20/25
+    assert threat_threshold_for(y, p, 0.7) == pytest.approx(p[34])
+    assert threat_threshold_for(y, p, 0.99) is None  # only the top 20 reach it: too few rows to trust
+    assert threat_threshold_for(np.zeros(100, bool), p, 0.5) is None
+
+
+def test_threat_rule_is_learned_and_applied(threat_model, threat_data):
+    df, vec = threat_data
+    t = threat_model.fitted_.threat_threshold
+    assert t is not None and 0 < t < 1
+    assert threat_model.oof_proba_.shape == (len(df), 4)
+    oof_p3 = threat_model.oof_proba_[:, 3]
+    y3 = df["severity"].to_numpy() == 3
+    # the rule reaches its precision on the training folds, and ranks threats above the rest
+    assert y3[oof_p3 >= t].mean() >= 0.3
+    assert oof_p3[y3].mean() > 3 * oof_p3[~y3].mean()
+    proba = threat_model.predict_proba(df["text"].tolist(), vec)
+    pred = threat_model.decide(proba)
+    np.testing.assert_array_equal(pred == 3, proba[:, 3] >= t)
+    assert set(np.unique(pred)) <= {0, 1, 2, 3}
+
+
+def test_threat_rule_survives_save_and_old_files_keep_theirs(threat_model, threat_data, tmp_path):
+    df, vec = threat_data
+    texts = df["text"].tolist()[:50]
+    d = threat_model.save(tmp_path / "m")
+    meta = json.loads((d / "severity_model.json").read_text())
+    assert meta["format_version"] == 3 and meta["info"]["threat_threshold"] > 0
+    loaded = SeverityModel.load(d)
+    np.testing.assert_array_equal(loaded.predict(texts, vec[:50]), threat_model.predict(texts, vec[:50]))
+    # a format-2 file (no threshold attribute in its pickle) decides by the plain weighted argmax
+    del loaded.fitted_.threat_threshold
+    proba = loaded.predict_proba(texts, vec[:50])
+    expected = np.argmax(proba * loaded.fitted_.decision_weights, axis=1)
+    np.testing.assert_array_equal(loaded.decide(proba), expected)
