@@ -64,7 +64,6 @@ def _ensure_model(home: Path) -> None:
     if champion_version(settings) is not None:
         return
     from tests.service.harness import train_and_register  # the same helper the service tests use
-
     from training.train import default_embedder
 
     train_and_register(settings, n_rows=1500, promote=True, embedder=default_embedder(configured))
