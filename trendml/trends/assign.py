@@ -148,21 +148,50 @@ def fit_regions(
     )
 
 
+def _region_bounds(regions: TrendRegions) -> tuple[np.ndarray, np.ndarray]:
+    """Per region: the unit mean of its exemplars and the largest angle of an exemplar to it."""
+    c = len(regions.labels)
+    dim = regions.dim
+    cent = np.zeros((c, dim), dtype=np.float32)
+    spread = np.zeros(c, dtype=np.float64)
+    for ci in range(c):
+        e = regions.exemplars[regions.owner == ci]
+        if len(e) == 0:
+            continue
+        m = e.mean(axis=0)
+        m = m / max(float(np.linalg.norm(m)), 1e-12)
+        cent[ci] = m
+        spread[ci] = float(np.arccos(np.clip(e @ m, -1.0, 1.0)).max())
+    return cent, spread
+
+
 def nearest_by_region(regions: TrendRegions, vectors: np.ndarray, *, chunk: int = 4096) -> np.ndarray:
-    """``(n, C)`` cosine distance of each item to the nearest exemplar of each region (rounded)."""
+    """``(n, C)`` cosine distance of each item to the nearest exemplar of each region (rounded);
+    ``inf`` where no exemplar can be within the region's radius.
+
+    Exact pruning by angles (a metric on the sphere): an exemplar ``e`` of region ``c`` is at least
+    ``angle(x, centre_c) - max angle(e, centre_c)`` away from ``x``, so regions whose bound exceeds
+    their radius are skipped without comparing ``x`` with their exemplars. Big windows stay cheap.
+    """
     x = _unit(vectors)
     n, c = len(x), len(regions.labels)
     out = np.full((n, c), np.inf, dtype=np.float64)
     if n == 0 or c == 0:
         return out
+    cent, spread = _region_bounds(regions)
+    reach = np.arccos(np.clip(1.0 - regions.radius, -1.0, 1.0)) + 1e-6
     ex = regions.exemplars
+    cols_of = [np.flatnonzero(regions.owner == ci) for ci in range(c)]
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        d = 1.0 - (x[a:b] @ ex.T).astype(np.float64)
+        ang = np.arccos(np.clip(x[a:b] @ cent.T, -1.0, 1.0))
+        maybe = (ang - spread[None, :]) <= reach[None, :]
         for ci in range(c):
-            cols = regions.owner == ci
-            if cols.any():
-                out[a:b, ci] = d[:, cols].min(axis=1)
+            rows = np.flatnonzero(maybe[:, ci])
+            if len(rows) == 0 or len(cols_of[ci]) == 0:
+                continue
+            d = 1.0 - (x[a:b][rows] @ ex[cols_of[ci]].T).astype(np.float64)
+            out[a + rows, ci] = d.min(axis=1)
     return np.round(np.maximum(out, 0.0), ROUND)
 
 
