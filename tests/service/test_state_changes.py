@@ -48,14 +48,27 @@ def _keys(home: Path, url: str) -> dict[str, str]:
     }
 
 
-def _probes(small_stream, n: int = 6) -> list[dict]:
-    """Items of the stream's last window under new ids (their texts are in the embedding cache)."""
+def _probes(small_stream, n: int = 6, members: list[str] | None = None) -> list[dict]:
+    """Items of the stream's last window under new ids (their texts are in the embedding cache);
+    with ``members``, those items first (trend members: assignment accepts only items as close to
+    a trend's core as its members are, so arbitrary recent items may all be outliers)."""
     last = max(it.created_at for it in small_stream.items)
     recent = [it for it in small_stream.items if it.created_at >= last - timedelta(hours=12)]
+    if members:
+        by_id = {it.id: it for it in small_stream.items}
+        recent = [by_id[i] for i in members if i in by_id]
     return [
         {"id": f"probe-{k}", "text": it.content, "created_at": it.created_at.isoformat()}
         for k, it in enumerate(recent[:n])
     ]
+
+
+def _last_window_members(trends_json) -> list[str]:
+    """Member ids of the trends in the last window of a ``trendml detect`` output."""
+    import json
+
+    windows = [w for w in json.loads(trends_json.read_text())["windows"] if w["trends"]]
+    return [i for t in windows[-1]["trends"] for i in t["member_ids"]] if windows else []
 
 
 class Hammer:
@@ -115,7 +128,7 @@ def test_cli_replacing_the_live_state_never_fails_a_score(
     keys = _keys(service_home, store_url)
     server = start_server(service_home, keys=keys, **env)
     try:
-        probes = _probes(small_stream)
+        probes = _probes(small_stream, 24, _last_window_members(tmp_path / "t0.json"))
         with server.client("triage") as c:
             before = c.post("/v1/score", json={"items": probes})
             assert before.status_code == 200, before.text
