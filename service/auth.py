@@ -19,7 +19,7 @@ import anyio.to_thread
 from pydantic import ValidationError
 
 from service.errors import error_body, json_bytes, validation_response
-from service.hardening import content_conflict_body, with_caller
+from service.hardening import content_conflict_body, replay_body, with_caller
 
 logger = logging.getLogger(__name__)
 
@@ -268,15 +268,6 @@ class AuthMiddleware:
         if conflicts:
             return await _send_json(send, 409, content_conflict_body(request.items, conflicts))
         body = with_caller(body, caller)
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
         scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replay_body(body, receive), send)

@@ -225,7 +225,7 @@ class HardeningMiddleware:
                 return
             if isinstance(body, int):
                 return await _send_json(send, 413, _too_large(cap, path, self.max_items, self.max_text))
-            receive = _replay(body, receive)
+            receive = replay_body(body, receive)
         return await self.app(scope, receive, send)
 
     @staticmethod
@@ -264,7 +264,8 @@ async def _read_capped(receive: Any, cap: int) -> bytes | int | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Any) -> Any:
+def replay_body(body: bytes, receive: Any) -> Any:
+    """An ASGI ``receive`` that hands ``body`` on once (already read), then defers to ``receive``."""
     sent = False
 
     async def replay() -> dict[str, Any]:

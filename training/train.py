@@ -157,21 +157,28 @@ def _cross_dataset_sets(
     from trendml.datasets.loaders import SHARED
 
     missing = [d for d in SHARED if d not in data.datasets and d not in data.skipped]
-    if not missing:
-        return {}
+    other = _load_others(settings, cfg, missing, max_rows, "no cross-dataset test sets")
+    return other.test_sets() if other is not None else {}
+
+
+def _load_others(
+    settings: Settings, cfg: dict[str, Any], names: list[str], max_rows: int | None, why_none: str
+) -> TrainingData | None:
+    """The datasets ``names`` with the run's split settings, or None (logged) when none is present."""
+    if not names:
+        return None
     try:
-        other = load_training_data(
+        return load_training_data(
             settings,
-            missing,
+            names,
             explicit=False,
             seed=int(cfg["split"]["seed"]),
             test_fraction=dict(cfg["split"]["test_fraction"]),
             max_rows_per_dataset=max_rows,
         )
-    except Exception as exc:  # noqa: BLE001 - none present: no cross-dataset check
-        logger.info("no cross-dataset test sets: %s", exc)
-        return {}
-    return other.test_sets()
+    except Exception as exc:  # noqa: BLE001 - none present
+        logger.info("%s: %s", why_none, exc)
+        return None
 
 
 def _threat_eval(model: SeverityModel, data: TrainingData, embed) -> dict[str, float]:  # noqa: ANN001
@@ -215,17 +222,8 @@ def _lodo_eval(
     frame = data.frame[~data.frame["dataset"].isin(["augment", "toxic_spans_soft"])]
     missing = [d for d in ALL_DATASETS if d not in data.datasets]
     if missing:
-        try:
-            other = load_training_data(
-                settings,
-                missing,
-                explicit=False,
-                seed=int(cfg["split"]["seed"]),
-                test_fraction=dict(cfg["split"]["test_fraction"]),
-                max_rows_per_dataset=max_rows,
-            )
-        except Exception as exc:  # noqa: BLE001 - none present
-            logger.info("no leave-one-dataset-out evaluation: %s", exc)
+        other = _load_others(settings, cfg, missing, max_rows, "no leave-one-dataset-out evaluation")
+        if other is None:
             return {}
         frame = pd.concat([frame, other.frame], ignore_index=True)
     if not {"olid", "hateval"} <= set(frame["dataset"]):
