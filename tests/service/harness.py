@@ -246,3 +246,26 @@ def detected(server, small_stream):
     r = server.request("POST", "/v1/detect", "admin", json={"reset": True})
     assert r.status_code == 200, r.text
     return {"stored": stored, "detect": r.json()}
+
+
+def login_form(c) -> str:  # noqa: ANN001
+    """The dashboard login form's CSRF token (the form also sets its cookie on ``c``)."""
+    import re
+
+    page = c.get("/ui/login")
+    assert page.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(server, key: str):  # noqa: ANN001
+    """A dashboard client signed in with ``key`` (its own cookie jar: a server-side session, the
+    login form's CSRF token, a same-origin ``Origin``) and the session's form token."""
+    import re
+
+    c = server.client()
+    token = login_form(c)
+    r = c.post("/ui/login", data={"key": key, "csrf": token}, headers={"Origin": server.url})
+    assert r.status_code == 303, r.text[:300]
+    page = c.get("/ui/trends")
+    assert page.status_code == 200
+    return c, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)

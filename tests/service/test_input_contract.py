@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,7 +109,11 @@ def test_middleware_answers_an_exception_before_the_response():
         return {"type": "http.request", "body": b"", "more_body": False}
 
     mw = AuthMiddleware(broken_app)
-    asyncio.run(mw({"type": "http", "path": "/healthz", "method": "GET", "headers": []}, receive, send))
+    scope = {"type": "http", "path": "/healthz", "method": "GET", "headers": []}
+    # a loop of its own on a thread of its own: another test (Playwright) may run one on this thread
+    worker = threading.Thread(target=lambda: asyncio.run(mw(scope, receive, send)))
+    worker.start()
+    worker.join(timeout=30)
     assert sent[0]["status"] == 500
     assert json.loads(sent[1]["body"])["error"] == "internal error"
 

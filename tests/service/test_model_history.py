@@ -21,10 +21,13 @@ def test_alias_history_api_and_model_page(server, champion):
     assert first["action"] == "register" and first["from_version"] is None and not first["forced"]
     assert first["at"] and "@" in first["by"]
 
-    with server.client() as c:
-        login = c.post("/ui/login", data={"key": server.keys["analyst"]}, follow_redirects=False)
-        assert login.status_code == 303
+    from tests.service.harness import sign_in
+
+    c, _ = sign_in(server, server.keys["analyst"])
+    try:
         page = c.get("/ui/model")
+    finally:
+        c.close()
     assert page.status_code == 200
     html = page.text
     assert 'id="alias-history"' in html and "register" in html

@@ -64,11 +64,16 @@ def _probes(small_stream, n: int = 6, members: list[str] | None = None) -> list[
 
 
 def _last_window_members(trends_json) -> list[str]:
-    """Member ids of the trends in the last window of a ``trendml detect`` output."""
+    """Representative ids, then the other member ids, of the trends in the last window of a
+    ``trendml detect`` output (representatives lie in a trend's core, which assignment accepts)."""
     import json
 
     windows = [w for w in json.loads(trends_json.read_text())["windows"] if w["trends"]]
-    return [i for t in windows[-1]["trends"] for i in t["member_ids"]] if windows else []
+    if not windows:
+        return []
+    trends = windows[-1]["trends"]
+    reps = [i for t in trends for i in t["representative_ids"]]
+    return list(dict.fromkeys(reps + [i for t in trends for i in t["member_ids"]]))
 
 
 class Hammer:
