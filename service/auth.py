@@ -18,7 +18,7 @@ from typing import Any
 import anyio.to_thread
 from pydantic import ValidationError
 
-from service.errors import error_body, json_bytes, validation_response
+from service.errors import error_body, send_json, validation_response
 from service.hardening import content_conflict_body, replay_body, with_caller
 
 logger = logging.getLogger(__name__)
@@ -84,24 +84,6 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def _send_json(
-    send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()
-) -> None:
-    payload = json_bytes(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
 def _parse_score(body: bytes) -> tuple[Any, tuple[int, dict[str, Any]] | None]:
     """The parsed score request, or ``(None, (status, error body))`` when it is invalid.
 
@@ -164,7 +146,7 @@ class AuthMiddleware:
             logger.exception(
                 "unhandled error before the response of %s %s", scope.get("method"), scope.get("path")
             )
-            await _send_json(
+            await send_json(
                 send,
                 500,
                 error_body("internal error", None, "the server failed; this is a bug, see the server log"),
@@ -180,7 +162,7 @@ class AuthMiddleware:
             return await self.app(scope, receive, send)
         svc = bentoml.get_current_service()
         if svc is None:
-            return await _send_json(
+            return await send_json(
                 send, 503, error_body("starting", None, "the service is starting; retry shortly")
             )
         token = bearer_token(scope.get("headers", []))
@@ -192,16 +174,16 @@ class AuthMiddleware:
                 if token is None
                 else "the Authorization header is not 'Bearer <key>'; expected 'Authorization: Bearer <key>'"
             )
-            return await _send_json(send, 401, error_body("unauthorized", "Authorization", detail), challenge)
+            return await send_json(send, 401, error_body("unauthorized", "Authorization", detail), challenge)
         try:
             info = await anyio.to_thread.run_sync(svc.authenticate, token)
         except Exception as exc:  # the database is down: keys cannot be checked (not a client mistake)
             if type(exc).__name__ != "DatabaseUnavailable":
                 raise
             body = error_body("database unavailable", None, f"{exc}; retry shortly")
-            return await _send_json(send, 503, body)
+            return await send_json(send, 503, body)
         if info is None:
-            return await _send_json(
+            return await send_json(
                 send,
                 401,
                 error_body(
@@ -212,7 +194,7 @@ class AuthMiddleware:
                 challenge,
             )
         if role != ANY_ROLE and not (info.role == "admin" or info.role == role):
-            return await _send_json(
+            return await send_json(
                 send,
                 403,
                 error_body(
@@ -233,7 +215,7 @@ class AuthMiddleware:
 
         caller = scope.get("state", {}).get("caller")
         if not svc.ready():
-            return await _send_json(
+            return await send_json(
                 send, 503, error_body("model not loaded", None, svc.not_ready_reason(caller))
             )
         cap = MAX_ITEMS * (2 * MAX_TEXT * 6 + 4096) + 65536
@@ -247,7 +229,7 @@ class AuthMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > cap:
-                return await _send_json(
+                return await send_json(
                     send,
                     413,
                     error_body(
@@ -262,11 +244,11 @@ class AuthMiddleware:
         body = b"".join(chunks).removeprefix(b"\xef\xbb\xbf")  # a BOM, as /v1/items allows
         request, refusal = _parse_score(body)
         if refusal is not None:
-            return await _send_json(send, *refusal)
+            return await send_json(send, *refusal)
 
         conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
         if conflicts:
-            return await _send_json(send, 409, content_conflict_body(request.items, conflicts))
+            return await send_json(send, 409, content_conflict_body(request.items, conflicts))
         body = with_caller(body, caller)
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
         scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}

@@ -142,3 +142,22 @@ def for_caller(caller: Any, detail: str | None) -> str | None:
 
 def json_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode("utf-8")
+
+
+async def send_json(
+    send: Any, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer an ASGI request with ``body`` as JSON (from a middleware, before the app runs)."""
+    payload = json_bytes(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

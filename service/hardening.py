@@ -33,9 +33,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from service.errors import send_json
+
 logger = logging.getLogger(__name__)
 
 UNMATCHED_LABEL = "/{unmatched}"
+#: Refusals before the body is read close the connection (what is left of the body is not read).
+CLOSE = ((b"connection", b"close"),)
 _ORIGINAL = "trendml.original_path"
 KIB = 1024
 FORM_BODY_CAP = 16 * KIB
@@ -208,7 +212,7 @@ class HardeningMiddleware:
             except ValueError:
                 declared = -1
             if declared < 0:
-                return await _send_json(
+                return await send_json(
                     send,
                     400,
                     {
@@ -216,15 +220,16 @@ class HardeningMiddleware:
                         "field": "Content-Length",
                         "detail": "Content-Length is not a number",
                     },
+                    CLOSE,
                 )
             if declared > cap:
-                return await _send_json(send, 413, _too_large(cap, path, self.max_items, self.max_text))
+                return await send_json(send, 413, _too_large(cap, path, self.max_items, self.max_text), CLOSE)
         if length is not None or b"transfer-encoding" in headers:
             body = await _read_capped(receive, cap)
             if body is None:  # client went away
                 return
             if isinstance(body, int):
-                return await _send_json(send, 413, _too_large(cap, path, self.max_items, self.max_text))
+                return await send_json(send, 413, _too_large(cap, path, self.max_items, self.max_text), CLOSE)
             receive = replay_body(body, receive)
         return await self.app(scope, receive, send)
 
@@ -276,22 +281,6 @@ def replay_body(body: bytes, receive: Any) -> Any:
         return await receive()
 
     return replay
-
-
-async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 # ---------------------------------------------------------------------------- score gate
