@@ -62,7 +62,7 @@ def davidson_items(n_windows: int, per_window: int, seed: int = 0):
 def heldout_share(x: np.ndarray, labels: np.ndarray, params: Any, folds: int = 5) -> dict[str, float]:
     """5-fold over each cluster's members: share of held-out members that get their own cluster,
     over all members and over the core members (those the regions keep as exemplars)."""
-    from trendml.trends.assign import _core, fit_regions, predict_regions
+    from trendml.trends.assign import _core, predict_regions
 
     rng = np.random.default_rng(0)
     fold = np.full(len(labels), -1)
@@ -74,15 +74,7 @@ def heldout_share(x: np.ndarray, labels: np.ndarray, params: Any, folds: int = 5
     hit = np.zeros(len(labels), dtype=bool)
     for f in range(folds):
         train = np.where(fold == f, -1, labels)
-        regions = fit_regions(
-            x,
-            train,
-            quantile=params.assign_quantile,
-            slack=params.assign_slack,
-            max_exemplars=params.assign_exemplars,
-            max_radius=params.assign_max_radius,
-            core_distance=params.assign_core,
-        )
+        regions = params.fit_regions(x, train)
         test = np.flatnonzero(fold == f)
         got, _ = predict_regions(regions, x[test])
         hit[test] = got == labels[test]

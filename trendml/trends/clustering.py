@@ -74,6 +74,18 @@ class ClusterParams:
                 f"assign_exemplars is {self.assign_exemplars}; expected at least 2", field="assign_exemplars"
             )
 
+    def fit_regions(self, x: np.ndarray, labels: np.ndarray) -> TrendRegions:
+        """The acceptance regions of ``labels``' clusters in ``x`` under these ``assign_*`` settings."""
+        return fit_regions(
+            x,
+            labels,
+            quantile=self.assign_quantile,
+            slack=self.assign_slack,
+            max_exemplars=self.assign_exemplars,
+            max_radius=self.assign_max_radius,
+            core_distance=self.assign_core,
+        )
+
 
 @dataclass
 class WindowModel:
@@ -272,15 +284,7 @@ def fit_window_model(
             rl, rp = hdbscan.approximate_predict(clusterer, z[rest])
         labels[rest], probs[rest] = rl, rp
     n_clusters = int(labels.max() + 1) if len(labels) else 0
-    regions = fit_regions(
-        x,
-        labels,
-        quantile=params.assign_quantile,
-        slack=params.assign_slack,
-        max_exemplars=params.assign_exemplars,
-        max_radius=params.assign_max_radius,
-        core_distance=params.assign_core,
-    )
+    regions = params.fit_regions(x, labels)
     model = WindowModel(
         kind="hdbscan", reducer=reducer, clusterer=clusterer, n_clusters=n_clusters, regions=regions
     )

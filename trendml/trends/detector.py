@@ -20,7 +20,6 @@ import numpy as np
 
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.items import Item
-from trendml.trends.assign import fit_regions
 from trendml.trends.clustering import ClusterParams, fit_window_model
 from trendml.trends.density import DensityParams, density_clusters
 from trendml.trends.keywords import ctfidf_keywords, trend_title
@@ -345,15 +344,7 @@ class TrendDetector:
             emerging_ratio=self.emerging_ratio,
         )
         if counts:
-            model.regions = fit_regions(
-                xw,
-                new,
-                quantile=params.assign_quantile,
-                slack=params.assign_slack,
-                max_exemplars=params.assign_exemplars,
-                max_radius=params.assign_max_radius,
-                core_distance=params.assign_core,
-            )
+            model.regions = params.fit_regions(xw, new)
             model.n_clusters = int(new.max()) + 1
         return new, counts
 
