@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ from trendml.severity.estimator import SeverityModel
 logger = logging.getLogger(__name__)
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "severity_card.md"
+#: A subgroup AUC over fewer rows than this is marked "not reliable" on the model card.
+MIN_RELIABLE_N = 30
 
 
 @dataclass
@@ -79,8 +82,21 @@ def render_card(
         )
     )
     test_sets = {name: len(df) for name, df in data.test_sets().items()}
+    subgroups = [
+        {
+            "group": k.removeprefix("subgroup_auc."),
+            "auc": v,
+            "n": int(metrics.get("subgroup_n." + k.removeprefix("subgroup_auc."), 0)),
+        }
+        for k, v in sorted(metrics.items())
+        if k.startswith("subgroup_auc.")
+    ]
+    cross = sorted({k.split(".")[1] for k in metrics if k.startswith("crossdataset.")})
     return template.render(
         name=cfg["name"],
+        subgroups=subgroups,
+        min_reliable_n=MIN_RELIABLE_N,
+        cross_sets=cross,
         cfg=cfg,
         datasets=data.datasets,
         skipped=data.skipped,
@@ -88,7 +104,7 @@ def render_card(
         n_train=len(data.train),
         metrics=dict(sorted(metrics.items())),
         hashes=data.file_hashes,
-        **extra,
+        **{"date": None, "code_version": "unknown", **extra},
     )
 
 
@@ -359,6 +375,8 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     mlflow.set_tag("trendml.artifact_sha256", model_sha)
     metrics["time.total_s"] = time.perf_counter() - t_start
     mlflow.log_metric("time.total_s", metrics["time.total_s"])
+    from training.runs import GIT_TAG, git_commit
+
     card = render_card(
         cfg,
         data,
@@ -366,6 +384,9 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         {
             "version": None,
             "run_id": run_id,
+            # the date and the code version as the run records them (its git-commit tag)
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "code_version": client.get_run(run_id).data.tags.get(GIT_TAG) or git_commit(),
             "embedder": model.embedder_id,
             "champion": False,
             "threat_threshold": getattr(model.fitted_, "threat_threshold", None),
