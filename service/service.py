@@ -36,7 +36,7 @@ from pydantic import BeforeValidator  # noqa: E402
 
 from service.auth import AuthMiddleware  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
-from service.errors import for_caller, install_handlers  # noqa: E402
+from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
@@ -143,8 +143,8 @@ class DashboardApp:
             return
         if self._app is None:
             with self._lock:
-                if self._app is None:
-                    self._app = self._build()
+                if self._app is None:  # an unhandled error is logged once and answered 500 (service.errors)
+                    self._app = InternalErrorMiddleware(self._build())
         await self._app(scope, receive, send)
 
 
