@@ -118,23 +118,36 @@ def train_severity(
     register: bool = True,
     max_rows_per_dataset: int | None = None,
     run_name: str | None = None,
+    by: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, log and register one severity model; see the module docstring.
 
     ``datasets`` restricts the data (an absent shared dataset named here is an error); by default the
     config's datasets are used and absent shared ones are skipped. ``max_rows_per_dataset`` subsamples
-    (stratified, deterministic) for quick runs and tests.
+    (stratified, deterministic) for quick runs and tests. ``by`` names who registers it in the alias
+    history (default ``user@host``, as CLI promotions record it).
     """
     t_start = time.perf_counter()
     cfg = validate_config(load_config(config))  # before any run exists
     experiment = experiment or cfg["experiment"]
     with mlflow_store(settings):
         return _train(
-            settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start
+            settings,
+            cfg,
+            datasets,
+            experiment,
+            embedder,
+            register,
+            max_rows_per_dataset,
+            run_name,
+            t_start,
+            by,
         )
 
 
-def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start):  # noqa: ANN001
+def _train(
+    settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start, by=None
+):  # noqa: ANN001, E501
     import mlflow
 
     name = cfg["name"]
@@ -157,7 +170,7 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
     with training_run(client, exp_id, run_name, cfg) as run:
         try:
             return _run(
-                run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings
+                run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings, by
             )
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
@@ -255,7 +268,9 @@ def _lodo_eval(
     return leave_one_dataset_out(frame, embed, model_params=params, embedder_id=embedder_id(emb_model))
 
 
-def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings) -> TrainResult:  # noqa: ANN001
+def _run(
+    run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings, by=None
+) -> TrainResult:  # noqa: ANN001, E501
     import mlflow
 
     run_id = run.info.run_id
@@ -396,7 +411,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     )
     mlflow.log_text(card, "model_card.md")
     if register:
-        version, champion = register_last(client, name, info.model_uri, artifact_sha256=model_sha)
+        version, champion = register_last(client, name, info.model_uri, artifact_sha256=model_sha, by=by)
         mlflow.set_tag("trendml.registered_version", version)
     logger.info("severity run %s: version %s%s", run_id, version, " (champion)" if champion else "")
     return TrainResult(
