@@ -80,6 +80,24 @@ def _rss_mb(pid: int) -> float:
         return float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server's process tree."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        return float("nan")
+    return total
+
+
 def run() -> str:
     import httpx
 
@@ -201,10 +219,11 @@ def run() -> str:
                 in_process([t])
             local_throughput[level] = LOCAL_PER_LEVEL / (time.perf_counter() - t0)
             if level == max(CONCURRENCY):  # issue 14's baseline: the same items in batches of `level`
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for b in range(0, REQUESTS_PER_LEVEL, level):
                     in_process(pool_texts[b : b + level])
                 batched_throughput = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
+                batched_cpu_ms = 1000 * (time.process_time() - c0) / REQUESTS_PER_LEVEL
             clients = [httpx.Client(base_url=url, headers=headers, timeout=300) for _ in range(level)]
 
             def one(k: int, clients=clients, pool_texts=pool_texts, level=level) -> int:
@@ -213,10 +232,11 @@ def run() -> str:
                 )
                 return r.status_code
 
-            t0 = time.perf_counter()
+            t0, s0 = time.perf_counter(), _cpu_s(proc.pid)
             with ThreadPoolExecutor(level) as ex:
                 codes = list(ex.map(one, range(REQUESTS_PER_LEVEL)))
             throughput[level] = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
+            server_cpu_ms = 1000 * (_cpu_s(proc.pid) - s0) / REQUESTS_PER_LEVEL  # the last level's
             errors += sum(c != 200 for c in codes)
             for c in clients:
                 c.close()
@@ -269,6 +289,12 @@ def run() -> str:
         f"(batches of {max(CONCURRENCY)}, same threads, measured just before): "
         f"{throughput[max(CONCURRENCY)]:.1f} vs {batched_throughput:.1f} items/s = "
         f"**{throughput[max(CONCURRENCY)] / batched_throughput:.2f}x** (issue 14's floor: >= 0.8x).",
+        "",
+        f"The same comparison in CPU time, which does not depend on how the shared cores were divided "
+        f"during the run: {batched_cpu_ms:.1f} ms per item in-process (batches of {max(CONCURRENCY)}) vs "
+        f"{server_cpu_ms:.1f} ms per item in the server's process tree at {max(CONCURRENCY)} concurrent "
+        f"clients = **{batched_cpu_ms / server_cpu_ms:.2f}x** the in-process efficiency (load average "
+        f"{os.getloadavg()[0]:.1f} at the end of the run, {os.cpu_count()} cores).",
         "",
         f"Non-200 answers during the concurrency runs: {errors}. Service memory (RSS of the server "
         f"process tree): {rss_idle:.0f} MiB after start, {rss_loaded:.0f} MiB after the runs.",

@@ -115,17 +115,43 @@ def install_handlers(app: Any) -> None:
         )
         return JSONResponse(error_body(type(exc).__name__, exc.field, message), status_code=status)
 
-    async def _other(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error in the API")
-        return JSONResponse(
-            error_body("internal error", None, "the server failed; this is a bug, see the server log"),
-            status_code=500,
-        )
-
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(TrendmlError, _trendml)
-    app.add_exception_handler(Exception, _other)
+    # Anything else: not `add_exception_handler(Exception, ...)`, whose ServerErrorMiddleware answers
+    # and then re-raises, so BentoML and uvicorn logged the same traceback twice more (3 in all).
+    app.add_middleware(InternalErrorMiddleware)
+
+
+INTERNAL_DETAIL = "the server failed; this is a bug, see the server log"
+
+
+class InternalErrorMiddleware:
+    """Catch-all inside the ``/v1`` app: an unhandled exception is logged once, here, with its
+    traceback (never the request body), and answered ``500 {"error": "internal error", ...}``. It is
+    not re-raised: the outer layers (Starlette's ServerErrorMiddleware, BentoML, uvicorn) would each
+    log it again."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error in the API (%s %s)", scope.get("method"), scope.get("path"))
+            if not started:  # else the answer is cut short; the log line above is the record
+                await send_json(send, 500, error_body("internal error", None, INTERNAL_DETAIL))
 
 
 #: What non-admin keys read instead of an internal reason (paths, URIs, exception text).

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,12 +54,21 @@ class ModelManager:
     embedder : the service's embedder; a model built for another embedder is refused.
     uri : pin one model URI (``models:/name/3``); default: follow the ``champion`` alias.
     interval_s : seconds between registry checks (0 disables the watcher).
+    on_watch_swap : called as ``on_watch_swap(old, new)`` (two :class:`ActiveModel`, ``old`` may be
+        None) after the watcher itself switched models, so the service can audit it as "watcher".
     """
 
     def __init__(
-        self, settings: Settings, embedder: Any, *, uri: str | None = None, interval_s: float = 30.0
+        self,
+        settings: Settings,
+        embedder: Any,
+        *,
+        uri: str | None = None,
+        interval_s: float = 30.0,
+        on_watch_swap: Callable[[ActiveModel | None, ActiveModel], None] | None = None,
     ):
         self.settings = settings
+        self.on_watch_swap = on_watch_swap
         self.embedder = embedder
         self.uri = uri
         self.interval_s = interval_s
@@ -132,7 +142,12 @@ class ModelManager:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.refresh()
+            before = self.active
+            if self.refresh() and self.on_watch_swap is not None and self.active is not None:
+                try:
+                    self.on_watch_swap(before, self.active)
+                except Exception:  # noqa: BLE001 - the swap happened; keep watching
+                    logger.exception("recording the watcher's model swap failed")
 
     def stop(self) -> None:
         self._stop.set()

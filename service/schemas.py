@@ -337,8 +337,8 @@ class AdminAuditOut(BaseModel):
 
     id: int
     at: str = Field(description="When (UTC).")
-    actor: str = Field(description="The key's name, or cli / schedule.")
-    key_id: int | None = Field(description="The key's id (null for cli / schedule).")
+    actor: str = Field(description="The key's name, or cli / schedule / watcher (automatic model reload).")
+    key_id: int | None = Field(description="The key's id (null for cli / schedule / watcher).")
     action: str = Field(examples=["key.create"])
     target: str | None = Field(description="What it acted on (a key, a model version).")
     detail: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from datetime import datetime
@@ -36,8 +37,9 @@ from pydantic import BeforeValidator  # noqa: E402
 
 from service.auth import AuthMiddleware  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
-from service.errors import for_caller, install_handlers  # noqa: E402
+from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
+from service.keycache import KeyCache  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
@@ -85,6 +87,13 @@ RELOAD_INTERVAL_S = _env_float("TRENDML_RELOAD_INTERVAL_S", 30.0)
 #: on the 2 shared cores here). Raise it on a dedicated many-core host.
 TORCH_THREADS = int(_env_float("TRENDML_TORCH_THREADS", 1))
 BATCH_MAX_LATENCY_MS = int(_env_float("TRENDML_BATCH_MAX_LATENCY_MS", 60_000))
+#: Python's GIL switch interval in the service process (ms; CPython's default is 5). The batch thread
+#: runs the embedder, which releases the GIL inside every torch op and needs it back between ops;
+#: while the event loop parses requests, each hand-back can wait a whole interval.
+GIL_SWITCH_INTERVAL_MS = _env_float("TRENDML_GIL_SWITCH_INTERVAL_MS", 5.0)
+#: Seconds a verified API key is reused without a database lookup (service.keycache); revocations
+#: through the API clear it at once, others (CLI) take effect within this time. 0 disables it.
+KEY_CACHE_TTL_S = _env_float("TRENDML_KEY_CACHE_TTL_S", 2.0)
 BATCH_MAX_SIZE = max(MAX_ITEMS, 64)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -143,8 +152,8 @@ class DashboardApp:
             return
         if self._app is None:
             with self._lock:
-                if self._app is None:
-                    self._app = self._build()
+                if self._app is None:  # an unhandled error is logged once and answered 500 (service.errors)
+                    self._app = InternalErrorMiddleware(self._build())
         await self._app(scope, receive, send)
 
 
@@ -164,11 +173,13 @@ class TriageService:
         import torch
 
         torch.set_num_threads(max(1, TORCH_THREADS))
+        sys.setswitchinterval(max(0.0001, GIL_SWITCH_INTERVAL_MS / 1000.0))
         self.settings = Settings.from_env()
         self.settings.ensure_home()
         self.engine = make_engine(self.settings.db_url)
         create_all(self.engine)
         self.Session = make_sessionmaker(self.engine)
+        self.key_cache = KeyCache(KEY_CACHE_TTL_S)
         self.embedder = embedder_from_settings(self.settings)
         self._embed_lock = threading.Lock()
         self._detect_lock = threading.Lock()
@@ -178,6 +189,7 @@ class TriageService:
             self.embedder,
             uri=os.environ.get("TRENDML_MODEL_URI") or None,
             interval_s=RELOAD_INTERVAL_S,
+            on_watch_swap=self._audit_watcher_swap,
         )
         self.models.refresh()
         self.models.start()
@@ -214,27 +226,49 @@ class TriageService:
             return content_conflicts(session, items)
 
     def admin_audit(
-        self, action: str, caller: Any, target: str | None = None, detail: dict[str, Any] | None = None
+        self,
+        action: str,
+        caller: Any,
+        target: str | None = None,
+        detail: dict[str, Any] | None = None,
+        actor: str = "schedule",
     ) -> None:
-        """Append to the admin audit log (who: the calling key, or ``schedule``)."""
+        """Append to the admin audit log (who: the calling key, else ``actor``: ``schedule``, ``watcher``)."""
         from trendml.store.admin_audit import record_admin
 
         with self.Session() as session:
             record_admin(
                 session,
                 action,
-                actor=caller.name if caller is not None else "schedule",
+                actor=caller.name if caller is not None else actor,
                 key_id=caller.id if caller is not None else None,
                 target=target,
                 detail=detail,
             )
+
+    def _audit_watcher_swap(self, old: Any, new: Any) -> None:
+        """The champion watcher switched models on its own: a ``reload`` by ``watcher``."""
+        self.admin_audit(
+            "reload",
+            None,
+            target=new.version,
+            detail={"from": old.version if old else None, "error": None, "automatic": True},
+            actor="watcher",
+        )
+
+    def cached_key(self, token: str) -> Any:
+        """The key's info when it was verified less than ``TRENDML_KEY_CACHE_TTL_S`` ago, else None
+        (then :meth:`authenticate` asks the database). Called on the event loop: no I/O."""
+        return self.key_cache.get(token)
 
     def authenticate(self, token: str) -> Any:
         from trendml.store.keys import lookup_key
 
         try:
             with self.Session() as session:
-                return lookup_key(session, token)
+                info = lookup_key(session, token)
+            self.key_cache.put(token, info)  # active keys only
+            return info
         except Exception as exc:
             if is_connection_error(exc):
                 raise DatabaseUnavailable(f"the database cannot be reached ({type(exc).__name__})") from None
@@ -673,6 +707,7 @@ class TriageService:
                 raise HTTPException(
                     404, detail={"error": "not found", "field": "key_id", "detail": exc.message}
                 ) from None
+        self.key_cache.clear()  # the revoked key gets 401 from the next request on
         self.admin_audit(
             "key.revoke", request.state.caller, target=f"#{info.id} {info.name}", detail={"role": info.role}
         )
@@ -695,6 +730,12 @@ class TriageService:
                 for r in list_admin(session, limit=limit, offset=offset, action=action)
             ]
 
+
+# Issue 14 (throughput): BentoML's output descriptor of `score` (a root model over list[ScoreResult])
+# answers `mime_type()` by generating the whole JSON schema of the output, on every response: a third
+# of the event loop's CPU at 32 concurrent single-item clients (yappi, CPU clock). The answer is
+# always JSON; saying so once skips that work. (Local to the score route; see docs/service.md.)
+TriageService.apis["score"].output_spec.media_type = "application/json"
 
 # In this order, after BentoML's own metrics middleware: body caps and headers before authentication.
 TriageService.add_asgi_middleware(HardeningMiddleware)

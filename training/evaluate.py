@@ -26,13 +26,15 @@ def _clean(d: dict[str, float]) -> dict[str, float]:
 def evaluate_predictions(
     name: str, df: pd.DataFrame, proba: np.ndarray, pred: np.ndarray, *, prefix: str = "test"
 ) -> dict[str, float]:
-    """Metrics of one test set, keyed ``{prefix}.{name}.{metric}``; subgroup AUCs (and the share of
-    neutral identity statements scored hateful) for ToxiGen."""
+    """Metrics of one test set, keyed ``{prefix}.{name}.{metric}``; subgroup AUCs with their row counts
+    (``subgroup_n.<group>``) and the share of neutral identity statements scored hateful for ToxiGen."""
     y = df["severity"].to_numpy()
     out = {f"{prefix}.{name}.{k}": v for k, v in M.classification_report(y, proba, pred).items()}
     if name == SUBGROUP_DATASET and "target_group" in df.columns:
-        for g, v in M.subgroup_auc(y, proba, df["target_group"].tolist()).items():
+        groups = df["target_group"].astype(str).to_numpy()
+        for g, v in M.subgroup_auc(y, proba, groups.tolist()).items():
             out[f"subgroup_auc.{g}"] = v
+            out[f"subgroup_n.{g}"] = float((groups == g).sum())  # the rows behind that AUC (model card)
         neutral = y < M.HATE_FROM
         if neutral.any():
             out[f"{prefix}.{name}.neutral_scored_hateful"] = float((pred[neutral] >= M.HATE_FROM).mean())
@@ -92,7 +94,7 @@ def evaluate_baseline(baseline: Any, test_sets: dict[str, pd.DataFrame]) -> dict
         proba[:, baseline.classes_] = baseline.predict_proba(df["text"].tolist())
         pred = proba.argmax(axis=1)
         out.update(evaluate_predictions(name, df, proba, pred, prefix="baseline"))
-    return {k: v for k, v in out.items() if not k.startswith("subgroup_auc.")}
+    return {k: v for k, v in out.items() if not k.startswith(("subgroup_auc.", "subgroup_n."))}
 
 
 def confusion_figure(preds: dict[str, tuple[np.ndarray, np.ndarray]]) -> Any:

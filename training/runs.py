@@ -223,11 +223,19 @@ def training_run(client, experiment_id: str, run_name: str | None, cfg: dict[str
         raise Interrupted(sigs.pending, completed=True)
 
 
-def register_last(client, name: str, model_uri: str, *, artifact_sha256: str) -> tuple[str, bool]:  # noqa: ANN001
+def register_last(
+    client,  # noqa: ANN001
+    name: str,
+    model_uri: str,
+    *,
+    artifact_sha256: str,
+    by: str | None = None,
+) -> tuple[str, bool]:
     """Register ``model_uri`` (see :func:`training.registry.register_version`) with SIGTERM/SIGINT
-    deferred from here to the end of the run, so a version is never left behind a killed run."""
+    deferred from here to the end of the run, so a version is never left behind a killed run.
+    ``by`` (default :func:`actor`) is who the alias history names if it becomes the champion."""
     from training.registry import register_version
 
     if _active is not None:
         _active.deferred = True
-    return register_version(client, name, model_uri, artifact_sha256=artifact_sha256, by=actor())
+    return register_version(client, name, model_uri, artifact_sha256=artifact_sha256, by=by or actor())

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ from trendml.severity.estimator import SeverityModel
 logger = logging.getLogger(__name__)
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "severity_card.md"
+#: A subgroup AUC over fewer rows than this is marked "not reliable" on the model card.
+MIN_RELIABLE_N = 30
 
 
 @dataclass
@@ -79,8 +82,21 @@ def render_card(
         )
     )
     test_sets = {name: len(df) for name, df in data.test_sets().items()}
+    subgroups = [
+        {
+            "group": k.removeprefix("subgroup_auc."),
+            "auc": v,
+            "n": int(metrics.get("subgroup_n." + k.removeprefix("subgroup_auc."), 0)),
+        }
+        for k, v in sorted(metrics.items())
+        if k.startswith("subgroup_auc.")
+    ]
+    cross = sorted({k.split(".")[1] for k in metrics if k.startswith("crossdataset.")})
     return template.render(
         name=cfg["name"],
+        subgroups=subgroups,
+        min_reliable_n=MIN_RELIABLE_N,
+        cross_sets=cross,
         cfg=cfg,
         datasets=data.datasets,
         skipped=data.skipped,
@@ -88,7 +104,7 @@ def render_card(
         n_train=len(data.train),
         metrics=dict(sorted(metrics.items())),
         hashes=data.file_hashes,
-        **extra,
+        **{"date": None, "code_version": "unknown", **extra},
     )
 
 
@@ -102,23 +118,36 @@ def train_severity(
     register: bool = True,
     max_rows_per_dataset: int | None = None,
     run_name: str | None = None,
+    by: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, log and register one severity model; see the module docstring.
 
     ``datasets`` restricts the data (an absent shared dataset named here is an error); by default the
     config's datasets are used and absent shared ones are skipped. ``max_rows_per_dataset`` subsamples
-    (stratified, deterministic) for quick runs and tests.
+    (stratified, deterministic) for quick runs and tests. ``by`` names who registers it in the alias
+    history (default ``user@host``, as CLI promotions record it).
     """
     t_start = time.perf_counter()
     cfg = validate_config(load_config(config))  # before any run exists
     experiment = experiment or cfg["experiment"]
     with mlflow_store(settings):
         return _train(
-            settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start
+            settings,
+            cfg,
+            datasets,
+            experiment,
+            embedder,
+            register,
+            max_rows_per_dataset,
+            run_name,
+            t_start,
+            by,
         )
 
 
-def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start):  # noqa: ANN001
+def _train(
+    settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start, by=None
+):  # noqa: ANN001, E501
     import mlflow
 
     name = cfg["name"]
@@ -141,7 +170,7 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
     with training_run(client, exp_id, run_name, cfg) as run:
         try:
             return _run(
-                run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings
+                run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings, by
             )
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
@@ -239,7 +268,9 @@ def _lodo_eval(
     return leave_one_dataset_out(frame, embed, model_params=params, embedder_id=embedder_id(emb_model))
 
 
-def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings) -> TrainResult:  # noqa: ANN001
+def _run(
+    run, client, cfg, name, data, emb_model, register, max_rows, t_start, settings, by=None
+) -> TrainResult:  # noqa: ANN001, E501
     import mlflow
 
     run_id = run.info.run_id
@@ -359,6 +390,8 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     mlflow.set_tag("trendml.artifact_sha256", model_sha)
     metrics["time.total_s"] = time.perf_counter() - t_start
     mlflow.log_metric("time.total_s", metrics["time.total_s"])
+    from training.runs import GIT_TAG, git_commit
+
     card = render_card(
         cfg,
         data,
@@ -366,6 +399,9 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
         {
             "version": None,
             "run_id": run_id,
+            # the date and the code version as the run records them (its git-commit tag)
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "code_version": client.get_run(run_id).data.tags.get(GIT_TAG) or git_commit(),
             "embedder": model.embedder_id,
             "champion": False,
             "threat_threshold": getattr(model.fitted_, "threat_threshold", None),
@@ -375,7 +411,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
     )
     mlflow.log_text(card, "model_card.md")
     if register:
-        version, champion = register_last(client, name, info.model_uri, artifact_sha256=model_sha)
+        version, champion = register_last(client, name, info.model_uri, artifact_sha256=model_sha, by=by)
         mlflow.set_tag("trendml.registered_version", version)
     logger.info("severity run %s: version %s%s", run_id, version, " (champion)" if champion else "")
     return TrainResult(

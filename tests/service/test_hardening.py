@@ -2,7 +2,8 @@
 parsing (413), security headers and a docs page with no third-party script, one metrics label for
 unknown paths, scores that must match stored content (409) and name their key, server-side
 dashboard sessions, CSRF checks, unique key names, the admin audit log, and internal error text
-for admins only (on a second server whose model cannot load, with per-key rate limits on)."""
+for admins only (on a second server whose model cannot load, with per-key rate limits on); a 500's
+traceback is logged once."""
 
 from __future__ import annotations
 
@@ -357,5 +358,27 @@ def test_internal_detail_for_admins_only_and_rate_limits(tmp_path):
         assert srv.request("GET", "/healthz").status_code == 200
         time.sleep(int(limited.headers["retry-after"]))
         assert srv.request("GET", "/v1/trends", "analyst").status_code == 200
+
+        # a 500 (a corrupt stored row: a server bug or fault, not the client's) is logged ONCE
+        import sqlite3
+
+        con = sqlite3.connect(home / "trendml.db")
+        con.execute(
+            "INSERT INTO admin_audit (at, actor, action, detail) "
+            "VALUES ('2026-01-01 00:00:00', 'fault', 'corrupt', '{not json')"
+        )
+        con.commit()
+        con.close()
+        r = srv.request("GET", "/v1/audit", "admin")
+        assert r.status_code == 500 and r.json()["error"] == "internal error", r.text
+        assert str(tmp_path) not in r.text
+        deadline = time.monotonic() + 10
+        while "JSONDecodeError" not in srv.log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # anything the outer layers would log comes right after
+        log = srv.log.read_text(errors="replace")
+        assert log.count("Traceback (most recent call last)") == 1, srv.log_tail(60)
+        assert "unhandled error in the API (GET /v1/audit)" in log
+        assert "Exception in ASGI application" not in log
     finally:
         srv.stop()

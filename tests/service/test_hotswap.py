@@ -54,3 +54,8 @@ def test_alias_move_switches_version_without_failed_requests(server, champion, s
     assert versions[-1] == new and versions[0] == before
     status = server.request("GET", "/v1/model", "triage").json()
     assert status["model"]["version"] == new and status["ready"] is True
+    # the watcher's automatic reload is in the admin audit log, attributed to "watcher"
+    log = server.request("GET", "/v1/audit", "admin", params={"action": "reload"}).json()
+    swap = [e for e in log if e["actor"] == "watcher" and e["target"] == new]
+    assert len(swap) == 1 and swap[0]["key_id"] is None
+    assert swap[0]["detail"]["from"] == before and swap[0]["detail"]["automatic"] is True

@@ -1,5 +1,6 @@
 """A relocatable store (issue #21.2), with real MLflow: copy a home, train and score in the copy and the
-original stays byte-for-byte untouched; move the copy, and scoring and the service's model loader work."""
+original stays byte-for-byte untouched; move the copy, and scoring, the service's model loader and a real
+``trendml serve`` on the moved home (one server start, scoring over HTTP) work."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
+from tests.service.harness import create_key, start_server
 from tests.training.conftest import TINY_DATA, TINY_ROWS
 from training.registry import champion_version, load_severity_model
 from trendml.config import Settings
@@ -86,4 +88,19 @@ def test_copy_then_move_a_home(first_run, registry_home, cached_embedder, tmp_pa
     assert str(copy) not in _db_text(moved / "mlflow.db")
     manager = ModelManager(msettings, cached_embedder, interval_s=0)  # what `trendml serve` runs
     assert manager.refresh() and manager.active.version == champ and manager.last_error is None
+
+    # ... and a real `trendml serve` on the moved home loads the champion and scores over HTTP
+    shutil.rmtree(moved / "models" / "registry")  # again: the server reads the moved artifacts itself
+    key = create_key(moved, "triage", "relocated")
+    server = start_server(moved, keys={"triage": key}, TRENDML_RELOAD_INTERVAL_S="0")
+    try:
+        body = {"items": [{"id": "moved-1", "text": "hello"}]}
+        r = server.request("POST", "/v1/score", "triage", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()[0]["model"]["version"] == champ and 0 <= r.json()[0]["severity"] <= 3
+        status = server.request("GET", "/v1/model", "triage").json()
+        assert status["ready"] and status["last_error"] is None
+    finally:
+        server.stop()
+    assert str(copy) not in _db_text(moved / "mlflow.db")
     assert _snapshot(registry_home) == before

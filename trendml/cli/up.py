@@ -21,8 +21,17 @@ import typer
 from trendml.cli._common import check_port_free, console, load_items, make_embedder, settings
 
 
-def _ensure_champion(cfg) -> str:  # noqa: ANN001 - Settings
-    """Version of the champion, training and registering the default model first if there is none."""
+def up_actor() -> str:
+    """Who ``trendml up`` records in the alias history: the local ``user@host`` (as CLI promotions
+    record it), marked as done by ``trendml up``."""
+    from training.runs import actor
+
+    return f"{actor()} (trendml up)"
+
+
+def _ensure_champion(cfg, **train_options) -> str:  # noqa: ANN001, ANN003 - Settings
+    """Version of the champion, training and registering the default model first if there is none.
+    ``train_options`` go to ``train_severity`` (tests train a small model)."""
     from training.registry import champion_version
 
     version = champion_version(cfg)
@@ -32,11 +41,11 @@ def _ensure_champion(cfg) -> str:  # noqa: ANN001 - Settings
     console.print("no champion severity model yet: training the default one (models/severity.yaml) ...")
     from training.train import train_severity
 
-    result = train_severity(cfg)
-    if not result.champion:
+    result = train_severity(cfg, by=up_actor(), **train_options)
+    if not result.champion:  # another process set a champion meanwhile: the demo model still wins
         from training.registry import promote
 
-        promote(cfg, result.model_name, str(result.version), force=True)
+        promote(cfg, result.model_name, str(result.version), force=True, by=up_actor())
     console.print(f"trained and registered the default severity model as champion (version {result.version})")
     return str(result.version)
 
