@@ -37,7 +37,7 @@ FLOOR_BEHAVIOUR = 0.85
 FLOOR_BEHAVIOUR_MIN = 0.60
 N_THROUGHPUT = 1000
 SHIPPED = ["davidson", "toxigen_seeds", "toxic_spans"]
-#: the identity-mention candidate of docs/severity.md ("Second pass"): not the default until measured
+#: the identity-mention candidate of docs/severity.md ("Second pass"; not adopted without Davidson)
 CANDIDATE_ROBUST = {
     "augment": {"more_templates": True},
     "base_weights": {"augment": 3.0, "toxigen_seeds.0": 3.0},
