@@ -12,7 +12,8 @@
    separately (the classifier's share must be <= 10 % of embedding time).
 
 Run: ``python -m benchmarks severity`` (about 20-30 minutes on a quiet 2-core machine with a warm
-embedding cache; set ``TRENDML_BENCH_DATA_ALL=0`` to skip the slowest run).
+embedding cache; set ``TRENDML_BENCH_DATA_ALL=0`` to skip the slowest run and
+``TRENDML_BENCH_VARIANTS=0`` to train the default alone).
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ FLOOR_BEHAVIOUR = 0.85
 FLOOR_BEHAVIOUR_MIN = 0.60
 N_THROUGHPUT = 1000
 SHIPPED = ["davidson", "toxigen_seeds", "toxic_spans"]
+#: the identity-mention candidate of docs/severity.md ("Second pass"; not adopted without Davidson)
+CANDIDATE_ROBUST = {
+    "augment": {"more_templates": True},
+    "base_weights": {"augment": 3.0, "toxigen_seeds.0": 3.0},
+    "threat_soft_labels": "base",
+}
 #: trained beside the default in the same run, as evidence (docs/severity.md): (label, datasets, overrides)
 VARIANTS = [
     (
@@ -48,9 +55,21 @@ VARIANTS = [
         SHIPPED,
         {"augment": {"templates": False, "swaps": False}, "threat_soft_labels": False},
     ),
+    (
+        "candidate: + threat head",
+        SHIPPED,
+        {"model": {"threat_head": True}},
+    ),
+    (
+        "candidate: + more templates, base-learner weights, soft labels for the bases only",
+        SHIPPED,
+        CANDIDATE_ROBUST,
+    ),
 ]
 #: set TRENDML_BENCH_DATA_ALL=0 to skip the `--data all` run (the slowest part)
 DATA_ALL_ENV = "TRENDML_BENCH_DATA_ALL"
+#: set TRENDML_BENCH_VARIANTS=0 to train the default only (a reduced run; the report says so)
+VARIANTS_ENV = "TRENDML_BENCH_VARIANTS"
 
 
 def _f(v: float | None) -> str:
@@ -165,7 +184,7 @@ def run() -> str:
             settings, SHIPPED, cached, "bench-shipped", load_config(None, lodo=shared_present)
         )
         runs = [("default (shipped: Davidson + ToxiGen seeds + ToxicSpans)", default, t_default)]
-        for label, datasets, over in VARIANTS:
+        for label, datasets, over in VARIANTS if os.environ.get(VARIANTS_ENV, "1") != "0" else []:
             res, t = _train(settings, datasets, cached, "bench-" + label[:40], load_config(None, **over))
             runs.append((label, res, t))
         if shared_present and os.environ.get(DATA_ALL_ENV, "1") != "0":

@@ -144,6 +144,95 @@ AUGMENT_TEMPLATES: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
 )
 
+#: more template families (2026-11-30, second pass): short positive / neutral mentions, speakers of the
+#: group talking about themselves, support and counter-speech phrased as a reply, negations, implied
+#: threats against a group and a person. Kept apart from :data:`AUGMENT_TEMPLATES` so the two sets can
+#: be measured against each other (``augment.more_templates``).
+MORE_TEMPLATES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (  # short positive and neutral mentions
+        0,
+        (
+            "i really admire {g}",
+            "{g} are generous and hardworking",
+            "{g} make great friends",
+            "{g} enrich our culture",
+            "so grateful for the {g} who helped us move",
+            "{g} are smart, funny and kind",
+            "our team is stronger with {g} on it",
+            "shout out to all the {g} out there",
+            "{g} live all over the country",
+            "a documentary about {g} airs tonight",
+            "i have a few friends who are {g}",
+            "{g} were at the parade this morning",
+            "the census counts {g} separately this year",
+            "two {g} won the science prize",
+        ),
+    ),
+    (  # in-group speakers about themselves
+        0,
+        (
+            "as one of the {g} in this town, i feel at home here",
+            "we {g} look out for each other",
+            "growing up among {g} taught me a lot",
+            "proud to be one of the {g}, always have been",
+            "my family are {g} and we love this holiday",
+            "speaking as one of the {g}, thank you for the support",
+        ),
+    ),
+    (  # support and counter-speech phrased as a reply
+        0,
+        (
+            "leave {g} alone, they did nothing to you",
+            "hating {g} makes you look small",
+            "calling {g} names says more about you than about them",
+            "stop harassing {g}, it's not funny",
+            "i will always stand up for {g}",
+            "it's sickening how some people talk about {g}",
+            "don't call {g} subhuman, it's dehumanising and false",
+            "threatening {g} is a crime, i reported your comment",
+            "wishing harm on {g} is vile, delete this",
+            "the comments attacking {g} in this thread are shameful",
+            "people who insult {g} should look in a mirror",
+            "you can disagree without smearing {g}",
+        ),
+    ),
+    (  # negations of hateful claims
+        0,
+        (
+            "{g} are not animals",
+            "{g} are not dirty, that's a myth",
+            "not a single one of the {g} i know is lazy",
+            "{g} are not evil, whatever your uncle says",
+            "i never said {g} should leave",
+            "{g} aren't dangerous at all",
+        ),
+    ),
+    (  # implied threats against a group
+        3,
+        (
+            "the {g} around here will learn what happens when the lights go out",
+            "some night soon the {g} won't wake up in their beds",
+            "tell the {g} to count their days in this town",
+            "we've got a little surprise for the {g} at their meeting, bring the gasoline",
+            "the {g} had better start running",
+            "let's see how brave the {g} are when we show up at their doors",
+        ),
+    ),
+    (  # threats against a person, explicit and implied
+        3,
+        (
+            "you had better sleep with one eye open",
+            "i'm coming to your house tonight and you won't like it",
+            "keep it up and they'll find your body in a ditch",
+            "i'll put you in the hospital, mark my words",
+            "i'm going to choke the life out of you",
+            "i will stab you the next time we meet",
+            "i'm loading my gun for you right now",
+            "you won't see the next sunrise",
+        ),
+    ),
+)
+
 #: ToxiGen group words that an identity swap may replace (whole words, lower case)
 _SWAPPABLE = re.compile(
     r"\b(asians?|black people|blacks|chinese|jews|jewish people|latinos?|mexicans?|muslims?|"
@@ -157,9 +246,10 @@ def _pick(key: str, options: tuple[str, ...], k: int) -> list[str]:
     return [options[(h + 7 * i) % len(options)] for i in range(k)]
 
 
-def template_rows() -> pd.DataFrame:
+def template_rows(*, more: bool = False) -> pd.DataFrame:
+    """Template rows; ``more`` adds :data:`MORE_TEMPLATES`."""
     rows = []
-    for sev, templates in AUGMENT_TEMPLATES:
+    for sev, templates in AUGMENT_TEMPLATES + (MORE_TEMPLATES if more else ()):
         for tpl in templates:
             for g in AUGMENT_GROUPS if "{g}" in tpl else ("",):
                 rows.append({"text": tpl.format(g=g), "severity": sev})
@@ -179,12 +269,14 @@ def swap_rows(toxigen_train: pd.DataFrame, per_row: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "severity"])
 
 
-def augment_rows(train: pd.DataFrame, *, swaps: bool = True, templates: bool = True) -> pd.DataFrame:
+def augment_rows(
+    train: pd.DataFrame, *, swaps: bool = True, templates: bool = True, more_templates: bool = False
+) -> pd.DataFrame:
     """Synthetic training rows (columns ``id, text, severity, dataset, split, source``) from the
     training part of ``train`` (never from test rows)."""
     parts = []
     if templates:
-        parts.append(template_rows())
+        parts.append(template_rows(more=more_templates))
     if swaps:
         tox = train[(train["dataset"] == "toxigen_seeds") & (train["split"] == "train")]
         parts.append(swap_rows(tox))

@@ -55,14 +55,16 @@ class TrainingData:
         return {f"split_digest.{name}": split_digest(part["id"]) for name, part in self.test_sets().items()}
 
 
-def with_augmentation(data: TrainingData, *, templates: bool, swaps: bool) -> TrainingData:
+def with_augmentation(
+    data: TrainingData, *, templates: bool, swaps: bool, more_templates: bool = False
+) -> TrainingData:
     """``data`` plus the counterfactual training rows of :mod:`training.augment` (dataset ``augment``,
     split ``train``, column ``source`` = the source the stacker sees); unchanged when both are off."""
     if not (templates or swaps):
         return data
     from training.augment import augment_rows
 
-    extra = augment_rows(data.frame, templates=templates, swaps=swaps)
+    extra = augment_rows(data.frame, templates=templates, swaps=swaps, more_templates=more_templates)
     frame = pd.concat([data.frame, extra], ignore_index=True)
     return TrainingData(
         frame=frame, datasets=data.datasets, skipped=data.skipped, file_hashes=data.file_hashes
@@ -106,6 +108,48 @@ def row_weights(train: pd.DataFrame, annotators: bool) -> np.ndarray | None:
         rw = train["row_weight"].fillna(1.0).to_numpy(dtype=np.float64)
         w = rw if w is None else w * rw
     return w
+
+
+def dataset_weights(train: pd.DataFrame, weights: dict[str, float]) -> np.ndarray:
+    """Per-row weight multipliers from ``weights`` (config ``dataset_weights``): a key is a dataset name
+    (``augment``, ``toxigen_seeds``, ...) or ``<dataset>.<severity>`` (``toxigen_seeds.0``: ToxiGen's
+    neutral statements), the more specific key winning; rows matched by no key keep 1."""
+    out = np.ones(len(train))
+    ds = train["dataset"].astype(str).to_numpy()
+    sev = train["severity"].astype(int).astype(str).to_numpy()
+    for key, w in weights.items():
+        if "." not in key:
+            out[ds == key] = float(w)
+    for key, w in weights.items():
+        if "." in key:
+            name, level = key.rsplit(".", 1)
+            out[(ds == name) & (sev == level)] = float(w)
+    return out
+
+
+def fit_weights(train: pd.DataFrame, cfg: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(sample weights, base-learner weights)`` for ``SeverityModel.fit`` from the config: the row
+    weights (:func:`row_weights`) for both, unless ``base_weights`` (multipliers per dataset, see
+    :func:`dataset_weights`) or ``threat_soft_labels: base`` give the base learners their own. With
+    ``base``, ToxicSpans' soft threat labels train the base learners only: the stacker (calibration,
+    decision weights, threat threshold) sees each post once, with its majority label."""
+    annot = bool(cfg.get("annotator_weights"))
+    weights = row_weights(train, annot)
+    mult = cfg.get("base_weights") or {}
+    soft_base = cfg.get("threat_soft_labels") == "base" and "row_weight" in train.columns
+    if not mult and not soft_base:
+        return weights, None
+    base = np.ones(len(train)) if weights is None else weights
+    if mult:
+        base = base * dataset_weights(train, mult)
+    if soft_base:
+        hard = train.copy()
+        is_soft = (hard["dataset"] == "toxic_spans_soft").to_numpy()
+        hard["row_weight"] = np.where(
+            is_soft, 0.0, np.where(hard["dataset"] == "toxic_spans", 1.0, hard["row_weight"])
+        )
+        weights = row_weights(hard, annot)
+    return weights, base
 
 
 def training_sources(train: pd.DataFrame) -> np.ndarray:

@@ -21,8 +21,8 @@ import pandas as pd
 from training.config import flatten, load_config, validate_config
 from training.data import (
     TrainingData,
+    fit_weights,
     load_training_data,
-    row_weights,
     training_sources,
     with_augmentation,
     with_soft_threat_labels,
@@ -162,7 +162,12 @@ def _train(
         max_rows_per_dataset=max_rows_per_dataset,
     )
     aug = cfg.get("augment") or {}
-    data = with_augmentation(data, templates=bool(aug.get("templates")), swaps=bool(aug.get("swaps")))
+    data = with_augmentation(
+        data,
+        templates=bool(aug.get("templates")),
+        swaps=bool(aug.get("swaps")),
+        more_templates=bool(aug.get("more_templates")),
+    )
     if cfg.get("threat_soft_labels") and "toxic_spans" in data.datasets:
         data = with_soft_threat_labels(data)
     emb_model = embedder or default_embedder(settings)
@@ -307,7 +312,7 @@ def _run(
 
     # -- fit ---------------------------------------------------------------------------------
     train = data.train
-    weights = row_weights(train, bool(cfg.get("annotator_weights")))
+    weights, base_w = fit_weights(train, cfg)
     model = SeverityModel(embedder_id=embedder_id(emb_model), **cfg["model"])
     t0 = time.perf_counter()
     logger.info("fitting %s on %d rows", cfg["model"].get("features"), len(train))
@@ -318,6 +323,7 @@ def _run(
         sample_weight=weights,
         groups=pd.factorize(train["text"])[0],  # duplicate texts stay in one out-of-fold fold
         sources=training_sources(train),  # for source_aware calibration
+        base_weight=base_w,  # config base_weights / threat_soft_labels: base (training/data.py)
     )
     fit_s = time.perf_counter() - t0
 

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from training.augment import AUGMENT_GROUPS, AUGMENT_TEMPLATES, augment_rows
+from training.augment import AUGMENT_GROUPS, AUGMENT_TEMPLATES, MORE_TEMPLATES, augment_rows
 from training.behaviour import (
     FUNCTIONALITIES,
     SUITE_GROUPS,
@@ -45,7 +45,7 @@ def test_slur_tokens_come_from_the_data_and_are_not_identity_terms():
 
 def test_augmentation_is_disjoint_from_the_suite():
     suite_templates = {t for _, tpls in TEMPLATES.values() for t in tpls}
-    aug_templates = {t for _, tpls in AUGMENT_TEMPLATES for t in tpls}
+    aug_templates = {t for _, tpls in AUGMENT_TEMPLATES + MORE_TEMPLATES for t in tpls}
     assert not suite_templates & aug_templates
     assert not set(SUITE_GROUPS) & set(AUGMENT_GROUPS)
     # no identity word of the suite appears in an augmentation template or term, and vice versa
@@ -58,7 +58,7 @@ def test_augmentation_is_disjoint_from_the_suite():
 
     tox = load_toxigen_seeds()
     tox["split"] = "train"
-    rows = augment_rows(tox)
+    rows = augment_rows(tox, more_templates=True)
     assert set(rows["severity"]) == {0, 2, 3}
     assert not set(rows["text"]) & {c.text for c in build_suite(slurs=["tokena"])}
 

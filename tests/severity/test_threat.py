@@ -73,3 +73,26 @@ def test_threat_rule_survives_save_and_old_files_keep_theirs(threat_model, threa
     proba = loaded.predict_proba(texts, vec[:50])
     expected = np.argmax(proba * loaded.fitted_.decision_weights, axis=1)
     np.testing.assert_array_equal(loaded.decide(proba), expected)
+
+
+def test_threat_head_is_a_stacker_input_and_survives_save(threat_data, cached_embedder, tmp_path):
+    from trendml.embed.base import embedder_id
+
+    df, vec = threat_data
+    texts, y = df["text"].tolist(), df["severity"].to_numpy()
+    model = SeverityModel(
+        embedder_id=embedder_id(cached_embedder), n_folds=3, threat_min_precision=0.3, threat_head=True
+    ).fit(texts, vec, y, sources=df["dataset"].to_numpy())
+    fitted = model.fitted_
+    head = fitted.bases[-1]
+    # one more base than plain `stack`: threat vs rest, on the embedding beside the shared TF-IDF block
+    assert len(fitted.bases) == 3 and head.uses_embeddings and head.vectorizers is fitted.bases[1].vectorizers
+    assert list(head.classifier.classes_) == [0, 3]
+    assert head.classifier.n_features_in_ == vec.shape[1] + fitted.bases[1].classifier.n_features_in_
+    oof_p3 = model.oof_proba_[:, 3]
+    assert oof_p3[y == 3].mean() > 3 * oof_p3[y != 3].mean()
+    loaded = SeverityModel.load(model.save(tmp_path / "m"))
+    assert loaded.threat_head is True
+    np.testing.assert_allclose(
+        loaded.predict_proba(texts[:40], vec[:40]), model.predict_proba(texts[:40], vec[:40])
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
@@ -83,6 +84,10 @@ def _base_proba(
     shareable = memo is not None and not base.uses_embeddings
     if shareable and id(base.vectorizers) in memo:  # type: ignore[operator]
         X = memo[id(base.vectorizers)]  # type: ignore[index]
+    elif memo is not None and base.vectorizers and id(base.vectorizers) in memo and emb is not None:
+        # the threat head: the embedding beside the TF-IDF block another base already computed
+        block = sp.csr_matrix(np.asarray(emb, dtype=np.float64) * base.embedding_weight)
+        X = sp.hstack([block, memo[id(base.vectorizers)]], format="csr")
     else:
         X = stack_features(
             texts,
@@ -175,6 +180,7 @@ def fit_severity(
     y: np.ndarray,
     *,
     sample_weight: np.ndarray | None = None,
+    base_weight: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     features: str = "stack",
     embedding_weight: float = 1.0,
@@ -193,6 +199,8 @@ def fit_severity(
     source_aware: bool = False,
     C_source: float = 1.0,
     threat_min_precision: float | None = 0.5,
+    threat_head: bool = False,
+    C_threat: float = 1.0,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -219,6 +227,14 @@ def fit_severity(
     that precision for level 3 (so the most threat recall at that precision); the decision weights of
     the other classes are then tuned with the rule applied. The out-of-fold probabilities (mean over
     repeats) are kept in ``info["oof_proba"]`` until the caller pops them (not saved).
+
+    ``threat_head`` (when class 3 is in ``y``): one more base, a class-weighted threat-vs-rest logistic
+    regression (``C_threat``) on the embedding beside the TF-IDF block (shared with the TF-IDF bases),
+    whose out-of-fold P(threat) is a stacker input like the others' log-probabilities.
+
+    ``base_weight``: the base learners' own row weights (default ``sample_weight``), e.g. more weight
+    on counterfactual rows or soft labels; the stacker, the decision weights and the threat threshold
+    keep ``sample_weight``, so the calibration is fitted on the rows' real mix and hard labels.
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
@@ -237,10 +253,13 @@ def fit_severity(
     n = len(y)
     texts = list(texts)
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    bsw = sw if base_weight is None else np.asarray(base_weight, dtype=float)
     groups = np.arange(n) if groups is None else np.asarray(groups)
     uses_emb = any(s[0] for s in specs)
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
     classes = np.unique(y)
+    if threat_head and THREAT in classes and uses_emb:
+        specs = [*specs, (True, True, 1.0, "threat")]
     src: np.ndarray | None = None
     source_names = np.zeros(0, dtype=str)
     if source_aware:
@@ -291,6 +310,10 @@ def fit_severity(
         with_emb, with_tfidf, weight, kind = spec
         if with_tfidf and not with_emb and "tfidf" in shared:
             vecs, X = shared["tfidf"]
+        elif kind == "threat" and "tfidf" in shared and emb is not None:
+            vecs, X_tfidf = shared["tfidf"]
+            block = sp.csr_matrix(np.asarray(emb[idx], dtype=np.float64) * weight)
+            X = sp.hstack([block, X_tfidf], format="csr")
         else:
             vecs = make_vectorizers(**(tfidf or {})) if with_tfidf else []
             X = stack_features(
@@ -303,7 +326,13 @@ def fit_severity(
             if with_tfidf and not with_emb:
                 shared["tfidf"] = (vecs, X)
         clf: LogisticRegression | NBLogisticRegression
-        if kind == "nb":
+        target = y[idx]
+        if kind == "threat":  # threat vs rest (0 stands for "not a threat")
+            target = np.where(target == THREAT, THREAT, 0)
+            clf = LogisticRegression(
+                C=C_threat, class_weight=class_weight, max_iter=max_iter, random_state=random_state
+            )
+        elif kind == "nb":
             clf = NBLogisticRegression(
                 C=C_nb, class_weight=class_weight, max_iter=max_iter, random_state=random_state
             )
@@ -312,7 +341,7 @@ def fit_severity(
             clf = LogisticRegression(
                 C=c, class_weight=class_weight, max_iter=max_iter, random_state=random_state
             )
-        clf.fit(X, y[idx], sample_weight=sw[idx])
+        clf.fit(X, target, sample_weight=bsw[idx])
         return BaseLearner(
             uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
         )
@@ -456,6 +485,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         source_aware: bool = False,
         C_source: float = 1.0,
         threat_min_precision: float | None = 0.5,
+        threat_head: bool = False,
+        C_threat: float = 1.0,
     ) -> None:
         self.embedder_id = embedder_id
         self.features = features
@@ -474,6 +505,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.source_aware = source_aware
         self.C_source = C_source
         self.threat_min_precision = threat_min_precision
+        self.threat_head = threat_head
+        self.C_threat = C_threat
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -485,6 +518,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         sample_weight: np.ndarray | None = None,
         groups: np.ndarray | None = None,
         sources: Sequence[str] | None = None,
+        base_weight: np.ndarray | None = None,
     ) -> SeverityModel:
         texts = list(texts)
         y_arr = np.asarray(y)
@@ -502,6 +536,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             embeddings,
             y_arr,
             sample_weight=sample_weight,
+            base_weight=base_weight,
             groups=groups,
             features=self.features,
             embedding_weight=self.embedding_weight,
@@ -520,6 +555,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             source_aware=self.source_aware,
             C_source=self.C_source,
             threat_min_precision=self.threat_min_precision,
+            threat_head=self.threat_head,
+            C_threat=self.C_threat,
         )
         #: out-of-fold probabilities of the training rows (n, 4), mean over repeats; not saved
         self.oof_proba_ = None
