@@ -11,6 +11,7 @@ Routes (all but health/readiness need ``Authorization: Bearer <key>``; see :mod:
 - ``POST /v1/reload``, ``GET /v1/model`` (admin / any key) model status and hot swap
 - ``GET /v1/model/history`` (any key) the champion alias history
 - ``POST|GET|DELETE /v1/keys`` (admin) API keys
+- ``POST /v1alpha1/comments:analyze`` (triage) Perspective-compatible scores (:mod:`service.perspective`)
 - ``GET /healthz``, ``/livez``, ``/readyz`` (open), ``/metrics`` (BentoML's Prometheus metrics)
 
 Run: ``trendml serve`` or ``bentoml serve service.service:TriageService``.
@@ -39,6 +40,8 @@ from service.docs_page import install_docs  # noqa: E402
 from service.errors import for_caller, install_handlers  # noqa: E402
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
 from service.models import ModelManager  # noqa: E402
+from service.perspective import PerspectiveMiddleware  # noqa: E402
+from service.perspective import app as perspective_app  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
 from service.readiness import ReadinessMiddleware  # noqa: E402
@@ -154,6 +157,7 @@ dashboard = DashboardApp()
 @bentoml.service(name="trendml", workers=1, traffic={"timeout": 600})
 @bentoml.asgi_app(app, path="/v1")
 @bentoml.asgi_app(dashboard, path="/ui", name="dashboard")
+@bentoml.asgi_app(perspective_app, path="/v1alpha1", name="perspective")
 class TriageService:
     """Severity pre-scores, trend assignment, trend API and analyst feedback."""
 
@@ -697,6 +701,7 @@ class TriageService:
 
 
 # In this order, after BentoML's own metrics middleware: body caps and headers before authentication.
+TriageService.add_asgi_middleware(PerspectiveMiddleware)  # ?key= and Perspective's error shape on /v1alpha1
 TriageService.add_asgi_middleware(HardeningMiddleware)
 TriageService.add_asgi_middleware(AuthMiddleware)
 TriageService.add_asgi_middleware(
