@@ -192,7 +192,6 @@ def _score(svc: Any, content: str, do_not_store: bool) -> tuple[Any, np.ndarray]
 
 def _audit(svc: Any, active: Any, item_id: str, digest: str, probs: np.ndarray, caller: Any) -> None:
     from service.pipeline import decide
-    from trendml.priority import priority
     from trendml.store.audit import add_audit
 
     severity = int(decide(active.model, probs)[0])
@@ -206,7 +205,7 @@ def _audit(svc: Any, active: Any, item_id: str, digest: str, probs: np.ndarray, 
         "trend_id": None,
         "emerging": None,
         "trend_status": "not_assigned",
-        "priority": priority(severity),
+        "priority": svc.policy.priority_of(severity),
         "key_id": getattr(caller, "id", None),
         "key_name": getattr(caller, "name", None),
     }

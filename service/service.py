@@ -73,6 +73,7 @@ from service.schemas import (  # noqa: E402
 from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connection_error  # noqa: E402
 from trendml import __version__  # noqa: E402
 from trendml.embed import embedder_from_settings  # noqa: E402
+from trendml.policy import load_policy  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +102,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+def _levels_doc() -> str:
+    """The severity levels as the policy names them (models/policy.yaml, ``TRENDML_POLICY``)."""
+    try:
+        levels = load_policy(Settings.from_env().policy_file).levels
+    except Exception as exc:  # noqa: BLE001 - the service itself refuses to start with the reason
+        return f" (policy not loaded: {type(exc).__name__})"
+    return " Severity levels: " + "; ".join(f"{k} {lv.name}: {lv.description}" for k, lv in levels.items())
+
+
 app = FastAPI(
     title="trendml API",
     version=__version__,
     description=(
         "Severity pre-scores and emerging abuse-trend detection. Send `Authorization: Bearer <key>`; "
-        "roles: triage (score, items), analyst (trends, feedback), admin (everything)."
+        "roles: triage (score, items), analyst (trends, feedback), admin (everything)." + _levels_doc()
     ),
     docs_url=None,  # served by service.docs_page from this origin (no CDN, no inline script)
     openapi_url="/openapi.json",
@@ -170,6 +180,7 @@ class TriageService:
         torch.set_num_threads(max(1, TORCH_THREADS))
         self.settings = Settings.from_env()
         self.settings.ensure_home()
+        self.policy = load_policy(self.settings.policy_file)  # a bad key stops start-up, naming it
         self.engine = make_engine(self.settings.db_url)
         create_all(self.engine)
         self.Session = make_sessionmaker(self.engine)
@@ -307,7 +318,6 @@ class TriageService:
 
         Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
         """
-        from trendml.priority import priority
         from trendml.store.audit import add_audit
         from trendml.store.items import record_scores
         from trendml.text import content_hash
@@ -328,7 +338,7 @@ class TriageService:
         for it, text, p, s, (trend_id, emerging, trend_status) in zip(
             items, texts, probs, severity, assigned, strict=True
         ):
-            prio = priority(int(s), emerging=bool(emerging))
+            prio = self.policy.priority_of(int(s), emerging=bool(emerging))
             probs_list = [round(float(x), 6) for x in p]
             results.append(
                 ScoreResult(

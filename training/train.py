@@ -38,6 +38,7 @@ from training.runs import end_status, register_last, training_run
 from training.tracking import connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
 from trendml.embed.base import Embedder, embedder_id
+from trendml.policy import load_policy
 from trendml.severity.estimator import SeverityModel
 
 logger = logging.getLogger(__name__)
@@ -371,6 +372,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
             "threat_threshold": getattr(model.fitted_, "threat_threshold", None),
             "label_set": [int(c) for c in model.fitted_.classes],
             "augment": int((data.frame["dataset"] == "augment").sum()),
+            "levels": load_policy(settings.policy_file).levels,
         },
     )
     mlflow.log_text(card, "model_card.md")
