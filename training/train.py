@@ -34,6 +34,7 @@ from training.evaluate import (
     fit_baseline,
     threat_metrics,
 )
+from training.feedback import feedback_metrics
 from training.runs import end_status, register_last, training_run
 from training.tracking import connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
@@ -103,23 +104,59 @@ def train_severity(
     register: bool = True,
     max_rows_per_dataset: int | None = None,
     run_name: str | None = None,
+    with_feedback: bool = False,
 ) -> TrainResult:
     """Train, evaluate, log and register one severity model; see the module docstring.
 
     ``datasets`` restricts the data (an absent shared dataset named here is an error); by default the
     config's datasets are used and absent shared ones are skipped. ``max_rows_per_dataset`` subsamples
-    (stratified, deterministic) for quick runs and tests.
+    (stratified, deterministic) for quick runs and tests. ``with_feedback`` adds QA second reviews and
+    analyst decisions from the item store as training rows (:mod:`training.feedback`).
     """
     t_start = time.perf_counter()
     cfg = validate_config(load_config(config))  # before any run exists
     experiment = experiment or cfg["experiment"]
     with mlflow_store(settings):
         return _train(
-            settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start
+            settings,
+            cfg,
+            datasets,
+            experiment,
+            embedder,
+            register,
+            max_rows_per_dataset,
+            run_name,
+            t_start,
+            with_feedback,
         )
 
 
-def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start):  # noqa: ANN001
+def _with_feedback(settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None):
+    """``data`` plus the store's feedback rows (none of them in any test split), and the snapshot."""
+    from training.feedback import as_training_rows, drop_test_rows, read_feedback
+
+    snap = read_feedback(settings)
+    cross = _cross_dataset_sets(settings, data, cfg, max_rows)
+    test_texts = [t for sets in (data.test_sets(), cross) for df in sets.values() for t in df["text"]]
+    snap = drop_test_rows(snap, test_texts)
+    frame = pd.concat([data.frame, as_training_rows(snap)], ignore_index=True)
+    return TrainingData(
+        frame=frame, datasets=data.datasets, skipped=data.skipped, file_hashes=data.file_hashes
+    ), snap
+
+
+def _train(
+    settings,
+    cfg,
+    datasets,
+    experiment,
+    embedder,
+    register,
+    max_rows_per_dataset,
+    run_name,
+    t_start,
+    with_feedback=False,
+):  # noqa: ANN001
     import mlflow
 
     name = cfg["name"]
@@ -137,13 +174,24 @@ def _train(settings, cfg, datasets, experiment, embedder, register, max_rows_per
     data = with_augmentation(data, templates=bool(aug.get("templates")), swaps=bool(aug.get("swaps")))
     if cfg.get("threat_soft_labels") and "toxic_spans" in data.datasets:
         data = with_soft_threat_labels(data)
+    snap = _with_feedback(settings, data, cfg, max_rows_per_dataset) if with_feedback else None
+    if snap is not None:
+        data, snap = snap
     emb_model = embedder or default_embedder(settings)
 
     with training_run(client, exp_id, run_name, cfg) as run:
+        counts = {f"feedback.{k}": float(v) for k, v in sorted(snap.counts.items())} if snap else {}
+        if snap is not None:  # the feedback snapshot: its hash and counts (training/feedback.py)
+            mlflow.log_params(
+                {"feedback.snapshot_sha256": snap.read_sha256, "feedback.rows_sha256": snap.sha256}
+            )
+            mlflow.log_metrics(counts)
         try:
-            return _run(
+            result = _run(
                 run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings
             )
+            result.metrics.update(counts)
+            return result
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
             mlflow.end_run(status=end_status(exc))
@@ -334,6 +382,7 @@ def _run(run, client, cfg, name, data, emb_model, register, max_rows, t_start, s
             "time.classifier_ms_per_item": 1000 * score_s / max(1, len(all_test)),
         }
     )
+    metrics.update(feedback_metrics(model, data.frame, embed, settings))  # {} without feedback rows
     mlflow.log_metrics(metrics)
     mlflow.log_figure(confusion_figure(preds), "confusion_matrix.png")
 
