@@ -13,19 +13,27 @@ from tests.conftest import call
 from training.feedback import drop_test_rows, label_rows, read_feedback
 from trendml.config import Settings
 
-N_ROWS = 300
+N_ROWS = 200
 DATASETS = ["davidson", "toxigen_seeds"]
 
 
 def quick_config() -> dict:
     """models/severity.yaml without the parts that only cost time here (augmentation, behaviour
-    suite, baseline): both runs use it, so the gate compares like with like."""
+    suite, baseline, the TF-IDF bases and the source gate: an embedding-only model): both runs use
+    it, so the gate compares like with like."""
     import yaml
 
     from training.config import DEFAULT_CONFIG_PATH
 
     cfg = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    return {**cfg, "augment": {"templates": False, "swaps": False}, "behaviour": False, "baseline": False}
+    model = {**cfg["model"], "features": "embedding", "source_aware": False}
+    return {
+        **cfg,
+        "model": model,
+        "augment": {"templates": False, "swaps": False},
+        "behaviour": False,
+        "baseline": False,
+    }
 
 
 def test_label_rule():
@@ -82,7 +90,7 @@ def _flipped_qa(url: str, settings: Settings) -> dict[str, int]:
         max_rows_per_dataset=N_ROWS,
     )
     frame = data.frame[data.frame["dataset"] == "davidson"]
-    train = frame[frame["split"] == "train"].head(160)
+    train = frame[frame["split"] == "train"].head(120)
     test = frame[frame["split"] == "test"].head(6)
     flip = {0: 3, 1: 0, 2: 0, 3: 0}
     engine = make_engine(url)
@@ -185,3 +193,12 @@ def test_feedback_round_trip_is_refused_when_it_loses_held_out(
     with pytest.raises(PromotionRefused) as refused:
         promote(settings, challenger.model_name, challenger.version, by="test")
     assert "macro-F1" in str(refused.value)
+
+
+def test_with_feedback_and_no_feedback_exits_2(home, capsys):
+    code, out, err = call(
+        capsys, "train", "severity", "--with-feedback", "--data", "toxigen_seeds", "--max-rows", "60"
+    )
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]  # after the training stages' log lines
+    assert last.startswith("error: --with-feedback found no labelled feedback")
