@@ -34,7 +34,7 @@ from training.evaluate import (
     fit_baseline,
     threat_metrics,
 )
-from training.feedback import feedback_metrics
+from training.feedback import FeedbackSnapshot, feedback_metrics, read_feedback
 from training.runs import end_status, register_last, training_run
 from training.tracking import connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
@@ -131,11 +131,13 @@ def train_severity(
         )
 
 
-def _with_feedback(settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None):
-    """``data`` plus the store's feedback rows (none of them in any test split), and the snapshot."""
-    from training.feedback import as_training_rows, drop_test_rows, read_feedback
+def _with_feedback(
+    settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None, snap: FeedbackSnapshot
+):
+    """``data`` plus the snapshot's feedback rows (none of them in any test split), and the snapshot
+    without the test rows."""
+    from training.feedback import as_training_rows, drop_test_rows
 
-    snap = read_feedback(settings)
     cross = _cross_dataset_sets(settings, data, cfg, max_rows)
     test_texts = [t for sets in (data.test_sets(), cross) for df in sets.values() for t in df["text"]]
     snap = drop_test_rows(snap, test_texts)
@@ -160,6 +162,8 @@ def _train(
     import mlflow
 
     name = cfg["name"]
+    # read (and check) the feedback first: no labelled feedback is an error before any data loads
+    snap = read_feedback(settings) if with_feedback else None
     client = connect(settings)
     exp_id = ensure_experiment(client, settings, experiment)
     data = load_training_data(
@@ -174,9 +178,8 @@ def _train(
     data = with_augmentation(data, templates=bool(aug.get("templates")), swaps=bool(aug.get("swaps")))
     if cfg.get("threat_soft_labels") and "toxic_spans" in data.datasets:
         data = with_soft_threat_labels(data)
-    snap = _with_feedback(settings, data, cfg, max_rows_per_dataset) if with_feedback else None
     if snap is not None:
-        data, snap = snap
+        data, snap = _with_feedback(settings, data, cfg, max_rows_per_dataset, snap)
     emb_model = embedder or default_embedder(settings)
 
     with training_run(client, exp_id, run_name, cfg) as run:

@@ -13,7 +13,10 @@ from tests.conftest import call
 from training.feedback import drop_test_rows, label_rows, read_feedback
 from trendml.config import Settings
 
-N_ROWS = 200
+# The same subsample as the training tests' and the service harness's tiny models
+# (tests/training/conftest.py TINY_ROWS/TINY_DATA): every text here (training rows, test and
+# cross-dataset sets) is then embedded once per session through the shared ``cached_embedder``.
+N_ROWS = 300
 DATASETS = ["davidson", "toxigen_seeds"]
 
 
@@ -90,7 +93,7 @@ def _flipped_qa(url: str, settings: Settings) -> dict[str, int]:
         max_rows_per_dataset=N_ROWS,
     )
     frame = data.frame[data.frame["dataset"] == "davidson"]
-    train = frame[frame["split"] == "train"].head(120)
+    train = frame[frame["split"] == "train"]
     test = frame[frame["split"] == "test"].head(6)
     flip = {0: 3, 1: 0, 2: 0, 3: 0}
     engine = make_engine(url)
@@ -137,6 +140,7 @@ def test_feedback_round_trip_is_refused_when_it_loses_held_out(
         max_rows_per_dataset=N_ROWS,
         embedder=cached_embedder,
         run_name="champion",
+        config=quick_config(),
     )
     assert champion.champion
     planted = _flipped_qa(store_copy, settings)
