@@ -74,8 +74,8 @@ def test_label_rule():
 
 
 def _flipped_qa(url: str, settings: Settings) -> dict[str, int]:
-    """QA reviews that contradict the data: Davidson *training* rows stored as items and reviewed
-    with a flipped label (0 <-> 2/3, 1 -> 0), plus a few *test* rows (which must be dropped)."""
+    """QA reviews that contradict the data: every Davidson *training* row stored as an item and
+    reviewed with a flipped label (0 <-> 2/3, 1 -> 0), plus a few *test* rows (which must be dropped)."""
     from training.config import load_config, validate_config
     from training.data import load_training_data
     from trendml.items import Item
