@@ -43,6 +43,7 @@ ANY_ROLE = "any"
 RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/v1/score/?$"), "triage"),
     ("POST", re.compile(r"^/v1/items/?$"), "triage"),
+    ("POST", re.compile(r"^/v1alpha1/comments:analyze/?$"), "triage"),
     ("GET", re.compile(r"^/v1/trends(/[^/]+)?/?$"), "analyst"),
     ("POST", re.compile(r"^/v1/trends/[^/]+/feedback/?$"), "analyst"),
     ("GET", re.compile(r"^/v1/trends/[^/]+/feedback/?$"), "analyst"),

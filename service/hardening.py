@@ -70,6 +70,7 @@ STATIC_ROUTES: list[tuple[re.Pattern[str], str | None]] = [
         (r"^/(healthz|livez|readyz|metrics|docs\.json|schema\.json)?$", None),
         (r"^/static_content/[^/]+$", "/static_content/{file}"),
         (r"^/v1/score/?$", "/v1/score"),
+        (r"^/v1alpha1/comments:analyze/?$", "/v1alpha1/comments:analyze"),
         (r"^/ui/?$", "/ui"),
         (r"^/ui/(login|logout|trends|queue|model|qa)/?$", None),
         (r"^/ui/trends/[^/]+/?$", "/ui/trends/{trend_id}"),

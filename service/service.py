@@ -11,6 +11,7 @@ Routes (all but health/readiness need ``Authorization: Bearer <key>``; see :mod:
 - ``POST /v1/reload``, ``GET /v1/model`` (admin / any key) model status and hot swap
 - ``GET /v1/model/history`` (any key) the champion alias history
 - ``POST|GET|DELETE /v1/keys`` (admin) API keys
+- ``POST /v1alpha1/comments:analyze`` (triage) Perspective-compatible scores (:mod:`service.perspective`)
 - ``GET /healthz``, ``/livez``, ``/readyz`` (open), ``/metrics`` (BentoML's Prometheus metrics)
 
 Run: ``trendml serve`` or ``bentoml serve service.service:TriageService``.
@@ -41,6 +42,8 @@ from service.errors import InternalErrorMiddleware, for_caller, install_handlers
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
 from service.keycache import KeyCache  # noqa: E402
 from service.models import ModelManager  # noqa: E402
+from service.perspective import PerspectiveMiddleware  # noqa: E402
+from service.perspective import app as perspective_app  # noqa: E402
 from service.pipeline import decide, detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
 from service.readiness import ReadinessMiddleware  # noqa: E402
@@ -72,6 +75,7 @@ from service.schemas import (  # noqa: E402
 from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connection_error  # noqa: E402
 from trendml import __version__  # noqa: E402
 from trendml.embed import embedder_from_settings  # noqa: E402
+from trendml.policy import load_policy  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +111,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+def _levels_doc() -> str:
+    """The severity levels as the policy names them (models/policy.yaml, ``TRENDML_POLICY``)."""
+    try:
+        levels = load_policy(Settings.from_env().policy_file).levels
+    except Exception as exc:  # noqa: BLE001 - the service itself refuses to start with the reason
+        return f" (policy not loaded: {type(exc).__name__})"
+    return " Severity levels: " + "; ".join(f"{k} {lv.name}: {lv.description}" for k, lv in levels.items())
+
+
 app = FastAPI(
     title="trendml API",
     version=__version__,
     description=(
         "Severity pre-scores and emerging abuse-trend detection. Send `Authorization: Bearer <key>`; "
-        "roles: triage (score, items), analyst (trends, feedback), admin (everything)."
+        "roles: triage (score, items), analyst (trends, feedback), admin (everything)." + _levels_doc()
     ),
     docs_url=None,  # served by service.docs_page from this origin (no CDN, no inline script)
     openapi_url="/openapi.json",
@@ -163,6 +176,7 @@ dashboard = DashboardApp()
 @bentoml.service(name="trendml", workers=1, traffic={"timeout": 600})
 @bentoml.asgi_app(app, path="/v1")
 @bentoml.asgi_app(dashboard, path="/ui", name="dashboard")
+@bentoml.asgi_app(perspective_app, path="/v1alpha1", name="perspective")
 class TriageService:
     """Severity pre-scores, trend assignment, trend API and analyst feedback."""
 
@@ -176,6 +190,7 @@ class TriageService:
         sys.setswitchinterval(max(0.0001, GIL_SWITCH_INTERVAL_MS / 1000.0))
         self.settings = Settings.from_env()
         self.settings.ensure_home()
+        self.policy = load_policy(self.settings.policy_file)  # a bad key stops start-up, naming it
         self.engine = make_engine(self.settings.db_url)
         create_all(self.engine)
         self.Session = make_sessionmaker(self.engine)
@@ -337,7 +352,6 @@ class TriageService:
 
         Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
         """
-        from trendml.priority import priority
         from trendml.store.audit import add_audit
         from trendml.store.items import record_scores
         from trendml.text import content_hash
@@ -358,7 +372,7 @@ class TriageService:
         for it, text, p, s, (trend_id, emerging, trend_status) in zip(
             items, texts, probs, severity, assigned, strict=True
         ):
-            prio = priority(int(s), emerging=bool(emerging))
+            prio = self.policy.priority_of(int(s), emerging=bool(emerging))
             probs_list = [round(float(x), 6) for x in p]
             results.append(
                 ScoreResult(
@@ -738,6 +752,7 @@ class TriageService:
 TriageService.apis["score"].output_spec.media_type = "application/json"
 
 # In this order, after BentoML's own metrics middleware: body caps and headers before authentication.
+TriageService.add_asgi_middleware(PerspectiveMiddleware)  # ?key= and Perspective's error shape on /v1alpha1
 TriageService.add_asgi_middleware(HardeningMiddleware)
 TriageService.add_asgi_middleware(AuthMiddleware)
 TriageService.add_asgi_middleware(

@@ -9,10 +9,17 @@ artifacts and calls ``SeverityModel.load``); the wrapper is for ``mlflow models 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+
+with warnings.catch_warnings():
+    # MLflow's own import of mlflow.pyfunc infers the schema of its ResponsesAgent request type
+    # (mlflow.types.responses) and warns that an ``Any`` field there is not validated: a warning
+    # about MLflow's internals, not about this model, printed on every ``trendml train``.
+    warnings.filterwarnings("ignore", message=r".*Any type hint is inferred as AnyType", category=UserWarning)
+    import mlflow.pyfunc
 
 logger = logging.getLogger(__name__)
 

@@ -35,10 +35,12 @@ from training.evaluate import (
     fit_baseline,
     threat_metrics,
 )
+from training.feedback import FeedbackSnapshot, feedback_metrics, read_feedback
 from training.runs import end_status, register_last, training_run
 from training.tracking import connect, ensure_experiment, mlflow_store
 from trendml.config import Settings
 from trendml.embed.base import Embedder, embedder_id
+from trendml.policy import load_policy
 from trendml.severity.estimator import SeverityModel
 
 logger = logging.getLogger(__name__)
@@ -119,13 +121,15 @@ def train_severity(
     max_rows_per_dataset: int | None = None,
     run_name: str | None = None,
     by: str | None = None,
+    with_feedback: bool = False,
 ) -> TrainResult:
     """Train, evaluate, log and register one severity model; see the module docstring.
 
     ``datasets`` restricts the data (an absent shared dataset named here is an error); by default the
     config's datasets are used and absent shared ones are skipped. ``max_rows_per_dataset`` subsamples
     (stratified, deterministic) for quick runs and tests. ``by`` names who registers it in the alias
-    history (default ``user@host``, as CLI promotions record it).
+    history (default ``user@host``, as CLI promotions record it). ``with_feedback`` adds QA second
+    reviews and analyst decisions from the item store as training rows (:mod:`training.feedback`).
     """
     t_start = time.perf_counter()
     cfg = validate_config(load_config(config))  # before any run exists
@@ -142,15 +146,44 @@ def train_severity(
             run_name,
             t_start,
             by,
+            with_feedback,
         )
 
 
+def _with_feedback(
+    settings: Settings, data: TrainingData, cfg: dict[str, Any], max_rows: int | None, snap: FeedbackSnapshot
+):
+    """``data`` plus the snapshot's feedback rows (none of them in any test split), and the snapshot
+    without the test rows."""
+    from training.feedback import as_training_rows, drop_test_rows
+
+    cross = _cross_dataset_sets(settings, data, cfg, max_rows)
+    test_texts = [t for sets in (data.test_sets(), cross) for df in sets.values() for t in df["text"]]
+    snap = drop_test_rows(snap, test_texts)
+    frame = pd.concat([data.frame, as_training_rows(snap)], ignore_index=True)
+    return TrainingData(
+        frame=frame, datasets=data.datasets, skipped=data.skipped, file_hashes=data.file_hashes
+    ), snap
+
+
 def _train(
-    settings, cfg, datasets, experiment, embedder, register, max_rows_per_dataset, run_name, t_start, by=None
-):  # noqa: ANN001, E501
+    settings,
+    cfg,
+    datasets,
+    experiment,
+    embedder,
+    register,
+    max_rows_per_dataset,
+    run_name,
+    t_start,
+    by=None,
+    with_feedback=False,
+):  # noqa: ANN001
     import mlflow
 
     name = cfg["name"]
+    # read (and check) the feedback first: no labelled feedback is an error before any data loads
+    snap = read_feedback(settings) if with_feedback else None
     client = connect(settings)
     exp_id = ensure_experiment(client, settings, experiment)
     data = load_training_data(
@@ -170,13 +203,23 @@ def _train(
     )
     if cfg.get("threat_soft_labels") and "toxic_spans" in data.datasets:
         data = with_soft_threat_labels(data)
+    if snap is not None:
+        data, snap = _with_feedback(settings, data, cfg, max_rows_per_dataset, snap)
     emb_model = embedder or default_embedder(settings)
 
     with training_run(client, exp_id, run_name, cfg) as run:
+        counts = {f"feedback.{k}": float(v) for k, v in sorted(snap.counts.items())} if snap else {}
+        if snap is not None:  # the feedback snapshot: its hash and counts (training/feedback.py)
+            mlflow.log_params(
+                {"feedback.snapshot_sha256": snap.read_sha256, "feedback.rows_sha256": snap.sha256}
+            )
+            mlflow.log_metrics(counts)
         try:
-            return _run(
+            result = _run(
                 run, client, cfg, name, data, emb_model, register, max_rows_per_dataset, t_start, settings, by
             )
+            result.metrics.update(counts)
+            return result
         except BaseException as exc:
             logger.error("severity training run %s failed: %s: %s", run.info.run_id, type(exc).__name__, exc)
             mlflow.end_run(status=end_status(exc))
@@ -370,6 +413,7 @@ def _run(
             "time.classifier_ms_per_item": 1000 * score_s / max(1, len(all_test)),
         }
     )
+    metrics.update(feedback_metrics(model, data.frame, embed, settings))  # {} without feedback rows
     mlflow.log_metrics(metrics)
     mlflow.log_figure(confusion_figure(preds), "confusion_matrix.png")
 
@@ -413,6 +457,7 @@ def _run(
             "threat_threshold": getattr(model.fitted_, "threat_threshold", None),
             "label_set": [int(c) for c in model.fitted_.classes],
             "augment": int((data.frame["dataset"] == "augment").sum()),
+            "levels": load_policy(settings.policy_file).levels,
         },
     )
     mlflow.log_text(card, "model_card.md")

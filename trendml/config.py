@@ -52,6 +52,7 @@ class Settings:
     min_created_at: datetime = DEFAULT_MIN_CREATED_AT
     max_created_ahead_s: float = DEFAULT_MAX_CREATED_AHEAD_S
     shared_data_dir: Path | None = None
+    policy_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -70,6 +71,7 @@ class Settings:
             min_created_at=_env_datetime(env.get("TRENDML_MIN_CREATED_AT"), DEFAULT_MIN_CREATED_AT),
             max_created_ahead_s=float(env.get("TRENDML_MAX_CREATED_AHEAD_S") or DEFAULT_MAX_CREATED_AHEAD_S),
             shared_data_dir=Path(env["TRENDML_SHARED_DATA"]) if env.get("TRENDML_SHARED_DATA") else None,
+            policy_path=Path(env["TRENDML_POLICY"]).expanduser() if env.get("TRENDML_POLICY") else None,
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -99,6 +101,11 @@ class Settings:
         if self.shared_data_dir is not None:
             return self.shared_data_dir
         return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+    @property
+    def policy_file(self) -> Path:
+        """The policy taxonomy (``trendml.policy``): ``TRENDML_POLICY``, else ``models/policy.yaml``."""
+        return self.policy_path or Path(__file__).resolve().parents[1] / "models" / "policy.yaml"
 
     @property
     def models_dir(self) -> Path:

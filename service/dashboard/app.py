@@ -20,9 +20,9 @@ from starlette.templating import Jinja2Templates
 
 from service.dashboard import charts, data
 from trendml.config import Settings
-from trendml.datasets.scale import SEVERITY_LABELS
 from trendml.errors import InputError
 from trendml.items import parse_timestamp, show
+from trendml.policy import load_policy
 from trendml.store.base import create_all, make_engine
 from trendml.store.feedback import ACTIONS, add_feedback
 from trendml.store.keys import KeyInfo, lookup_key, role_allows
@@ -106,8 +106,9 @@ def create_app(
     engine = engine or make_engine(settings.db_url)
     create_all(engine)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    policy = load_policy(settings.policy_file)  # level names and the priority rule (models/policy.yaml)
     templates.env.globals.update(
-        charts=charts, severity_labels=SEVERITY_LABELS, root=root_path, actions=ACTIONS, quote=quote
+        charts=charts, severity_labels=policy.level_names, root=root_path, actions=ACTIONS, quote=quote
     )
 
     def caller(request: Request) -> KeyInfo | None:
@@ -300,7 +301,7 @@ def create_app(
             page = _parse_int(request.query_params.get("page"), "page", default=0, lo=0, hi=MAX_PAGE)
         except InputError as exc:
             return render(request, "error.html", who, 400, message=exc.message)
-        result = data.triage_queue(engine, limit=100, offset=page * 100)
+        result = data.triage_queue(engine, limit=100, offset=page * 100, policy=policy)
         return render(request, "queue.html", who, queue=result, page=page)
 
     async def model(request: Request) -> Response:

@@ -169,8 +169,11 @@ def _item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
     return trend_of, emerging_ids
 
 
-def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-    """Scored items in triage order: priority (``trendml.priority``), then newest first."""
+def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0, policy: Any = None) -> dict[str, Any]:
+    """Scored items in triage order: priority (``policy``'s rule, default ``trendml.priority``), then
+    newest first."""
+    rank = policy.priority_of if policy is not None else priority
+    labels = policy.priority.labels if policy is not None else PRIORITY_LABELS
     with Session(engine) as s:
         scored = s.execute(
             select(StoredItem.id, StoredItem.severity, StoredItem.created_at, StoredItem.received_at).where(
@@ -181,7 +184,7 @@ def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0) -> dict[s
         ranked = sorted(
             (
                 (
-                    priority(int(sev), emerging=item_id in emerging_ids),
+                    rank(int(sev), emerging=item_id in emerging_ids),
                     -(created or received).timestamp(),
                     item_id,
                 )
@@ -197,7 +200,7 @@ def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0) -> dict[s
             {
                 "id": item_id,
                 "priority": prio,
-                "priority_label": PRIORITY_LABELS[prio],
+                "priority_label": labels[prio],
                 "severity": row.severity,
                 "severity_probs": row.severity_probs,
                 "text": row.text or row.caption or "",

@@ -124,6 +124,15 @@ def compare(
         cols = list(metric)
     else:
         cols = [c for c in HEADLINE if c in df.columns]
+        # every test set any run reports, and the feedback rows (training rows, not a test set)
+        cols += sorted(
+            c for c in df.columns if c.startswith("test.") and c.endswith(".macro_f1") and c not in cols
+        )
+        cols += [
+            c
+            for c in ("feedback.n_rows", "feedback.agreement", "feedback.champion_agreement")
+            if c in df.columns
+        ]
     if not sys.stdout.isatty():
         _print_runs_plain(df, cols)
         return

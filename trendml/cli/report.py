@@ -38,6 +38,7 @@ def report(
     top: int = typer.Option(10, min=1, max=100, help="How many top trends to list."),
 ) -> None:
     """Production report: items, severity mix, trends surfaced/decided, analyst actions, QA agreement."""
+    from trendml.policy import load_policy
     from trendml.reports import (
         build_report,
         load_report_data,
@@ -51,10 +52,11 @@ def report(
 
     per = report_period(period.strip().lower(), day)
     f = _format(fmt)
+    names = load_policy(settings().policy_file).level_names
     engine = open_store(settings().db_url)
     try:
         with make_sessionmaker(engine)() as session:
-            rep = build_report(load_report_data(session, per), per, top_n=top)
+            rep = build_report(load_report_data(session, per), per, top_n=top, level_names=names)
     finally:
         engine.dispose()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -97,11 +99,13 @@ def brief(
     examples: int = typer.Option(5, min=1, max=50, help="How many example items."),
 ) -> None:
     """Trend brief for moderator training: what it is, keywords, how it grew, examples, decisions."""
+    from trendml.policy import load_policy
     from trendml.reports import build_brief, open_store, render_brief_html, render_brief_markdown
 
+    names = load_policy(settings().policy_file).level_names
     engine = open_store(settings().db_url)
     try:
-        b = build_brief(engine, trend_id, show_text=show_text, n_examples=examples)
+        b = build_brief(engine, trend_id, show_text=show_text, n_examples=examples, level_names=names)
     finally:
         engine.dispose()
     if output is None:

@@ -33,6 +33,12 @@ def severity(
         False, "--no-register", help="Log the run but do not register the model."
     ),
     run_name: str | None = typer.Option(None, "--run-name", help="MLflow run name."),
+    with_feedback: bool = typer.Option(
+        False,
+        "--with-feedback",
+        help="Add QA second reviews and analyst decisions from the item store as training rows "
+        "(label rule: docs/severity.md; rows in any test split are dropped).",
+    ),
 ) -> None:
     """Train the severity model, evaluate it, log everything to MLflow and register it."""
     from training.train import train_severity
@@ -57,6 +63,7 @@ def severity(
             register=not no_register,
             max_rows_per_dataset=max_rows,
             run_name=run_name,
+            with_feedback=with_feedback,
         )
     except Interrupted as exc:
         what = (
@@ -70,6 +77,14 @@ def severity(
     lines = [f"run {result.run_id} on {', '.join(result.datasets)} in {result.duration_s:.0f}s"]
     if result.skipped:
         lines.append(f"skipped (not present): {', '.join(result.skipped)}")
+    if with_feedback:
+        fb = {k.removeprefix("feedback."): int(v) for k, v in m.items() if k.startswith("feedback.n_")}
+        lines.append(
+            f"feedback: {fb.get('n_rows', 0)} rows ({fb.get('n_qa', 0)} QA, "
+            f"{fb.get('n_decisions', 0)} decisions), "
+            f"{fb.get('n_dropped_test', 0)} dropped as test rows, "
+            f"{fb.get('n_dismissed_unlabelled', 0)} dismissed-trend members unlabelled"
+        )
     for key in sorted(
         k for k in m if k.startswith("test.") and k.endswith((".macro_f1", ".hate_f1", ".ece"))
     ):

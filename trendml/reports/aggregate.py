@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -194,14 +194,18 @@ def scores_by_model(scores: Iterable[ScoreRecord]) -> list[dict[str, Any]]:
     return out
 
 
-def build_report(data: ReportData, period: Period, *, top_n: int = 10) -> dict[str, Any]:
-    """Every number of a report, JSON-ready (the renderers only format this dict)."""
+def build_report(
+    data: ReportData, period: Period, *, top_n: int = 10, level_names: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """Every number of a report, JSON-ready (the renderers only format this dict). ``level_names``:
+    the severity levels' names from the policy (``trendml.policy``); default :data:`SEVERITY_NAMES`."""
     items = _in(period, data.items, "at")
     mix = severity_mix(items)
     surfaced = trends_surfaced(data.observations, period)
     dec = decisions(data.feedback, period)
     qa = agreement_from_pairs(data.qa_pairs)
     return {
+        "severity_names": {str(k): v for k, v in (level_names or SEVERITY_NAMES).items()},
         "period": {
             "kind": period.kind,
             "label": period.label,

@@ -22,7 +22,12 @@ logger = logging.getLogger(__name__)
 
 
 def build_brief(
-    engine: Engine, trend_id: str, *, show_text: bool = False, n_examples: int = 5
+    engine: Engine,
+    trend_id: str,
+    *,
+    show_text: bool = False,
+    n_examples: int = 5,
+    level_names: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
     """Everything a brief shows, JSON-ready. Raises :class:`InputError` for an unknown trend id.
 
@@ -40,6 +45,9 @@ def build_brief(
             "or `trendml report`",
             field="trend_id",
         )
+    from trendml.reports.aggregate import SEVERITY_NAMES
+
+    names = dict(level_names or SEVERITY_NAMES)
     rep_ids = representative_ids(tl, n_examples)
     windows = tl.pop("windows")
     with Session(engine) as s:
@@ -54,6 +62,7 @@ def build_brief(
                 "id": i,
                 "stored": row is not None,
                 "severity": None if row is None else row.severity,
+                "severity_name": None if row is None or row.severity is None else names.get(row.severity),
                 "text": None if text is None else (text if show_text else redact(text)),
             }
         )
@@ -149,7 +158,11 @@ def render_brief_markdown(brief: Mapping[str, Any]) -> str:
         _md_table(
             ["item", "severity", "text"],
             [
-                [e["id"], e["severity"], e["text"] if e["stored"] else RawMarkdown("(not in the item store)")]
+                [
+                    e["id"],
+                    e["severity"] if not e.get("severity_name") else f"{e['severity']} {e['severity_name']}",
+                    e["text"] if e["stored"] else RawMarkdown("(not in the item store)"),
+                ]
                 for e in brief["examples"]
             ],
         )
@@ -189,7 +202,8 @@ code{background:#f1f3f5;padding:0 .3rem;border-radius:3px}.warn{color:#c92a2a;fo
 {% if redacted %}<p class="muted">Texts truncated to 80 characters and masked; run with --show-text for full
 texts.</p>{% else %}<p class="warn">Full texts shown: they contain harmful content.</p>{% endif %}
 <table><tr><th>item</th><th>severity</th><th>text</th></tr>
-{% for e in examples %}<tr><td>{{ e.id }}</td><td>{{ fmt(e.severity) }}</td>
+{% for e in examples %}<tr><td>{{ e.id }}</td>
+<td>{{ fmt(e.severity) }}{% if e.severity_name %} {{ e.severity_name }}{% endif %}</td>
 <td>{{ e.text if e.stored else "(not in the item store)" }}</td></tr>{% endfor %}</table>
 <h2>Analyst decisions</h2>
 {% if decisions %}<table><tr><th>when</th><th>analyst</th><th>action</th><th>note</th></tr>

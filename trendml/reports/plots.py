@@ -34,10 +34,11 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def severity_mix_plot(mix: Mapping[str, int]) -> bytes:
-    """Bar chart of items per severity (and unscored)."""
-    names = ["0 none", "1 offensive", "2 hateful", "3 threat", "unscored"]
+def severity_mix_plot(mix: Mapping[str, int], level_names: Mapping[str, str] | None = None) -> bytes:
+    """Bar chart of items per severity (and unscored); ``level_names`` from the policy."""
+    level_names = level_names or {"0": "none", "1": "offensive", "2": "hateful", "3": "threat"}
     keys = ["0", "1", "2", "3", "unscored"]
+    names = [f"{k} {level_names.get(k, '')}".strip() for k in keys[:4]] + ["unscored"]
     fig, ax = _figure()
     values = [int(mix.get(k, 0)) for k in keys]
     bars = ax.bar(names, values, color=[*SEVERITY_COLOURS, "#dee2e6"])

@@ -74,7 +74,7 @@ def report_plots(report: Mapping[str, Any]) -> dict[str, bytes]:
     """The report's plots as PNG bytes: ``severity_mix``, ``items_per_day``, ``trend_sizes``."""
     top = [t["trend_id"] for t in report["trends"]["top"][:N_PLOTTED_TRENDS]]
     return {
-        "severity_mix": severity_mix_plot(report["items"]["severity_mix"]),
+        "severity_mix": severity_mix_plot(report["items"]["severity_mix"], report.get("severity_names")),
         "items_per_day": items_per_day_plot(report["items"]["per_day"]),
         "trend_sizes": trend_sizes_plot(report["trends"]["sizes"], top),
     }
@@ -114,7 +114,8 @@ def _severity_rows(report: Mapping[str, Any]) -> list[list[Any]]:
 
     mix = report["items"]["severity_mix"]
     total = max(1, report["items"]["received"])
-    rows = [[f"{k} {SEVERITY_NAMES[int(k)]}", mix[k], f"{mix[k] / total:.1%}"] for k in ("0", "1", "2", "3")]
+    names = report.get("severity_names") or {str(k): v for k, v in SEVERITY_NAMES.items()}
+    rows = [[f"{k} {names[k]}", mix[k], f"{mix[k] / total:.1%}"] for k in ("0", "1", "2", "3")]
     rows.append(["unscored", mix["unscored"], f"{mix['unscored'] / total:.1%}"])
     return rows
 
