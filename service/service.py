@@ -37,6 +37,7 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
 from pydantic import BeforeValidator  # noqa: E402
 
 from service.auth import AuthMiddleware  # noqa: E402
+from service.detect_lease import DEFAULT_TTL_S, LeaseHeld, detection_lease, make_holder  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
@@ -198,6 +199,8 @@ class TriageService:
         self.embedder = embedder_from_settings(self.settings)
         self._embed_lock = threading.Lock()
         self._detect_lock = threading.Lock()
+        self._lease_holder = make_holder()
+        self._lease_ttl_s = _env_float("TRENDML_DETECT_LEASE_TTL_S", DEFAULT_TTL_S)
         self.embed_texts(["warm up"])
         self.models = ModelManager(
             self.settings,
@@ -474,15 +477,27 @@ class TriageService:
                 },
             )
         try:
-            out = detect_stored(
-                self.Session,
-                self.embed_texts,
-                self.trends,
-                self.models.active,
-                since=since,
-                reset=reset,
-                include_open_window=include_open_window,
-            )
+            try:
+                with detection_lease(self.Session, self._lease_holder, ttl_s=self._lease_ttl_s):
+                    out = detect_stored(
+                        self.Session,
+                        self.embed_texts,
+                        self.trends,
+                        self.models.active,
+                        since=since,
+                        reset=reset,
+                        include_open_window=include_open_window,
+                    )
+            except LeaseHeld as held:
+                raise HTTPException(
+                    409,
+                    detail={
+                        "error": "detection running",
+                        "field": None,
+                        "detail": f"a detection run is in progress in another replica ({held.holder}); "
+                        f"retry when it ends (its lease lapses within {held.seconds_left:.0f}s)",
+                    },
+                ) from None
             result = DetectResponse(**out)
             self.admin_audit(
                 "detect",

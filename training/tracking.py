@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from trendml.config import Settings
-from trendml.errors import ModelNotFoundError
+from trendml.errors import ModelNotFoundError, StateError
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,27 @@ def _sqlite_path(uri: str) -> Path | None:
     if uri.startswith("sqlite:///"):
         return Path(uri.removeprefix("sqlite:///"))
     return None
+
+
+def check_server(uri: str, *, timeout: float = 5.0) -> None:
+    """Fail fast, in one line, when an ``http(s)://`` tracking or registry server does not answer TCP:
+    MLflow's own client retries a refused connection for minutes before it gives up."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise StateError(
+        f"the MLflow server at {parts.scheme}://{parts.hostname}:{port} does not answer ({reason}); "
+        "expected a running `mlflow server`; start it or fix MLFLOW_TRACKING_URI"
+    )
 
 
 def store_exists(settings: Settings) -> bool:
@@ -124,6 +145,9 @@ def connect(settings: Settings, *, create: bool = True):  # noqa: ANN201 - Mlflo
             f"there is no model registry at {uri}; expected one made by training; "
             "run `trendml train severity` first"
         )
+    check_server(uri)
+    if settings.registry_uri:
+        check_server(settings.registry_uri)
     if create:
         settings.ensure_home()
     rebase_store(settings)
@@ -137,6 +161,7 @@ def mlflow_store(settings: Settings) -> Iterator[None]:
     variables MLflow sets as a side effect (so nothing leaks into later ``Settings.from_env()``)."""
     import mlflow
 
+    check_server(settings.mlflow_tracking_uri)
     saved_env = {k: os.environ.get(k) for k in _URI_ENV}
     old_tracking = mlflow.get_tracking_uri() if saved_env["MLFLOW_TRACKING_URI"] else None
     old_registry = saved_env["MLFLOW_REGISTRY_URI"]
@@ -159,5 +184,9 @@ def ensure_experiment(client, settings: Settings, name: str) -> str:  # noqa: AN
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
+    if settings.mlflow_tracking_uri.startswith(("http://", "https://")):
+        # a tracking server keeps the artifacts (its --artifacts-destination, proxied over HTTP), so
+        # replicas and training jobs on other machines read the same files
+        return client.create_experiment(name)
     location = (settings.mlflow_artifact_root / name).resolve().as_uri()
     return client.create_experiment(name, artifact_location=location)

@@ -368,6 +368,7 @@ def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
             json={"items": [it.model_dump(mode="json", exclude_none=True) for it in later]},
         )
         assert r.status_code == 200, r.text
+        _detection_runs_in_one_replica_at_a_time(store_url, one, two, n_new=len(later))
         r = one.request("POST", "/v1/detect", "admin", json={"reset": True})
         assert r.status_code == 200, r.text
         a = one.request("GET", "/v1/trends?limit=500", "analyst").json()
@@ -384,3 +385,40 @@ def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
         for srv in (two, one):
             if srv is not None:
                 srv.stop()
+
+
+def _detection_runs_in_one_replica_at_a_time(store_url, one, two, *, n_new: int) -> None:  # noqa: ANN001
+    """The store's ``detect`` lease (issue 13): held by another process -> 409 naming it; both replicas
+    asked to detect at the same moment -> the ``n_new`` new items are processed exactly once."""
+    from trendml.store.base import make_engine, make_sessionmaker
+    from trendml.store.leases import acquire_lease, release_lease
+
+    engine = make_engine(store_url)
+    Session = make_sessionmaker(engine)  # noqa: N806
+    try:
+        with Session() as s:
+            assert acquire_lease(s, "detect", "test-replica", ttl_s=300)
+        for srv in (one, two):
+            r = srv.request("POST", "/v1/detect", "admin", json={})
+            assert r.status_code == 409, r.text
+            body = r.json()
+            assert body["error"] == "detection running" and "test-replica" in body["detail"]
+    finally:
+        with Session() as s:
+            release_lease(s, "detect", "test-replica")
+        engine.dispose()
+    go = threading.Barrier(2)
+    answers: list = []
+
+    def fire(srv) -> None:  # noqa: ANN001
+        go.wait(timeout=60)
+        r = srv.request("POST", "/v1/detect", "admin", json={}, timeout=300)
+        answers.append((r.status_code, r.json()))
+
+    threads = [threading.Thread(target=fire, args=(srv,)) for srv in (one, two)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=320)
+    assert len(answers) == 2 and {code for code, _ in answers} <= {200, 409}, answers
+    assert sum(body["n_items"] for code, body in answers if code == 200) == n_new, answers

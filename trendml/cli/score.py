@@ -8,19 +8,26 @@ from pathlib import Path
 
 import typer
 
+from trendml.cli._batch import (
+    ENGINE_HELP,
+    ITEMS_HELP,
+    RAY_ACTORS_HELP,
+    RAY_ADDRESS_HELP,
+    atomic_output,
+    check_engine,
+    load_item_sources,
+)
 from trendml.cli._common import (
     check_output_path,
     console,
-    load_items,
     make_embedder,
     settings,
     show_progress,
 )
-from trendml.errors import InputError
 
 
 def score(
-    items: Path = typer.Argument(..., help="Items file: JSONL (one JSON object per line) or CSV."),
+    items: Path = typer.Argument(..., help=ITEMS_HELP),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the scores (JSONL)."),
     model: str | None = typer.Option(
         None,
@@ -30,37 +37,49 @@ def score(
     ),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip bad records instead of stopping."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Where skipped records go (JSONL)."),
+    engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    ray_actors: int | None = typer.Option(None, "--ray-actors", min=1, help=RAY_ACTORS_HELP),
 ) -> None:
     """Pre-score items for severity: 0 none, 1 offensive, 2 hateful, 3 threat/violent."""
     from training.registry import load_severity_model
     from trendml.severity import score_items
 
     cfg = settings()
-    if not items.exists():
-        raise InputError(f"items file {items} does not exist; expected a JSONL or CSV file of items")
+    check_engine(engine, ray_address)
     check_output_path(output)
     if rejects is not None:
         check_output_path(rejects, "--rejects")
-    result = load_items(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg)
-    if not result.items:
-        raise InputError(f"{items} holds no items; expected at least one item (JSONL or CSV)")
+    result = load_item_sources(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg)
     sev_model, name, version = load_severity_model(model, cfg)
-    embedder = make_embedder(cfg)
-    sev_model.check_embedder(embedder)
     t0 = time.perf_counter()
-    vectors = _embed(result.items, embedder)
-    scores = score_items(
-        sev_model, result.items, embedder, model_name=name, model_version=version, embeddings=vectors
-    )
+    if engine == "ray":
+        from batch import ray_engine
+
+        ray_ctx = ray_engine.connect(ray_address)
+        try:
+            with atomic_output(output) as fh:
+                for line in ray_engine.score_lines(
+                    result.items, sev_model, cfg, name=name, version=version, actors=ray_actors
+                ):
+                    fh.write(line + "\n")
+        finally:
+            ray_ctx.shutdown()
+        n = len(result.items)
+    else:
+        embedder = make_embedder(cfg)
+        sev_model.check_embedder(embedder)
+        vectors = _embed(result.items, embedder)
+        scores = score_items(
+            sev_model, result.items, embedder, model_name=name, model_version=version, embeddings=vectors
+        )
+        with atomic_output(output) as fh:
+            for s in scores:
+                fh.write(json.dumps(s) + "\n")
+        n = len(scores)
     elapsed = time.perf_counter() - t0
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    with tmp.open("w") as fh:
-        for s in scores:
-            fh.write(json.dumps(s) + "\n")
-    tmp.replace(output)
     console.print(
-        f"scored {len(scores)} items with {name} v{version} in {elapsed:.1f}s -> {output}", highlight=False
+        f"scored {n} items with {name} v{version} in {elapsed:.1f}s ({engine}) -> {output}", highlight=False
     )
 
 

@@ -1,0 +1,105 @@
+"""``trendml score/embed --engine ray`` on a real local Ray cluster (``ray.init(num_cpus=2)``, one per
+module): the same contract as the local path, input from a directory of JSONL + Parquet files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import call
+
+ray = pytest.importorskip("ray")
+
+N_ITEMS = 120
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def items_dir(tmp_path, small_stream):
+    """A directory with a JSONL part and a Parquet part (read in sorted name order)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {"id": it.id, "text": it.text, "caption": it.caption, "created_at": it.created_at.isoformat()}
+        for it in small_stream.items[:N_ITEMS]
+    ]
+    d = tmp_path / "items"
+    d.mkdir()
+    (d / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:60]))
+    pq.write_table(pa.Table.from_pylist(rows[60:]), d / "part-1.parquet")
+    return d, [r["id"] for r in rows]
+
+
+@pytest.fixture
+def ray_env(first_run, registry_home, monkeypatch):
+    monkeypatch.setenv("TRENDML_HOME", str(registry_home))
+    # no embedding cache: each path embeds for itself, so the comparison is between two computations
+    monkeypatch.setenv("TRENDML_EMBEDDING_CACHE", "0")
+    return registry_home
+
+
+def _scores(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_ray_scores_match_local(ray_env, ray_cluster, items_dir, tmp_path, capsys):
+    d, ids = items_dir
+    local, dist = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    code, _, err = call(capsys, "score", str(d), "-o", str(local))
+    assert code == 0, err
+    code, _, err = call(capsys, "score", str(d), "-o", str(dist), "--engine", "ray", "--ray-actors", "2")
+    assert code == 0, err
+    a, b = _scores(local), _scores(dist)
+    assert [s["id"] for s in a] == ids == [s["id"] for s in b]
+    assert [s["severity"] for s in a] == [s["severity"] for s in b]
+    assert [s["model"] for s in a] == [s["model"] for s in b]
+    pa_, pb = np.array([s["severity_probs"] for s in a]), np.array([s["severity_probs"] for s in b])
+    assert pa_.shape == (N_ITEMS, 4)
+    assert np.max(np.abs(pa_ - pb)) <= 1e-6
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_ray_embed_matches_local(ray_env, ray_cluster, items_dir, tmp_path, capsys):
+    d, ids = items_dir
+    code, _, err = call(capsys, "embed", f"{d}/part-*", "-o", str(tmp_path / "local.npy"))
+    assert code == 0, err
+    code, _, err = call(capsys, "embed", f"{d}/part-*", "-o", str(tmp_path / "ray.npy"), "--engine", "ray")
+    assert code == 0, err
+    a, b = np.load(tmp_path / "local.npy"), np.load(tmp_path / "ray.npy")
+    assert a.shape == b.shape == (N_ITEMS, 384) and b.dtype == np.float32
+    assert np.max(np.abs(a - b)) <= 1e-5
+    assert json.loads((tmp_path / "ray.ids.json").read_text()) == ids
+
+
+def test_unreachable_ray_address_is_one_line(ray_env, items_dir, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "s.jsonl"
+    code, _, err = call(
+        capsys,
+        "score",
+        str(items_dir[0]),
+        "-o",
+        str(out),
+        "--engine",
+        "ray",
+        "--ray-address",
+        f"127.0.0.1:{port}",
+    )
+    assert code == 2 and "--ray-address" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    code, _, err = call(capsys, "score", str(items_dir[0]), "-o", str(out), "--engine", "spark")
+    assert code == 2 and "--engine" in err and not out.exists()
