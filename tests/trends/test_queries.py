@@ -7,7 +7,8 @@ from conftest import DAY, T0, main_trend
 from sqlalchemy import inspect
 
 from trendml.errors import InputError
-from trendml.store.base import create_all, make_engine
+from trendml.schema import create_all
+from trendml.store.base import make_engine
 from trendml.trends import TrendDetector, TrendState
 from trendml.trends.queries import count_trends, list_trends, list_windows, trend_timeline
 

@@ -46,7 +46,8 @@ def open_store(db_url: str) -> Engine:
     reporting on an empty new database. A database written by ``trendml detect`` alone (trend
     tables only) is accepted: briefs work on it, examples then show "not in the item store".
     """
-    from trendml.store.base import create_all, make_engine
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine
 
     if db_url.startswith("sqlite:///"):
         path = Path(db_url.removeprefix("sqlite:///"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import (
+from cli._common import (
     check_output_path,
     console,
     load_items,
@@ -32,7 +32,7 @@ def score(
     rejects: Path | None = typer.Option(None, "--rejects", help="Where skipped records go (JSONL)."),
 ) -> None:
     """Pre-score items for severity: 0 none, 1 offensive, 2 hateful, 3 threat/violent."""
-    from training.registry import load_severity_model
+    from trendml.registry import load_severity_model
     from trendml.severity import score_items
 
     cfg = settings()

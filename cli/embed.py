@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import (
+from cli._common import (
     check_output_path,
     console,
     load_items,
