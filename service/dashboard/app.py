@@ -23,7 +23,8 @@ from trendml.config import Settings
 from trendml.datasets.scale import SEVERITY_LABELS
 from trendml.errors import InputError
 from trendml.items import parse_timestamp, show
-from trendml.store.base import create_all, make_engine
+from trendml.schema import create_all
+from trendml.store.base import make_engine
 from trendml.store.feedback import ACTIONS, add_feedback
 from trendml.store.keys import KeyInfo, lookup_key, role_allows
 from trendml.store.sessions import SESSION_TTL_S, end_session, lookup_session, start_session
@@ -258,7 +259,14 @@ def create_app(
         filters = {k: q.get(k, "") for k in ("status", "region", "severity", "since", "until")}
         next_q = urlencode({**{k: v for k, v in filters.items() if v}, "page": page + 1})
         return render(
-            request, "trends.html", who, overview=overview, filters=filters, page=page, next_q=next_q
+            request,
+            "trends.html",
+            who,
+            overview=overview,
+            filters=filters,
+            page=page,
+            next_q=next_q,
+            statuses=data.STATUSES,
         )
 
     async def trend(request: Request) -> Response:

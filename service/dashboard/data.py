@@ -20,10 +20,11 @@ from trendml.store.feedback import latest_actions, list_feedback
 from trendml.store.items import StoredItem, get_items
 from trendml.trends.queries import list_trends, representative_ids, trend_timeline
 from trendml.trends.state import TrendObservation, TrendRow, consistent_read
+from trendml.trends.status import STATUS_VALUES
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("new", "growing", "stable", "fading")
+STATUSES = STATUS_VALUES
 
 
 def _sizes_by_trend(s: Session, trend_ids: list[str]) -> dict[str, list[tuple[int, int, bool]]]:

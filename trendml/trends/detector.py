@@ -33,12 +33,13 @@ from trendml.trends.scoring import (
     severity_mix,
 )
 from trendml.trends.state import TrendRecord, TrendState, WindowRecord
+from trendml.trends.status import STATUS_VALUES, TrendStatus
 from trendml.trends.tracking import match_clusters
 from trendml.trends.windows import WindowSlice, format_window, parse_window, split_windows
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("new", "growing", "stable", "fading")
+STATUSES = STATUS_VALUES
 NOT_ENOUGH = "not enough items"
 
 
@@ -520,7 +521,11 @@ class TrendDetector:
                 hist_sizes = [old.sizes.get(s, (0, 0))[0] for s in processed if s >= old.first_seq]
                 gz = growth_z(size, hist_sizes)
                 status = (
-                    "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
+                    TrendStatus.GROWING
+                    if gz >= self.growing_z
+                    else TrendStatus.FADING
+                    if gz <= -self.growing_z
+                    else TrendStatus.STABLE
                 )
             else:
                 tid = carried.get(ci)
@@ -541,7 +546,7 @@ class TrendDetector:
                     parent_id=parent,
                 )
                 gz = 0.0
-                status = "new"
+                status = TrendStatus.NEW
                 if parent is not None:
                     events.append(("split", parent, tid))
             rec.last_seq = seq
@@ -564,7 +569,7 @@ class TrendDetector:
             order = np.argsort(-(xw[m] @ cents[ci]), kind="stable")[: self.n_representatives]
             trend = {
                 "trend_id": tid,
-                "status": status,
+                "status": status.value,
                 "emerging": emerging,
                 "size": int(size),
                 "emergence_score": _r(bz, 3),

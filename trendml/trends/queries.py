@@ -27,6 +27,7 @@ from trendml.trends.state import (
     TrendWindow,
     consistent_read,
 )
+from trendml.trends.status import STATUS_VALUES, parse_status
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +87,9 @@ def list_trends(
     from that region significantly more than the window's items do, one-sided p < ``alpha``),
     ``since`` (seen in a window starting at or after it). Returns ``{"total", "items"}``.
     """
-    if status is not None and status not in ("new", "growing", "stable", "fading"):
+    if status is not None and parse_status(status) is None:
         raise InputError(
-            f'status is "{status}"; expected one of new, growing, stable, fading', field="status"
+            f'status is "{status}"; expected one of {", ".join(STATUS_VALUES)}', field="status"
         )
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is {limit}; expected 1..{MAX_LIMIT}", field="limit")
