@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, inspect, select
@@ -24,18 +23,10 @@ from trendml.reports.records import (
     ScoreRecord,
     TrendInfo,
 )
+from trendml.utc import aware as _aware
+from trendml.utc import naive as _naive
 
 logger = logging.getLogger(__name__)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None)
 
 
 def open_store(db_url: str) -> Engine:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -28,6 +28,8 @@ from trendml.trends.state import (
     consistent_read,
 )
 from trendml.trends.status import STATUS_VALUES, parse_status
+from trendml.utc import iso_z as _iso
+from trendml.utc import naive as _naive
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +38,6 @@ MAX_LIMIT = 500
 
 def _engine(source: TrendState | Engine) -> Engine:
     return source.engine if isinstance(source, TrendState) else source
-
-
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
-
-
-def _naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def _trend_dict(row: TrendRow) -> dict[str, Any]:
