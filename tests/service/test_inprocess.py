@@ -145,3 +145,43 @@ def test_handlers_answer_json_errors():
     assert r.status_code == 422 and r.json()["field"] == "limit"
     r = _get(app, "/bug")
     assert r.status_code == 500 and "secret" not in r.text and r.json()["error"] == "internal error"
+
+
+def _dashboard(tmp_path):
+    from service.dashboard import create_app
+    from trendml.config import Settings
+    from trendml.store.base import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'trendml.db'}")
+    return create_app(Settings(home=tmp_path), engine=engine, root_path=""), engine
+
+
+def test_dashboard_pages_in_process(tmp_path):
+    """Every page's routes are mounted: sign-in renders with its form token, each page sends an
+    anonymous visitor to sign in, and a sign-in POST from another site is refused (403)."""
+    from sqlalchemy.orm import Session
+
+    from trendml.store.keys import create_key
+
+    app, engine = _dashboard(tmp_path)
+    with Session(engine) as s:
+        key, _ = create_key(s, "analyst", "ana")
+        s.commit()
+
+    async def go() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            out = [await client.get("/login")]
+            for path in ("/trends", "/trends/t1-000", "/queue", "/model", "/qa"):
+                out.append(await client.get(path))
+            out.append(
+                await client.post("/login", data={"key": key, "csrf": "x"}, headers={"origin": "http://evil"})
+            )
+            return out
+
+    login, *pages, foreign = asyncio.run(go())
+    assert login.status_code == 200 and "trendml_login_csrf" in login.headers["set-cookie"]
+    for r in pages:
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert foreign.status_code == 403
+    engine.dispose()
