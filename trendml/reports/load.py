@@ -24,7 +24,6 @@ from trendml.reports.records import (
     TrendInfo,
 )
 from trendml.utc import aware as _aware
-from trendml.utc import naive as _naive
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +82,9 @@ def _trend_info(row) -> TrendInfo:
 
 
 def load_trends(session: Session, trend_ids) -> dict[str, TrendInfo]:
-    from trendml.trends.state import TrendRow
+    from trendml.trends.queries import trend_rows
 
-    ids = sorted(set(trend_ids))
-    out: dict[str, TrendInfo] = {}
-    for k in range(0, len(ids), 500):
-        for row in session.scalars(select(TrendRow).where(TrendRow.trend_id.in_(ids[k : k + 500]))):
-            out[row.trend_id] = _trend_info(row)
-    return out
+    return {row.trend_id: _trend_info(row) for row in trend_rows(session, trend_ids)}
 
 
 def load_report_data(session: Session, period: Period) -> ReportData:
@@ -107,7 +101,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     from trendml.store.feedback import TrendFeedback
     from trendml.store.items import StoredItem
     from trendml.store.qa import qa_counts, review_pairs
-    from trendml.trends.state import TrendObservation
+    from trendml.trends.queries import observations_between
 
     at = func.coalesce(StoredItem.created_at, StoredItem.received_at)
     items = [
@@ -120,12 +114,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     ]
     items = [it for it in items if period.contains(it.at)]
     observations = []
-    for o in session.scalars(
-        select(TrendObservation).where(
-            TrendObservation.window_start >= _naive(period.start),
-            TrendObservation.window_start < _naive(period.end),
-        )
-    ):
+    for o in observations_between(session, period.start, period.end):
         payload = json.loads(o.payload)
         observations.append(
             ObservationRecord(
