@@ -206,8 +206,10 @@ def _severity_probs(
         return None
     model, name, version = load_severity_model(uri, cfg)
     model.check_embedder(embedder)
+    from trendml.severity.scoring import score_vectors
+
     texts = [it.content for it in items]
-    probs = model.predict_proba(texts, vectors)
+    probs = score_vectors(model, texts, vectors, model_name=name, model_version=version).probs
     console.print(f"[dim]severity mix from {name} v{version}[/dim]", highlight=False)
     return probs
 
