@@ -32,7 +32,8 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 lint: setup
-	$(BIN)/ruff check trendml training service tests benchmarks
+	$(BIN)/ruff check trendml cli training service batch tests benchmarks
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m benchmarks

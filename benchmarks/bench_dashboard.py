@@ -23,7 +23,8 @@ from service.dashboard import create_app
 from trendml.config import Settings
 from trendml.datasets import build_demo_stream
 from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder, embed_items
-from trendml.store.base import create_all, make_engine
+from trendml.schema import create_all
+from trendml.store.base import make_engine
 from trendml.store.feedback import add_feedback
 from trendml.store.items import add_items, count_items, record_scores
 from trendml.store.keys import create_key

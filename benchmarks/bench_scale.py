@@ -65,7 +65,7 @@ def _tree_peak_mb(proc: subprocess.Popen, stop: threading.Event, out: list[float
 
 
 def _score_run(items: Path, out: Path, env: dict[str, str], *extra: str) -> dict[str, float]:
-    cmd = [sys.executable, "-m", "trendml.cli.main", "score", str(items), "-o", str(out), *extra]
+    cmd = [sys.executable, "-m", "cli.main", "score", str(items), "-o", str(out), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stop, peak = threading.Event(), []

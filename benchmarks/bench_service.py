@@ -59,7 +59,7 @@ def _ensure_model(home: Path) -> None:
 
     configured = Settings.from_env()
     settings = configured.with_(home=home)
-    from training.registry import champion_version
+    from trendml.registry import champion_version
 
     if champion_version(settings) is not None:
         return
@@ -104,7 +104,8 @@ def run() -> str:
     from trendml.config import Settings
     from trendml.embed import SentenceTransformerEmbedder
     from trendml.items import Item
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.keys import create_key
 
     configured = Settings.from_env()
@@ -134,8 +135,8 @@ def run() -> str:
     # ---- in-process baseline
     import torch
 
-    from service.pipeline import decide
-    from training.registry import load_severity_model
+    from trendml.registry import load_severity_model
+    from trendml.severity.scoring import score_vectors
 
     threads = int(os.environ.get("TRENDML_TORCH_THREADS") or 1)  # the service's default (service.service)
     torch.set_num_threads(threads)
@@ -145,7 +146,7 @@ def run() -> str:
     def in_process(batch: list[str]) -> np.ndarray:
         contents = [Item(id="x", text=t).content for t in batch]
         vectors = embedder.encode(contents)
-        return decide(model, model.predict_proba(contents, vectors))
+        return score_vectors(model, contents, vectors, model_name=name, model_version=version).labels
 
     in_process(texts[:8])  # warm-up
 
@@ -164,7 +165,7 @@ def run() -> str:
     )
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trendml.cli.main", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
         cwd=REPO,
         env=env,
         stdout=log,

@@ -166,11 +166,11 @@ def run() -> str:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from training.behaviour import FUNCTIONALITIES
     from training.config import load_config
-    from training.registry import load_severity_model
     from trendml.config import Settings
     from trendml.datasets import load_davidson
     from trendml.datasets.loaders import ALL_DATASETS
     from trendml.embed import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+    from trendml.registry import load_severity_model
     from trendml.severity.splits import assign_splits
     from trendml.text import normalise_text
 

@@ -161,7 +161,10 @@ class AuthMiddleware:
         role = required_role(method, path)
         if role is None:
             return await self.app(scope, receive, send)
-        svc = bentoml.get_current_service()
+        try:
+            svc = bentoml.get_current_service()
+        except bentoml.exceptions.BentoMLException:  # not instantiated yet (it raises, not None)
+            svc = None
         if svc is None:
             return await send_json(
                 send, 503, error_body("starting", None, "the service is starting; retry shortly")

@@ -85,20 +85,13 @@ class ModelManager:
         with self._reload_lock:
             try:
                 return self._refresh()
-            except ImportError as exc:
-                self.last_error = (
-                    f"the severity model code is not available ({exc}); expected the training.registry "
-                    "module; install the full trendml package"
-                )
             except Exception as exc:  # noqa: BLE001 - any registry/load failure keeps the old model
                 logger.warning("model refresh failed: %s: %s", type(exc).__name__, exc)
                 self.last_error = client_safe(f"{type(exc).__name__}: {exc}", self.settings)
                 return False
-            logger.warning("model refresh failed: %s", self.last_error)
-            return False
 
     def _refresh(self) -> bool:
-        from training.registry import champion_version, load_severity_model
+        from trendml.registry import champion_version, load_severity_model
 
         if self.uri is None:
             target = champion_version(self.settings)

@@ -13,12 +13,6 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-def decide(model: Any, probs: np.ndarray) -> np.ndarray:
-    """Severity labels: the model's tuned decision rule when it has one, else the argmax."""
-    rule = getattr(model, "decide", None)
-    return np.asarray(rule(probs) if rule is not None else probs.argmax(axis=1), dtype=np.int64)
-
-
 def detect_stored(
     Session: Any,
     embed_texts: Callable[[list[str]], np.ndarray],
@@ -36,6 +30,7 @@ def detect_stored(
     :class:`service.models.ActiveModel` or None (then trends carry no severity mix).
     Returns the fields of :class:`service.schemas.DetectResponse`.
     """
+    from trendml.severity.scoring import score_vectors
     from trendml.store.items import items_for_detection, record_scores
 
     t0 = time.perf_counter()
@@ -57,21 +52,12 @@ def detect_stored(
     vectors = embed_texts(texts)
     probs = None
     if active is not None:
-        probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
-        labels = decide(active.model, probs)
+        scored = score_vectors(
+            active.model, texts, vectors, model_name=active.name, model_version=active.version
+        )
+        probs = scored.probs
         with Session() as session:
-            out["scored"] = record_scores(
-                session,
-                [
-                    {
-                        "id": it.id,
-                        "severity": int(s),
-                        "severity_probs": [round(float(x), 6) for x in p],
-                        "model": {"version": active.version},
-                    }
-                    for it, s, p in zip(items, labels, probs, strict=True)
-                ],
-            )
+            out["scored"] = record_scores(session, scored.records([it.id for it in items], digits=6))
             session.commit()
     summary = trends.detect(items, vectors, probs, reset=reset)
     out.update(n_items=len(items), **summary)

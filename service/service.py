@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from trendml.config import Settings, apply_offline_environment
 
@@ -45,7 +45,7 @@ from service.keycache import KeyCache  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.perspective import PerspectiveMiddleware  # noqa: E402
 from service.perspective import app as perspective_app  # noqa: E402
-from service.pipeline import decide, detect_stored  # noqa: E402
+from service.pipeline import detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
 from service.readiness import ReadinessMiddleware  # noqa: E402
 from service.schemas import (  # noqa: E402
@@ -77,6 +77,7 @@ from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connect
 from trendml import __version__  # noqa: E402
 from trendml.embed import embedder_from_settings  # noqa: E402
 from trendml.policy import load_policy  # noqa: E402
+from trendml.trends.status import StatusName  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,8 @@ class TriageService:
     """Severity pre-scores, trend assignment, trend API and analyst feedback."""
 
     def __init__(self) -> None:
-        from trendml.store.base import create_all, make_engine, make_sessionmaker
+        from trendml.schema import create_all
+        from trendml.store.base import make_engine, make_sessionmaker
 
         t0 = time.perf_counter()
         import torch
@@ -220,7 +222,7 @@ class TriageService:
             "trendml service initialised in %.1fs: model %s, trends %s",
             time.perf_counter() - t0,
             f"{active.name} v{active.version}" if active else f"NOT LOADED ({self.models.last_error})",
-            "on" if self.trends.available else f"off ({self.trends.reason})",
+            f"degraded ({self.trends.degraded})" if self.trends.degraded else "on",
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -299,7 +301,7 @@ class TriageService:
     def _start_detect_schedule(self, interval_s: float) -> None:
         """Optional schedule: ``TRENDML_DETECT_INTERVAL_S`` > 0 runs detection that often."""
         self._stop_schedule = threading.Event()
-        if interval_s <= 0 or not self.trends.available:
+        if interval_s <= 0:
             return
 
         def loop() -> None:
@@ -327,18 +329,18 @@ class TriageService:
             return "unavailable"
         except Exception as exc:  # noqa: BLE001 - reported, never raised from a probe
             self.trends._degrade(f"{type(exc).__name__}: {str(exc)[:200]}")
-        return "degraded" if (self.trends.degraded or not self.trends.available) else "ok"
+        return "degraded" if self.trends.degraded else "ok"
 
     def _model_status(self, *, admin: bool = True) -> ModelStatus:
         active = self.models.active
-        trends_error = (self.trends.degraded or self.trends.reason) if admin else None
+        trends_error = self.trends.degraded if admin else None
         return ModelStatus(
             trends_error=trends_error,
             ready=active is not None,
             model=ModelRef(name=active.name, version=active.version) if active else None,
             loaded_at=_iso(active.loaded_at) if active else None,
             last_error=self.models.last_error,
-            trends_available=self.trends.available,
+            trends_available=True,  # the trend engine is part of trendml; kept for the API's clients
             embedder=f"{self.embedder.name}@{self.embedder.version}",
         )
 
@@ -355,6 +357,7 @@ class TriageService:
 
         Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
         """
+        from trendml.severity.scoring import score_vectors
         from trendml.store.audit import add_audit
         from trendml.store.items import record_scores
         from trendml.text import content_hash
@@ -364,8 +367,10 @@ class TriageService:
             raise bentoml.exceptions.ServiceUnavailable(self.not_ready_reason())
         texts = [it.content for it in items]
         vectors = self.embed_texts(texts)
-        probs = np.asarray(active.model.predict_proba(texts, vectors), dtype=np.float64)
-        severity = decide(active.model, probs)
+        scored = score_vectors(
+            active.model, texts, vectors, model_name=active.name, model_version=active.version
+        )
+        probs, severity = scored.probs, scored.labels
         try:
             assigned = self.trends.assign(items, vectors)  # never fails because of the trend state
         except DatabaseUnavailable as exc:
@@ -458,15 +463,6 @@ class TriageService:
         include_open_window: bool = False,
         caller: Any = None,
     ) -> DetectResponse:
-        if not self.trends.available:
-            raise HTTPException(
-                503,
-                detail={
-                    "error": "trends unavailable",
-                    "field": None,
-                    "detail": for_caller(caller, self.trends.reason),
-                },
-            )
         if not self._detect_lock.acquire(blocking=False):
             raise HTTPException(
                 409,
@@ -517,7 +513,7 @@ class TriageService:
     @app.get("/trends", response_model=TrendList, responses=ERRORS, tags=["trends"])
     def list_trends(
         self,
-        status: Literal["new", "growing", "stable", "fading"] | None = Query(
+        status: StatusName | None = Query(
             None, description="Only trends with this status in their latest window."
         ),
         emerging: bool | None = Query(
@@ -606,7 +602,7 @@ class TriageService:
         )
 
     def _trend_or_404(self, trend_id: str, *, members: bool = False) -> dict[str, Any]:
-        trend = self.trends.get_trend(trend_id, members=members) if self.trends.available else None
+        trend = self.trends.get_trend(trend_id, members=members)
         if trend is None:
             raise HTTPException(
                 404,
@@ -671,7 +667,7 @@ class TriageService:
     def model_history(self) -> list[AliasEvent]:
         """Every move of the champion alias, newest first: when, by whom, from, to, forced, the
         gate's reasons (any key). Empty when there is no registry yet."""
-        from training.registry import alias_history
+        from trendml.registry import alias_history
 
         return [
             AliasEvent(

@@ -14,8 +14,8 @@
   read-only queries (:mod:`trendml.trends.queries`), each inside
   :func:`~trendml.trends.state.consistent_read`, so they see one generation of the state.
 
-When the trend engine is not importable the backend reports ``available = False``: scoring
-still works (``trend_id`` null), listings are empty and detection answers 503 with the reason.
+The trend engine is part of trendml and always imported; a broken trend state degrades
+assignment (above), it never stops scoring.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -49,21 +49,6 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(getattr(exc, "connection_invalidated", False))
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
-
-
-def _iso(dt: datetime | None) -> str | None:
-    dt = _aware(dt)
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
-
-
 class TrendBackend:
     """Trend features of the service over one database engine."""
 
@@ -74,21 +59,10 @@ class TrendBackend:
         self.Session = sessionmaker
         self.window = window
         self.detector_params = dict(detector_params or {})
-        self.reason: str | None = None
         #: why assignment is degraded (None when it works): shown to admins on /v1/model
         self.degraded: str | None = None
         self._state: Any = None
         self._swap_lock = threading.Lock()
-        try:
-            from trendml.trends import TrendDetector, TrendState, assign  # noqa: F401
-        except ImportError as exc:
-            self.available = False
-            self.reason = (
-                f"the trend engine is not available ({exc}); expected the trendml.trends package; "
-                "trend features are off until it is installed"
-            )
-            return
-        self.available = True
         try:
             self._load_snapshot()
         except Exception as exc:  # noqa: BLE001 - a broken state must not stop scoring
@@ -138,8 +112,6 @@ class TrendBackend:
     def assign(self, items: Sequence[Item], vectors: np.ndarray) -> list[tuple[str | None, bool, str]]:
         """``(trend_id, emerging, trend_status)`` per item. Never raises because of the trend state;
         raises :class:`DatabaseUnavailable` only when the database cannot be reached."""
-        if not self.available:
-            return [(None, False, UNAVAILABLE) for _ in items]
         from trendml.trends import assign
 
         try:
@@ -246,8 +218,6 @@ class TrendBackend:
         offset: int = 0,
     ) -> dict[str, Any]:
         """``{"total", "items"}`` via :func:`trendml.trends.queries.list_trends`, latest seen first."""
-        if not self.available:
-            return {"total": 0, "items": []}
         from trendml.trends.queries import list_trends
 
         out = list_trends(  # one generation of the state (consistent_read inside)
@@ -265,8 +235,6 @@ class TrendBackend:
 
     def get_trend(self, trend_id: str, *, members: bool = False) -> dict[str, Any] | None:
         """One trend with its timeline (:func:`trendml.trends.queries.trend_timeline`), or None."""
-        if not self.available:
-            return None
         from trendml.trends.keywords import trend_title
         from trendml.trends.queries import trend_timeline
 
@@ -301,8 +269,6 @@ class TrendBackend:
     def members_of(self, trend_id: str) -> list[str]:
         """Member item ids of a trend over every window it appeared in (for label export); for a
         trend a reset retired, its members as of that reset."""
-        if not self.available:
-            return []
         from trendml.trends.queries import trend_members
 
         return trend_members(self.engine, trend_id)
@@ -312,7 +278,5 @@ class TrendBackend:
         many trends: it must not mix two states)."""
         from trendml.trends.state import consistent_read
 
-        if not self.available:
-            return read(self.members_of)
         out, _ = consistent_read(self.engine, lambda: read(self.members_of))
         return out

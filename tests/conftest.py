@@ -83,7 +83,7 @@ from tests.service.harness import (  # noqa: E402,F401
 
 def call(capsys, *args: str) -> tuple[int, str, str]:
     """Run the ``trendml`` entry point in-process; return (exit code, stdout, stderr)."""
-    from trendml.cli.main import main
+    from cli.main import main
 
     try:
         main(list(args))

@@ -251,7 +251,8 @@ def test_first_duplicate_is_the_one_rule():
 
 
 def test_store_keeps_the_first_of_repeated_ids(tmp_path):
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.items import add_items, get_items
 
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")

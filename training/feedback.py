@@ -112,7 +112,8 @@ def read_feedback(settings: Settings) -> FeedbackSnapshot:
     from sqlalchemy import select
 
     from trendml.errors import InputError
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.feedback import export_labels
     from trendml.store.items import get_items
     from trendml.store.qa import QAReview

@@ -1,203 +1,40 @@
-"""Resolve a model reference into a loaded :class:`SeverityModel`, and move the champion alias.
-
-References: ``models:/trendml-severity@champion`` (an alias), ``models:/trendml-severity/3`` (a
-version), or a local directory (one written by ``SeverityModel.save``, or a downloaded MLflow model
-that holds one). Registry downloads are cached under ``TRENDML_HOME/models/registry/NAME/``
-(``VERSION-RUNID``) so a hot-swap reload is a local read.
+"""The registry's write side: register a version, move the champion alias (promote, rollback) and
+its history. The read side (resolve a ``models:/`` reference, load a model, the champion, the
+versions) is :mod:`trendml.registry`, re-exported here for the training shell and its callers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from training.tracking import CHAMPION, MODEL_NAME, connect, mlflow_store, store_exists
+from training.tracking import connect
 from trendml.config import Settings
-from trendml.errors import ModelNotFoundError, StateError, TrendmlError
-from trendml.severity.estimator import SeverityModel
+from trendml.errors import StateError, TrendmlError
+from trendml.registry import (  # noqa: F401 - the read side, re-exported
+    ARTIFACT_HASH_TAG,
+    CHAMPION,
+    DEFAULT_URI,
+    HISTORY_TAG,
+    MODEL_NAME,
+    _find_model_dir,
+    _resolve_version,
+    alias_history,
+    artifact_sha256,
+    champion_version,
+    list_versions,
+    load_severity_model,
+    parse_model_uri,
+)
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
-_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))$")
-_MODEL_FILE = "severity_model.json"
 
 
 class PromotionRefused(TrendmlError):
     """The challenger does not meet the promotion rule (and ``--force`` was not given)."""
-
-
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """``(name, alias, version)`` of a ``models:/`` URI; :class:`ModelNotFoundError` if malformed."""
-    m = _URI.match(uri.strip())
-    if not m:
-        raise ModelNotFoundError(
-            f'model URI "{uri}" is not understood; expected models:/NAME@ALIAS, models:/NAME/VERSION '
-            "or a local model directory"
-        )
-    return m["name"], m["alias"], m["version"]
-
-
-def _find_model_dir(root: Path) -> Path | None:
-    if (root / _MODEL_FILE).is_file():
-        return root
-    found = sorted(root.rglob(_MODEL_FILE))
-    return found[0].parent if found else None
-
-
-def _resolve_version(client, name: str, alias: str | None, version: str | None) -> str:  # noqa: ANN001
-    from mlflow.exceptions import MlflowException
-
-    try:
-        if alias is not None:
-            return str(client.get_model_version_by_alias(name, alias).version)
-        return str(client.get_model_version(name, str(version)).version)
-    except MlflowException:
-        pass
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        raise ModelNotFoundError(
-            f'the registry has no model "{name}"; expected {MODEL_NAME} registered by training; '
-            "run `trendml train severity`"
-        ) from None
-    if alias == CHAMPION:
-        raise ModelNotFoundError(
-            f'"{name}" has no {CHAMPION} version yet; expected one set by training or promotion; '
-            f"run `trendml train severity` or `trendml models promote {name} --version N`"
-        )
-    what = f"alias @{alias}" if alias is not None else f"version {version}"
-    raise ModelNotFoundError(
-        f'"{name}" has no {what}; expected an existing version or alias; see `trendml models list`'
-    )
-
-
-def champion_version(settings: Settings, name: str = MODEL_NAME) -> str | None:
-    """The champion's version string, or ``None`` when there is no registry, model or champion."""
-    if not store_exists(settings):
-        return None
-    from mlflow.exceptions import MlflowException
-
-    client = connect(settings, create=False)
-    try:
-        return str(client.get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
-        return None
-
-
-def artifact_sha256(model_dir: Path) -> str:
-    """SHA-256 over every file of a saved severity model directory (relative names and contents)."""
-    h = hashlib.sha256()
-    for p in sorted(q for q in Path(model_dir).rglob("*") if q.is_file()):
-        h.update(p.relative_to(model_dir).as_posix().encode() + b"\0")
-        with p.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _cached_ok(target: Path, expected: str | None) -> bool:
-    model_dir = _find_model_dir(target) if target.is_dir() else None
-    if model_dir is None:
-        return False
-    return expected is None or artifact_sha256(model_dir) == expected
-
-
-def _download(client, settings: Settings, name: str, version: str) -> Path:  # noqa: ANN001
-    """The version's artifacts in the local cache, verified against the hash recorded at registration
-    (tag ``trendml.artifact_sha256``): a cached copy that does not match is re-downloaded (logged as a
-    warning); a registry artifact that does not match is refused."""
-    import mlflow.artifacts
-
-    # keyed by version *and* run id: a registry rebuilt from scratch reuses version numbers
-    mv = client.get_model_version(name, version)
-    run_id = mv.run_id or "norun"
-    expected = (mv.tags or {}).get(ARTIFACT_HASH_TAG)
-    target = settings.models_dir / "registry" / name / f"{version}-{run_id[:12]}"
-    if _cached_ok(target, expected):
-        return target
-    if target.exists():
-        logger.warning(
-            "the cached copy of %s version %s does not match the hash recorded at registration: "
-            "downloading it again from the registry",
-            name,
-            version,
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
-    try:
-        with mlflow_store(settings):
-            source = client.get_model_version_download_uri(name, version)
-            mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(tmp))
-    except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        logger.warning("reading the artifacts of %s version %s failed: %s", name, version, exc)
-        raise StateError(
-            f"the artifacts of {name} version {version} could not be read ({type(exc).__name__}); "
-            "expected them in the store's mlartifacts/ under TRENDML_HOME; "
-            "retrain with `trendml train severity`"
-        ) from None
-    if expected is not None and not _cached_ok(tmp, expected):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StateError(
-            f"the registry's artifacts of {name} version {version} do not match the hash recorded at "
-            f"registration; expected an intact artifact; retrain with `trendml train severity` or promote "
-            "another version"
-        )
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return target
-
-
-def load_severity_model(uri: str | None, settings: Settings) -> tuple[SeverityModel, str, str]:
-    """``(model, name, version)`` for a ``models:/`` URI (default: the champion) or a local directory."""
-    ref = uri or DEFAULT_URI
-    if not ref.startswith("models:/"):
-        path = Path(ref).expanduser()
-        if not path.exists():
-            raise ModelNotFoundError(
-                f'model "{ref}" is neither a models:/ URI nor an existing directory; expected '
-                f"{DEFAULT_URI} or a model directory; run `trendml train severity` to make one"
-            )
-        model_dir = _find_model_dir(path) if path.is_dir() else None
-        if model_dir is None:
-            raise StateError(
-                f"{path} holds no severity model; expected a directory with {_MODEL_FILE}; "
-                "pass a directory written by training or a models:/ URI"
-            )
-        return SeverityModel.load(model_dir), path.resolve().name, "local"
-    name, alias, version = parse_model_uri(ref)
-    client = connect(settings, create=False)
-    resolved = _resolve_version(client, name, alias, version)
-    root = _download(client, settings, name, resolved)
-    model_dir = _find_model_dir(root)
-    if model_dir is None:
-        raise StateError(
-            f"{name} version {resolved} holds no severity model files; "
-            f"expected {_MODEL_FILE} in its artifacts; "
-            "retrain with `trendml train severity`"
-        )
-    try:
-        return SeverityModel.load(model_dir), name, resolved
-    except StateError as exc:  # a version registered without a hash: its cached copy may be damaged
-        logger.warning(
-            "the cached copy of %s version %s does not load (%s): downloading it again", name, resolved, exc
-        )
-        shutil.rmtree(root, ignore_errors=True)
-        model_dir = _find_model_dir(_download(client, settings, name, resolved))
-        if model_dir is None:
-            raise
-        return SeverityModel.load(model_dir), name, resolved
 
 
 # -- promotion ---------------------------------------------------------------------------------
@@ -392,10 +229,6 @@ def promotion_decision(
 
 
 # -- alias history -----------------------------------------------------------------------------
-HISTORY_TAG = "alias_history."
-ARTIFACT_HASH_TAG = "trendml.artifact_sha256"
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -408,27 +241,6 @@ def record_alias_event(client, name: str, event: dict[str, object]) -> dict[str,
     full = {"seq": seq, "at": _now(), "alias": CHAMPION, "forced": False, "reasons": []} | event
     client.set_registered_model_tag(name, f"{HISTORY_TAG}{seq:06d}", json.dumps(full, sort_keys=True))
     return full
-
-
-def alias_history(settings: Settings, name: str = MODEL_NAME) -> list[dict[str, object]]:
-    """Every move of the champion alias, oldest first; ``[]`` when there is no registry or model."""
-    if not store_exists(settings):
-        return []
-    from mlflow.exceptions import MlflowException
-
-    client = connect(settings, create=False)
-    try:
-        tags = client.get_registered_model(name).tags
-    except MlflowException:
-        return []
-    events = []
-    for k, v in sorted(tags.items()):
-        if k.startswith(HISTORY_TAG):
-            try:
-                events.append(json.loads(v))
-            except ValueError:
-                logger.warning("unreadable alias history tag %s of %s", k, name)
-    return sorted(events, key=lambda e: int(e.get("seq", 0)))
 
 
 def champion_stack(events: list[dict[str, object]]) -> list[str]:
@@ -587,7 +399,7 @@ def register_version(
     name: str,
     model_uri: str,
     *,
-    artifact_sha256: str,
+    artifact_sha256: str,  # noqa: F811 - the hash, not the re-exported function
     by: str = "unknown",
 ) -> tuple[str, bool]:
     """Register the logged model ``model_uri`` as a new version of ``name``, record its artifact hash
@@ -611,25 +423,3 @@ def register_version(
         client, name, {"by": by, "action": "register", "from": None, "to": version, "forced": False}
     )
     return version, True
-
-
-def list_versions(settings: Settings, name: str = MODEL_NAME) -> list[dict[str, object]]:
-    """Registered versions with their run's headline metrics and the champion flag."""
-    client = connect(settings, create=False)
-    champ = champion_version(settings, name)
-    rows = []
-    for mv in sorted(client.search_model_versions(f"name='{name}'"), key=lambda m: int(m.version)):
-        metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
-        rows.append(
-            {
-                "version": str(mv.version),
-                "run_id": mv.run_id,
-                "champion": str(mv.version) == champ,
-                "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).strftime(
-                    "%Y-%m-%d %H:%M"
-                ),
-                "tags": dict(mv.tags),
-                "metrics": metrics,
-            }
-        )
-    return rows

@@ -6,9 +6,7 @@ the trend engine's tables (``trendml.trends``), items and scores from ``trendml.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -18,42 +16,20 @@ from sqlalchemy.orm import Session
 from trendml.priority import PRIORITY_LABELS, priority
 from trendml.store.feedback import latest_actions, list_feedback
 from trendml.store.items import StoredItem, get_items
-from trendml.trends.queries import list_trends, representative_ids, trend_timeline
-from trendml.trends.state import TrendObservation, TrendRow, consistent_read
+from trendml.trends.queries import (
+    item_trends,
+    latest_payloads,
+    list_trends,
+    representative_ids,
+    sizes_by_trend,
+    trend_timeline,
+)
+from trendml.trends.state import consistent_read
+from trendml.trends.status import STATUS_VALUES
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("new", "growing", "stable", "fading")
-
-
-def _sizes_by_trend(s: Session, trend_ids: list[str]) -> dict[str, list[tuple[int, int, bool]]]:
-    out: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
-    if not trend_ids:
-        return out
-    rows = s.execute(
-        select(
-            TrendObservation.trend_id, TrendObservation.seq, TrendObservation.size, TrendObservation.emerging
-        )
-        .where(TrendObservation.trend_id.in_(trend_ids))
-        .order_by(TrendObservation.seq)
-    )
-    for tid, seq, size, em in rows:
-        out[tid].append((seq, size, bool(em)))
-    return out
-
-
-def _latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not trend_ids:
-        return {}
-    last_seq = dict(
-        s.execute(select(TrendRow.trend_id, TrendRow.last_seq).where(TrendRow.trend_id.in_(trend_ids))).all()
-    )
-    rows = s.execute(
-        select(TrendObservation.trend_id, TrendObservation.seq, TrendObservation.payload).where(
-            TrendObservation.trend_id.in_(trend_ids)
-        )
-    )
-    return {tid: json.loads(payload) for tid, seq, payload in rows if last_seq.get(tid) == seq}
+STATUSES = STATUS_VALUES
 
 
 def dominant_severity(mix: list[float] | None) -> int | None:
@@ -87,7 +63,7 @@ def trends_overview(
             listed = [t for t in listed if (t["first_seen"] or "") <= cut]
         ids = [t["trend_id"] for t in listed]
         with Session(engine) as s:
-            return listed, _sizes_by_trend(s, ids), _latest_payloads(s, ids), latest_actions(s)
+            return listed, sizes_by_trend(s, ids), latest_payloads(s, ids), latest_actions(s)
 
     # the list, its sizes and payloads from one generation of the trend state (re-read if it moved)
     (listed, sizes, payloads, decisions), _ = consistent_read(engine, read)
@@ -149,26 +125,6 @@ def trend_detail(engine: Engine, trend_id: str, *, max_examples: int = 12) -> di
     return trend
 
 
-def _item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
-    """Item id -> trend id of its latest observation; and the ids in trends emerging there."""
-    trend_of: dict[str, str] = {}
-    emerging_ids: set[str] = set()
-    rows = s.execute(
-        select(TrendObservation.trend_id, TrendObservation.emerging, TrendObservation.payload).order_by(
-            TrendObservation.seq
-        )
-    )
-    for tid, em, payload in rows:
-        members = json.loads(payload).get("member_ids", [])
-        for item_id in members:
-            trend_of[item_id] = tid
-            if em:
-                emerging_ids.add(item_id)
-            else:
-                emerging_ids.discard(item_id)
-    return trend_of, emerging_ids
-
-
 def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0, policy: Any = None) -> dict[str, Any]:
     """Scored items in triage order: priority (``policy``'s rule, default ``trendml.priority``), then
     newest first."""
@@ -180,7 +136,7 @@ def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0, policy: A
                 StoredItem.severity.is_not(None)
             )
         ).all()
-        trend_of, emerging_ids = _item_trends(s)
+        trend_of, emerging_ids = item_trends(s)
         ranked = sorted(
             (
                 (

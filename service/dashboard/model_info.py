@@ -18,7 +18,7 @@ def champion_info(settings: Settings, serving_version: str | None = None) -> dic
     """Champion name, version, metrics, registration and promotion time, and the alias history
     (newest first); ``None`` when the registry is missing or has no champion. ``serving_version`` is
     what the service runs now."""
-    from training.registry import MODEL_NAME, alias_history, list_versions
+    from trendml.registry import MODEL_NAME, alias_history, list_versions
 
     try:
         versions = list_versions(settings)

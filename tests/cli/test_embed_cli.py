@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 def run_cli(*args: str) -> tuple[int, str, str]:
     """Run ``trendml`` as a real subprocess (console script), returning (code, stdout, stderr)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "trendml.cli.main", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -87,8 +87,7 @@ def test_embed_skip_invalid_rejects_the_bad_lines(service_home, tmp_path):
 
 
 def test_score_skip_invalid_rejects_the_bad_lines(service_home, champion, tmp_path):
-    if champion is None:
-        pytest.skip("severity package absent")
+    assert champion
     items = _items(tmp_path / "items.jsonl", [*BAD_LINES, {"id": "good", "text": "a plain comment"}])
     out = tmp_path / "scores.jsonl"
     proc = cli(service_home, "score", str(items), "-o", str(out), "--skip-invalid", timeout=300)

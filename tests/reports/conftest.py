@@ -33,8 +33,9 @@ class ReportStore:
 
 @pytest.fixture(scope="session")
 def report_store(tmp_path_factory, small_stream, small_stream_vectors) -> ReportStore:
+    from trendml.schema import create_all
     from trendml.store.audit import ScoreAudit, add_audit
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.feedback import TrendFeedback, add_feedback
     from trendml.store.items import StoredItem, add_items, record_scores
     from trendml.store.qa import QAReview, QASample, add_review, sample_for_review

@@ -249,7 +249,7 @@ def test_report_console_script_runs_as_a_subprocess(report_store, tmp_path):
         [
             sys.executable,
             "-m",
-            "trendml.cli.main",
+            "cli.main",
             "report",
             "--period",
             "daily",

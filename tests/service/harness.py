@@ -57,7 +57,7 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
 def cli(home: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the real ``trendml`` console entry point against ``home``."""
     return subprocess.run(
-        [sys.executable, "-m", "trendml.cli.main", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -132,7 +132,7 @@ def start_server(
     home.mkdir(parents=True, exist_ok=True)
     fh = log.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trendml.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO,
         env=server_env(home, **env),
         stdout=fh,
@@ -163,15 +163,6 @@ def create_key(home: Path, role: str, name: str | None = None, **env: str) -> st
 
 
 # --------------------------------------------------------------------------- model
-def severity_api_available() -> bool:
-    try:
-        import training.registry  # noqa: F401
-        import training.train  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def train_and_register(settings, *, n_rows: int = 300, promote: bool = False, embedder=None) -> str:
     """Train a small severity model through the severity package's public API, register it and
     (with ``promote``) make it the champion; return its registry version."""
@@ -196,10 +187,8 @@ def service_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def champion(service_home, cached_embedder) -> str | None:
-    """A tiny champion in the service home's registry (None when the severity package is absent)."""
-    if not severity_api_available():
-        return None
+def champion(service_home, cached_embedder) -> str:
+    """A tiny champion in the service home's registry."""
     from trendml.config import Settings
 
     return train_and_register(Settings(home=service_home), embedder=cached_embedder)
@@ -229,7 +218,7 @@ def keys(service_home) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def server(service_home, keys, seeded_cache, champion):
-    srv = start_server(service_home, keys=keys, need_ready=champion is not None)
+    srv = start_server(service_home, keys=keys, need_ready=True)
     yield srv
     srv.stop()
 

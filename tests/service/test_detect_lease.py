@@ -57,7 +57,8 @@ def _contend(url: str, holder: str, barrier, seconds: float, out: mp.Queue) -> N
 
 
 def test_two_processes_never_hold_the_lease_together(lease_store):
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.leases import acquire_lease, lease_info, release_lease, renew_lease
 
     engine = make_engine(lease_store)

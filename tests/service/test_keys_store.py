@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from trendml.errors import ConflictError
 from trendml.items import Item
-from trendml.store.base import create_all, make_engine, make_sessionmaker
+from trendml.schema import create_all
+from trendml.store.base import make_engine, make_sessionmaker
 
 # The two tables as they were before this change (no key columns, no unique name index).
 OLD_TABLES = """

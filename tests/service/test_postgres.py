@@ -32,7 +32,7 @@ def test_service_on_postgresql(service_home, champion, seeded_cache, small_strea
     keys = {
         role: create_key(service_home, role, f"pg-{role}", **env) for role in ("triage", "analyst", "admin")
     }
-    first = start_server(service_home, keys=keys, need_ready=champion is not None, **env)
+    first = start_server(service_home, keys=keys, need_ready=True, **env)
     try:
         payload = [it.model_dump(mode="json", exclude_none=True) for it in small_stream.items]
         for start in range(0, len(payload), 250):
@@ -46,15 +46,14 @@ def test_service_on_postgresql(service_home, champion, seeded_cache, small_strea
         trend_id = trends[0]["trend_id"]
         r = first.request("POST", f"/v1/trends/{trend_id}/feedback", "analyst", json={"action": "confirm"})
         assert r.status_code == 201
-        if champion is not None:
-            r = first.request(
-                "POST", "/v1/score", "triage", json={"items": [{"id": "pg-1", "text": "hello"}]}
-            )
-            assert r.status_code == 200 and r.json()[0]["model"]["version"]
+        r = first.request(
+            "POST", "/v1/score", "triage", json={"items": [{"id": "pg-1", "text": "hello"}]}
+        )
+        assert r.status_code == 200 and r.json()[0]["model"]["version"]
         assert first.request("GET", "/v1/trends", headers={"Authorization": "Bearer nope"}).status_code == 401
     finally:
         first.stop(signal.SIGKILL)
-    second = start_server(service_home, keys=keys, need_ready=champion is not None, **env)
+    second = start_server(service_home, keys=keys, need_ready=True, **env)
     try:
         detail = second.request("GET", f"/v1/trends/{trend_id}", "analyst").json()
         assert detail["feedback"] == "confirm"

@@ -115,8 +115,7 @@ def test_cli_replacing_the_live_state_never_fails_a_score(
     store_url, service_home, champion, seeded_cache, small_stream, tmp_path
 ):
     """Issue 18's reproduction as a test (plus: the service follows the replaced state)."""
-    if champion is None:
-        pytest.skip("the severity package is not available: no champion to score with")
+    assert champion  # the session's champion exists (the score checks below need it)
     from trendml.items import write_items
 
     env = {"TRENDML_DATABASE_URL": store_url}
@@ -236,8 +235,7 @@ def _break_window_models(url: str) -> None:
 def test_score_answers_503_while_the_database_is_down(service_home, champion, seeded_cache, small_stream):
     """PostgreSQL refusing every connection (ALLOW_CONNECTIONS false, sessions ended): scores answer
     503 (nothing can be audited), /readyz 503; once it is back, 200 again without a restart."""
-    if champion is None:
-        pytest.skip("the severity package is not available: no champion to score with")
+    assert champion  # the session's champion exists (the score checks below need it)
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
@@ -287,8 +285,7 @@ def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
 ):
     env = {"TRENDML_DATABASE_URL": store_url}
     keys = _keys(service_home, store_url)
-    need_ready = champion is not None
-    one = start_server(service_home, keys=keys, need_ready=need_ready, **env)
+    one = start_server(service_home, keys=keys, need_ready=True, **env)
     two = None
     try:
         payload = [it.model_dump(mode="json", exclude_none=True) for it in small_stream.items]
@@ -297,7 +294,7 @@ def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
             assert r.status_code == 200, r.text
         r = one.request("POST", "/v1/detect", "admin", json={"reset": True})
         assert r.status_code == 200, r.text
-        two = start_server(service_home, keys=keys, need_ready=need_ready, **env)
+        two = start_server(service_home, keys=keys, need_ready=True, **env)
         listed = one.request("GET", "/v1/trends?limit=500", "analyst").json()
         total, ids = listed["total"], sorted(t["trend_id"] for t in listed["items"])
         assert total >= 3
@@ -375,12 +372,11 @@ def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
         b = two.request("GET", "/v1/trends?limit=500", "analyst").json()
         assert a == b
         assert a["items"] != listed["items"]  # a new state, which `two` did not write
-        if champion is not None:
-            probes = _probes(small_stream)
-            sa = one.request("POST", "/v1/score", "triage", json={"items": probes}).json()
-            sb = two.request("POST", "/v1/score", "triage", json={"items": probes}).json()
-            assert [x["trend_id"] for x in sa] == [x["trend_id"] for x in sb]
-            assert {x["trend_id"] for x in sb} - {None} <= {t["trend_id"] for t in a["items"]}
+        probes = _probes(small_stream)
+        sa = one.request("POST", "/v1/score", "triage", json={"items": probes}).json()
+        sb = two.request("POST", "/v1/score", "triage", json={"items": probes}).json()
+        assert [x["trend_id"] for x in sa] == [x["trend_id"] for x in sb]
+        assert {x["trend_id"] for x in sb} - {None} <= {t["trend_id"] for t in a["items"]}
     finally:
         for srv in (two, one):
             if srv is not None:

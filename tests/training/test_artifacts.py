@@ -68,7 +68,7 @@ def test_corrupt_copies(first_run, registry_home, cached_embedder, tmp_path, cap
     items.write_text('{"id": "a", "text": "good morning"}\n')
     env = dict(os.environ, TRENDML_HOME=str(home), PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [sys.executable, "-m", "trendml.cli.main", "score", str(items), "-o", str(tmp_path / "s.jsonl")]
+        [sys.executable, "-m", "cli.main", "score", str(items), "-o", str(tmp_path / "s.jsonl")]
         + ["--model", "models:/trendml-severity/1"],
         capture_output=True,
         text=True,

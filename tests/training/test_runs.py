@@ -31,7 +31,7 @@ def _start(home: Path, run_name: str) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "trendml.cli.main",
+            "cli.main",
             "train",
             "severity",
             "--max-rows",

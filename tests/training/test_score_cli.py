@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from trendml.cli.main import main
+from cli.main import main
 
 
 def run_cli(args, capsys):
@@ -154,7 +154,7 @@ def test_score_error_in_a_real_process(items_file, tmp_path):
         [
             sys.executable,
             "-m",
-            "trendml.cli.main",
+            "cli.main",
             "score",
             str(items_file[0]),
             "-o",

@@ -10,7 +10,7 @@ from trendml.config import Settings
 
 
 def test_up_records_the_local_user_for_its_champion(tmp_path, cached_embedder):
-    from trendml.cli.up import _ensure_champion, up_actor
+    from cli.up import _ensure_champion, up_actor
 
     # no shared datasets: no cross-dataset evaluation (a cheaper run; the session cache has the texts)
     settings = Settings(home=tmp_path / "home", shared_data_dir=tmp_path / "no-shared-data")

@@ -160,7 +160,7 @@ def test_real_process_error_has_no_traceback(tmp_path, home):
     path = tmp_path / "items.jsonl"
     path.write_text('{"id": "a", "text": "x"}\n')
     proc = subprocess.run(
-        [sys.executable, "-m", "trendml.cli.main", "detect", str(path), "-o", str(tmp_path / "o")],
+        [sys.executable, "-m", "cli.main", "detect", str(path), "-o", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -246,7 +246,8 @@ def test_replace_lists_decisions_on_retired_trends_and_keeps_them_exportable(
 ):
     """``--live --replace`` with a file that lacks the later windows retires the trends that only
     lived there: a decision on one is listed (not orphaned) and its items stay in the label export."""
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.feedback import add_feedback
 
     code, _, err = call(capsys, "detect", str(stream_file), "-o", str(tmp_path / "all.json"), "--live")

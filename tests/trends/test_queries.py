@@ -7,7 +7,8 @@ from conftest import DAY, T0, main_trend
 from sqlalchemy import inspect
 
 from trendml.errors import InputError
-from trendml.store.base import create_all, make_engine
+from trendml.schema import create_all
+from trendml.store.base import make_engine
 from trendml.trends import TrendDetector, TrendState
 from trendml.trends.queries import count_trends, list_trends, list_windows, trend_timeline
 
@@ -62,3 +63,29 @@ def test_store_create_all_includes_trend_tables(tmp_path):
     names = set(inspect(engine).get_table_names())
     assert {"trend_meta", "trend_windows", "trend_trends", "trend_observations", "trend_events"} <= names
     TrendState(engine)  # opens the tables create_all made
+
+
+def test_readers_for_the_dashboard_and_reports(stored, basic_stream):
+    """The trend-table readers the dashboard and the reports use (queries.py is their only reader)."""
+    from sqlalchemy.orm import Session
+
+    from trendml.trends.queries import (
+        item_trends,
+        latest_payloads,
+        observations_between,
+        sizes_by_trend,
+        trend_rows,
+    )
+
+    state, result = stored
+    tid = main_trend(result, 0, basic_stream.ids_of("a", 0))["trend_id"]
+    seen = [t for w in result.windows for t in w.trends if t["trend_id"] == tid]
+    with Session(state.engine) as s:
+        assert [size for _, size, _ in sizes_by_trend(s, [tid])[tid]] == [t["size"] for t in seen]
+        assert sorted(latest_payloads(s, [tid])[tid]["member_ids"]) == sorted(seen[-1]["member_ids"])
+        trend_of, _ = item_trends(s)
+        assert {trend_of[i] for i in seen[-1]["member_ids"]} == {tid}
+        assert [r.trend_id for r in trend_rows(s, [tid, "no-such-trend"])] == [tid]
+        n_obs = sum(len(w.trends) for w in result.windows)
+        assert len(observations_between(s, T0, T0 + 100 * DAY)) == n_obs
+        assert observations_between(s, T0 + 100 * DAY, T0 + 200 * DAY) == []

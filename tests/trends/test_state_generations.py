@@ -129,7 +129,8 @@ def test_consistent_read_repeats_a_read_that_a_commit_landed_in(tmp_path, stream
 
 
 def test_an_old_audit_table_gets_the_new_column(tmp_path):
-    from trendml.store.base import create_all, make_engine
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine
 
     path = tmp_path / "old.db"
     con = sqlite3.connect(path)

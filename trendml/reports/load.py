@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, inspect, select
@@ -24,18 +23,9 @@ from trendml.reports.records import (
     ScoreRecord,
     TrendInfo,
 )
+from trendml.utc import aware as _aware
 
 logger = logging.getLogger(__name__)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None)
 
 
 def open_store(db_url: str) -> Engine:
@@ -46,7 +36,8 @@ def open_store(db_url: str) -> Engine:
     reporting on an empty new database. A database written by ``trendml detect`` alone (trend
     tables only) is accepted: briefs work on it, examples then show "not in the item store".
     """
-    from trendml.store.base import create_all, make_engine
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine
 
     if db_url.startswith("sqlite:///"):
         path = Path(db_url.removeprefix("sqlite:///"))
@@ -91,14 +82,9 @@ def _trend_info(row) -> TrendInfo:
 
 
 def load_trends(session: Session, trend_ids) -> dict[str, TrendInfo]:
-    from trendml.trends.state import TrendRow
+    from trendml.trends.queries import trend_rows
 
-    ids = sorted(set(trend_ids))
-    out: dict[str, TrendInfo] = {}
-    for k in range(0, len(ids), 500):
-        for row in session.scalars(select(TrendRow).where(TrendRow.trend_id.in_(ids[k : k + 500]))):
-            out[row.trend_id] = _trend_info(row)
-    return out
+    return {row.trend_id: _trend_info(row) for row in trend_rows(session, trend_ids)}
 
 
 def load_report_data(session: Session, period: Period) -> ReportData:
@@ -115,7 +101,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     from trendml.store.feedback import TrendFeedback
     from trendml.store.items import StoredItem
     from trendml.store.qa import qa_counts, review_pairs
-    from trendml.trends.state import TrendObservation
+    from trendml.trends.queries import observations_between
 
     at = func.coalesce(StoredItem.created_at, StoredItem.received_at)
     items = [
@@ -128,12 +114,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     ]
     items = [it for it in items if period.contains(it.at)]
     observations = []
-    for o in session.scalars(
-        select(TrendObservation).where(
-            TrendObservation.window_start >= _naive(period.start),
-            TrendObservation.window_start < _naive(period.end),
-        )
-    ):
+    for o in observations_between(session, period.start, period.end):
         payload = json.loads(o.payload)
         observations.append(
             ObservationRecord(

@@ -174,6 +174,108 @@ def _base_specs(features: str, embedding_weight: float) -> list[tuple[bool, bool
     return stack
 
 
+@dataclass(frozen=True, eq=False)
+class _FitInputs:
+    """What every fitting step of :func:`fit_severity` reads: the rows and the settings."""
+
+    texts: list[str]
+    emb: np.ndarray | None
+    y: np.ndarray
+    sw: np.ndarray
+    bsw: np.ndarray  # the base learners' own row weights (``base_weight``, default ``sw``)
+    groups: np.ndarray
+    classes: np.ndarray
+    specs: list[tuple[bool, bool, float, str]]
+    src: np.ndarray | None
+    source_names: np.ndarray
+    tfidf: dict[str, Any] | None
+    C: float
+    C_embedding: float
+    C_nb: float
+    C_source: float
+    C_threat: float
+    class_weight: str | None
+    n_folds: int
+    max_iter: int
+    random_state: int
+
+
+def _fit_gate(fit: _FitInputs, idx: np.ndarray) -> LogisticRegression:
+    assert fit.src is not None and fit.emb is not None
+    # balanced: the gate is then a resemblance score, not the training mix (97 % Davidson),
+    # whose saturated log-probabilities gave the stacker nothing to use (docs/severity.md)
+    gate = LogisticRegression(
+        C=fit.C_source, class_weight="balanced", max_iter=fit.max_iter, random_state=fit.random_state
+    )
+    return gate.fit(fit.emb[idx], fit.src[idx])
+
+
+def _fit_base(
+    fit: _FitInputs, spec: tuple[bool, bool, float, str], idx: np.ndarray, shared: dict[str, Any]
+) -> BaseLearner:
+    """Fit one base on rows ``idx``; TF-IDF-only bases fitted with the same ``shared`` dict use
+    one set of fitted vectorizers (same settings, same rows: fitting it twice only cost time)."""
+    with_emb, with_tfidf, weight, kind = spec
+    if with_tfidf and not with_emb and "tfidf" in shared:
+        vecs, X = shared["tfidf"]
+    elif kind == "threat" and "tfidf" in shared and fit.emb is not None:
+        vecs, X_tfidf = shared["tfidf"]
+        block = sp.csr_matrix(np.asarray(fit.emb[idx], dtype=np.float64) * weight)
+        X = sp.hstack([block, X_tfidf], format="csr")
+    else:
+        vecs = make_vectorizers(**(fit.tfidf or {})) if with_tfidf else []
+        X = stack_features(
+            [fit.texts[i] for i in idx],
+            fit.emb[idx] if with_emb and fit.emb is not None else None,
+            vecs,
+            embedding_weight=weight,
+            fit=True,
+        )
+        if with_tfidf and not with_emb:
+            shared["tfidf"] = (vecs, X)
+    clf: LogisticRegression | NBLogisticRegression
+    target = fit.y[idx]
+    if kind == "threat":  # threat vs rest (0 stands for "not a threat")
+        target = np.where(target == THREAT, THREAT, 0)
+        clf = LogisticRegression(
+            C=fit.C_threat,
+            class_weight=fit.class_weight,
+            max_iter=fit.max_iter,
+            random_state=fit.random_state,
+        )
+    elif kind == "nb":
+        clf = NBLogisticRegression(
+            C=fit.C_nb, class_weight=fit.class_weight, max_iter=fit.max_iter, random_state=fit.random_state
+        )
+    else:
+        c = fit.C_embedding if (with_emb and not with_tfidf) else fit.C
+        clf = LogisticRegression(
+            C=c, class_weight=fit.class_weight, max_iter=fit.max_iter, random_state=fit.random_state
+        )
+    clf.fit(X, target, sample_weight=fit.bsw[idx])
+    return BaseLearner(uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight)
+
+
+def _out_of_fold(fit: _FitInputs, seed: int) -> list[np.ndarray]:
+    """Each base's (then the gate's) out-of-fold probabilities for one fold split."""
+    n, n_folds, emb, texts = len(fit.y), fit.n_folds, fit.emb, fit.texts
+    blocks = [np.zeros((n, len(fit.classes))) for _ in fit.specs]
+    if fit.src is not None:
+        blocks.append(np.zeros((n, len(fit.source_names))))
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for k, (tr, va) in enumerate(folds.split(np.zeros(n), fit.y, fit.groups)):
+        shared: dict[str, Any] = {}
+        memo: dict[int, Any] = {}
+        va_texts, va_emb = [texts[i] for i in va], emb[va] if emb is not None else None
+        for j, spec in enumerate(fit.specs):
+            base = _fit_base(fit, spec, tr, shared)
+            blocks[j][va] = _base_proba(base, fit.classes, va_texts, va_emb, memo)
+        if fit.src is not None:
+            blocks[-1][va] = _aligned_proba(_fit_gate(fit, tr), fit.source_names, emb[va])  # type: ignore[index]
+        logger.info("severity fold %d/%d (split seed %d) fitted on %d rows", k + 1, n_folds, seed, len(tr))
+    return blocks
+
+
 def fit_severity(
     texts: Sequence[str],
     embeddings: np.ndarray | None,
@@ -295,76 +397,28 @@ def fit_severity(
             )
             src = None
 
-    def fit_gate(idx: np.ndarray) -> LogisticRegression:
-        assert src is not None and emb is not None
-        # balanced: the gate is then a resemblance score, not the training mix (97 % Davidson),
-        # whose saturated log-probabilities gave the stacker nothing to use (docs/severity.md)
-        gate = LogisticRegression(
-            C=C_source, class_weight="balanced", max_iter=max_iter, random_state=random_state
-        )
-        return gate.fit(emb[idx], src[idx])
-
-    def build(spec: tuple[bool, bool, float, str], idx: np.ndarray, shared: dict[str, Any]) -> BaseLearner:
-        """Fit one base on rows ``idx``; TF-IDF-only bases fitted with the same ``shared`` dict use
-        one set of fitted vectorizers (same settings, same rows: fitting it twice only cost time)."""
-        with_emb, with_tfidf, weight, kind = spec
-        if with_tfidf and not with_emb and "tfidf" in shared:
-            vecs, X = shared["tfidf"]
-        elif kind == "threat" and "tfidf" in shared and emb is not None:
-            vecs, X_tfidf = shared["tfidf"]
-            block = sp.csr_matrix(np.asarray(emb[idx], dtype=np.float64) * weight)
-            X = sp.hstack([block, X_tfidf], format="csr")
-        else:
-            vecs = make_vectorizers(**(tfidf or {})) if with_tfidf else []
-            X = stack_features(
-                [texts[i] for i in idx],
-                emb[idx] if with_emb and emb is not None else None,
-                vecs,
-                embedding_weight=weight,
-                fit=True,
-            )
-            if with_tfidf and not with_emb:
-                shared["tfidf"] = (vecs, X)
-        clf: LogisticRegression | NBLogisticRegression
-        target = y[idx]
-        if kind == "threat":  # threat vs rest (0 stands for "not a threat")
-            target = np.where(target == THREAT, THREAT, 0)
-            clf = LogisticRegression(
-                C=C_threat, class_weight=class_weight, max_iter=max_iter, random_state=random_state
-            )
-        elif kind == "nb":
-            clf = NBLogisticRegression(
-                C=C_nb, class_weight=class_weight, max_iter=max_iter, random_state=random_state
-            )
-        else:
-            c = C_embedding if (with_emb and not with_tfidf) else C
-            clf = LogisticRegression(
-                C=c, class_weight=class_weight, max_iter=max_iter, random_state=random_state
-            )
-        clf.fit(X, target, sample_weight=bsw[idx])
-        return BaseLearner(
-            uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
-        )
-
-    def out_of_fold(seed: int) -> list[np.ndarray]:
-        """Each base's (then the gate's) out-of-fold probabilities for one fold split."""
-        blocks = [np.zeros((n, len(classes))) for _ in specs]
-        if src is not None:
-            blocks.append(np.zeros((n, len(source_names))))
-        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        for k, (tr, va) in enumerate(folds.split(np.zeros(n), y, groups)):
-            shared: dict[str, Any] = {}
-            memo: dict[int, Any] = {}
-            va_texts, va_emb = [texts[i] for i in va], emb[va] if emb is not None else None
-            for j, spec in enumerate(specs):
-                base = build(spec, tr, shared)
-                blocks[j][va] = _base_proba(base, classes, va_texts, va_emb, memo)
-            if src is not None:
-                blocks[-1][va] = _aligned_proba(fit_gate(tr), source_names, emb[va])  # type: ignore[index]
-            logger.info(
-                "severity fold %d/%d (split seed %d) fitted on %d rows", k + 1, n_folds, seed, len(tr)
-            )
-        return blocks
+    fit = _FitInputs(
+        texts=texts,
+        emb=emb,
+        y=y,
+        sw=sw,
+        bsw=bsw,
+        groups=groups,
+        classes=classes,
+        specs=specs,
+        src=src,
+        source_names=source_names,
+        tfidf=tfidf,
+        C=C,
+        C_embedding=C_embedding,
+        C_nb=C_nb,
+        C_source=C_source,
+        C_threat=C_threat,
+        class_weight=class_weight,
+        n_folds=n_folds,
+        max_iter=max_iter,
+        random_state=random_state,
+    )
 
     calibrator = None
     weights = np.ones(len(classes))
@@ -374,7 +428,7 @@ def fit_severity(
         # repeated cross-fitting: every split seed gives each row one out-of-fold prediction; the
         # stacker and the decision weights are fitted on all of them (rows repeated n_repeats times,
         # which weakens the stacker's C=100 regularisation by that factor)
-        repeats = [out_of_fold(random_state + r) for r in range(n_repeats)]
+        repeats = [_out_of_fold(fit, random_state + r) for r in range(n_repeats)]
         y_rep, sw_rep = np.tile(y, n_repeats), np.tile(sw, n_repeats)
         if calibration == "vector":
             calibrator = LogisticRegression(C=100.0, max_iter=1000)
@@ -396,8 +450,8 @@ def fit_severity(
             weights[list(frozen)] = 0.0
         oof_mean = oof.reshape(n_repeats, n, len(classes)).mean(axis=0)
     shared_all: dict[str, Any] = {}
-    bases = [build(spec, np.arange(n), shared_all) for spec in specs]
-    gate = None if src is None else fit_gate(np.arange(n))
+    bases = [_fit_base(fit, spec, np.arange(n), shared_all) for spec in specs]
+    gate = None if src is None else _fit_gate(fit, np.arange(n))
     info: dict[str, Any] = {
         "n_train": int(n),
         "n_features": [int(b.classifier.n_features_in_) for b in bases],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_all(engine: Engine) -> None:
-    """Create every table of every imported table module (idempotent)."""
+def import_table_modules() -> None:
+    """Import every table module of ``trendml.store`` (each declares its tables on :class:`Base`)."""
     import importlib
     import pkgutil
 
@@ -47,22 +48,25 @@ def create_all(engine: Engine) -> None:
     for mod in pkgutil.iter_modules(store_pkg.__path__):
         if mod.name != "base":
             importlib.import_module(f"{store_pkg.__name__}.{mod.name}")
-    try:
-        importlib.import_module("trendml.trends.state")
-    except ModuleNotFoundError:
-        pass
-    Base.metadata.create_all(engine)
-    add_missing_columns(engine)
 
 
-def add_missing_columns(engine: Engine) -> list[str]:
+def create_all(engine: Engine, tables: Iterable[Table]) -> None:
+    """Create ``tables`` where missing and add the nullable columns they gained (idempotent). The
+    caller names the tables: :func:`trendml.schema.create_all` passes the store's and the trend
+    state's, so the store never imports the trend engine."""
+    tables = list(tables)
+    Base.metadata.create_all(engine, tables=tables)
+    add_missing_columns(engine, tables)
+
+
+def add_missing_columns(engine: Engine, tables: Iterable[Table] | None = None) -> list[str]:
     """Add the nullable columns a newer trendml declares to tables an older one created (the only
     schema change made in place; e.g. ``score_audit.trend_status``). Returns ``table.column`` added."""
     from sqlalchemy import inspect, text
 
     insp = inspect(engine)
     added: list[str] = []
-    for table in Base.metadata.sorted_tables:
+    for table in Base.metadata.sorted_tables if tables is None else tables:
         if not insp.has_table(table.name):
             continue
         have = {c["name"] for c in insp.get_columns(table.name)}

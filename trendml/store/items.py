@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, select
@@ -19,14 +19,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from trendml.items import Item
 from trendml.store.base import Base
 from trendml.text import content_hash
+from trendml.utc import aware as _aware
+from trendml.utc import utcnow
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 500
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class StoredItem(Base):
@@ -59,13 +57,6 @@ class StoredItem(Base):
             source=self.source,
             report_reason=self.report_reason,
         )
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _row(item: Item) -> StoredItem:

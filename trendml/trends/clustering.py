@@ -263,7 +263,7 @@ def fit_window_model(
         fit_index = None
     zf = z[fit_index] if fit_index is not None else z
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", module="hdbscan")  # its numeric warnings on tiny windows
         clusterer.fit(zf)
         if clusterer.labels_.max() < 0:
             # HDBSCAN never returns its root as a cluster unless asked: a window holding one dense
@@ -280,7 +280,7 @@ def fit_window_model(
         labels[fit_index] = clusterer.labels_
         probs[fit_index] = clusterer.probabilities_
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.filterwarnings("ignore", module="hdbscan")  # its numeric warnings on tiny windows
             rl, rp = hdbscan.approximate_predict(clusterer, z[rest])
         labels[rest], probs[rest] = rl, rp
     n_clusters = int(labels.max() + 1) if len(labels) else 0

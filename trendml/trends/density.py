@@ -102,7 +102,7 @@ def burst_groups(vectors: np.ndarray, *, min_size: int = 8, min_samples: int = 3
     import hdbscan
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", module="hdbscan")  # its numeric warnings on tiny windows
         # the bursting items are few: one group among them is the root, which HDBSCAN returns only
         # when asked (the region test below rejects a root that is just scattered noise)
         lab = hdbscan.HDBSCAN(

@@ -33,12 +33,13 @@ from trendml.trends.scoring import (
     severity_mix,
 )
 from trendml.trends.state import TrendRecord, TrendState, WindowRecord
+from trendml.trends.status import STATUS_VALUES, TrendStatus
 from trendml.trends.tracking import match_clusters
 from trendml.trends.windows import WindowSlice, format_window, parse_window, split_windows
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("new", "growing", "stable", "fading")
+STATUSES = STATUS_VALUES
 NOT_ENOUGH = "not enough items"
 
 
@@ -384,23 +385,8 @@ class TrendDetector:
         past = [w for w in state.windows[-self.history :] if w.history is not None and len(w.history_ids)]
         wres = WindowResult(start=sl.start, end=sl.end, n_items=n, us_share=_r(us_share_w))
 
-        def finish(
-            obs: list[dict[str, Any]], updates: dict[str, TrendRecord], events: list[tuple[str, str, str]]
-        ):
-            wres.note = "; ".join(notes) or None
-            wres.trends = obs
-            wres.events = [{"kind": k, "trend_id": a, "other_id": b} for k, a, b in events]
-            state.add_window(
-                record=record,
-                note=wres.note,
-                us_share=us_share_w,
-                region_counts=dict(region_counts),
-                observations=obs,
-                trend_updates=updates,
-                events=events,
-                keep_history=self.history,
-            )
-            return wres
+        def finish(obs, updates, events):  # noqa: ANN001, ANN202 - the one place the state is written
+            return self._commit(state, record, wres, notes, us_share_w, region_counts, obs, updates, events)
 
         if n < max(self.min_window_items, params.min_cluster_size):
             notes.insert(
@@ -434,6 +420,58 @@ class TrendDetector:
         cents = np.stack([xw[m].mean(axis=0) for m in members]).astype(np.float32)
         cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
 
+        now_k, past_k = self._neighbour_counts(
+            model, xw, labels, clusters, hist_pos, pv, pw, density_counts, params
+        )
+
+        match, earlier = self._track(state, seq, xw, ids, members, cents, previous_ids)
+
+        obs, updates, events, label_map = self._observations(
+            state,
+            sl,
+            seq,
+            items,
+            idx,
+            ids,
+            xw,
+            labels,
+            clusters,
+            members,
+            cents,
+            model,
+            now_k,
+            past_k,
+            past_n,
+            n,
+            n_us,
+            n_known,
+            match,
+            earlier,
+            density_counts,
+            severity,
+            params,
+            previous_ids,
+            reserved,
+        )
+        record.model = model
+        record.label_map = label_map
+        return finish(obs, updates, events)
+
+    def _neighbour_counts(
+        self,
+        model: Any,
+        xw: np.ndarray,
+        labels: np.ndarray,
+        clusters: list[int],
+        hist_pos: np.ndarray,
+        pv: np.ndarray,
+        pw: np.ndarray,
+        density_counts: dict[int, tuple[float, float]],
+        params: ClusterParams,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per cluster: its region's (weighted) item count in this window and in the history (pure)."""
+        n = len(xw)
+        past = len(pv) > 0
         # region counts in the past windows (density ratio / burst vs history)
         # Region counts now vs before, counted the same way on both sides: a point belongs to a
         # cluster's region when most of its nearest neighbours in this window are members
@@ -456,14 +494,27 @@ class TrendDetector:
             if lab in pos:
                 now_k[pos[lab]], past_k[pos[lab]] = k_now, m_past
 
-        # tracking
+        return now_k, past_k
+
+    def _track(
+        self,
+        state: TrendState,
+        seq: int,
+        xw: np.ndarray,
+        ids: list[str],
+        members: list[np.ndarray],
+        cents: np.ndarray,
+        previous_ids: Mapping[str, str] | None,
+    ) -> tuple[Any, np.ndarray]:
+        """Match this window's clusters to the active trends (reads the state, writes nothing):
+        ``(match, earlier centroids)``."""
         prev = state.model_window()
         active = sorted(
             t
             for t, rec in state.trends.items()
             if rec.merged_into is None and rec.last_seq >= seq - 1 - self.max_gap
         )
-        overlap = np.zeros((len(clusters), len(active)))
+        overlap = np.zeros((len(members), len(active)))
         col = {t: j for j, t in enumerate(active)}
         prev_trends: set[str] = set()
         if prev is not None and prev.model is not None and prev.seq >= seq - 1 - self.max_gap and active:
@@ -482,8 +533,10 @@ class TrendDetector:
                 for tid, count in held.items():
                     if tid in col:
                         overlap[ci, col[tid]] = max(overlap[ci, col[tid]], count / len(m))
-        tcents = np.stack([state.trends[t].centroid for t in active]) if active else np.zeros((0, x.shape[1]))
-        sims = cents @ tcents.T if active else np.zeros((len(clusters), 0))
+        tcents = (
+            np.stack([state.trends[t].centroid for t in active]) if active else np.zeros((0, xw.shape[1]))
+        )
+        sims = cents @ tcents.T if active else np.zeros((len(members), 0))
         match = match_clusters(
             overlap,
             sims,
@@ -495,9 +548,41 @@ class TrendDetector:
         earlier = (
             np.stack([r.centroid for r in state.trends.values()])
             if state.trends
-            else np.zeros((0, x.shape[1]), dtype=np.float32)
+            else np.zeros((0, xw.shape[1]), dtype=np.float32)
         )
 
+        return match, earlier
+
+    def _observations(
+        self,
+        state: TrendState,
+        sl: WindowSlice,
+        seq: int,
+        items: Sequence[Item],
+        idx: np.ndarray,
+        ids: list[str],
+        xw: np.ndarray,
+        labels: np.ndarray,
+        clusters: list[int],
+        members: list[np.ndarray],
+        cents: np.ndarray,
+        model: Any,
+        now_k: np.ndarray,
+        past_k: np.ndarray,
+        past_n: float,
+        n: int,
+        n_us: int,
+        n_known: int,
+        match: Any,
+        earlier: np.ndarray,
+        density_counts: dict[int, tuple[float, float]],
+        severity: np.ndarray | None,
+        params: ClusterParams,
+        previous_ids: Mapping[str, str] | None,
+        reserved: frozenset[str],
+    ) -> tuple[list[dict[str, Any]], dict[str, TrendRecord], list[tuple[str, str, str]], dict[int, str]]:
+        """Ids, statuses, scores and the observation record of each cluster (reads the state, writes
+        nothing): ``(observations, trend updates, events, cluster label -> trend id)``."""
         texts = [items[i].content for i in idx]
         keywords = ctfidf_keywords(texts, labels, top_n=self.n_keywords)
         processed = [w.seq for w in state.windows[-self.history :]]
@@ -520,7 +605,11 @@ class TrendDetector:
                 hist_sizes = [old.sizes.get(s, (0, 0))[0] for s in processed if s >= old.first_seq]
                 gz = growth_z(size, hist_sizes)
                 status = (
-                    "growing" if gz >= self.growing_z else "fading" if gz <= -self.growing_z else "stable"
+                    TrendStatus.GROWING
+                    if gz >= self.growing_z
+                    else TrendStatus.FADING
+                    if gz <= -self.growing_z
+                    else TrendStatus.STABLE
                 )
             else:
                 tid = carried.get(ci)
@@ -541,7 +630,7 @@ class TrendDetector:
                     parent_id=parent,
                 )
                 gz = 0.0
-                status = "new"
+                status = TrendStatus.NEW
                 if parent is not None:
                     events.append(("split", parent, tid))
             rec.last_seq = seq
@@ -564,7 +653,7 @@ class TrendDetector:
             order = np.argsort(-(xw[m] @ cents[ci]), kind="stable")[: self.n_representatives]
             trend = {
                 "trend_id": tid,
-                "status": status,
+                "status": status.value,
                 "emerging": emerging,
                 "size": int(size),
                 "emergence_score": _r(bz, 3),
@@ -592,9 +681,35 @@ class TrendDetector:
             rec = replace(state.trends[ended], sizes=dict(state.trends[ended].sizes), merged_into=into)
             updates[ended] = rec
             events.append(("merge", ended, into))
-        record.model = model
-        record.label_map = label_map
-        return finish(obs, updates, events)
+        return obs, updates, events, label_map
+
+    def _commit(
+        self,
+        state: TrendState,
+        record: WindowRecord,
+        wres: WindowResult,
+        notes: list[str],
+        us_share_w: float | None,
+        region_counts: Counter,
+        obs: list[dict[str, Any]],
+        updates: dict[str, TrendRecord],
+        events: list[tuple[str, str, str]],
+    ) -> WindowResult:
+        """Write the window to the state (the only write of a window) and complete its result."""
+        wres.note = "; ".join(notes) or None
+        wres.trends = obs
+        wres.events = [{"kind": k, "trend_id": a, "other_id": b} for k, a, b in events]
+        state.add_window(
+            record=record,
+            note=wres.note,
+            us_share=us_share_w,
+            region_counts=dict(region_counts),
+            observations=obs,
+            trend_updates=updates,
+            events=events,
+            keep_history=self.history,
+        )
+        return wres
 
 
 def _carried_ids(

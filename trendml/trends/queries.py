@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from trendml.errors import InputError
 from trendml.trends.keywords import trend_title
@@ -27,6 +30,9 @@ from trendml.trends.state import (
     TrendWindow,
     consistent_read,
 )
+from trendml.trends.status import STATUS_VALUES, parse_status
+from trendml.utc import iso_z as _iso
+from trendml.utc import naive as _naive
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +41,6 @@ MAX_LIMIT = 500
 
 def _engine(source: TrendState | Engine) -> Engine:
     return source.engine if isinstance(source, TrendState) else source
-
-
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
-
-
-def _naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def _trend_dict(row: TrendRow) -> dict[str, Any]:
@@ -86,10 +82,8 @@ def list_trends(
     from that region significantly more than the window's items do, one-sided p < ``alpha``),
     ``since`` (seen in a window starting at or after it). Returns ``{"total", "items"}``.
     """
-    if status is not None and status not in ("new", "growing", "stable", "fading"):
-        raise InputError(
-            f'status is "{status}"; expected one of new, growing, stable, fading', field="status"
-        )
+    if status is not None and parse_status(status) is None:
+        raise InputError(f'status is "{status}"; expected one of {", ".join(STATUS_VALUES)}', field="status")
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit is {limit}; expected 1..{MAX_LIMIT}", field="limit")
     if offset < 0:
@@ -254,3 +248,77 @@ def representative_ids(timeline: dict[str, Any], limit: int) -> list[str]:
             if item_id not in ids:
                 ids.append(item_id)
     return ids[:limit]
+
+
+# -- readers for the dashboard and the reports (inside the caller's session / consistent_read) ----
+def sizes_by_trend(s: Session, trend_ids: list[str]) -> dict[str, list[tuple[int, int, bool]]]:
+    """``(seq, size, emerging)`` of every observation of each trend, in window order."""
+    out: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
+    if not trend_ids:
+        return out
+    rows = s.execute(
+        select(
+            TrendObservation.trend_id, TrendObservation.seq, TrendObservation.size, TrendObservation.emerging
+        )
+        .where(TrendObservation.trend_id.in_(trend_ids))
+        .order_by(TrendObservation.seq)
+    )
+    for tid, seq, size, em in rows:
+        out[tid].append((seq, size, bool(em)))
+    return out
+
+
+def latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored observation of each trend's latest window."""
+    if not trend_ids:
+        return {}
+    last_seq = dict(
+        s.execute(select(TrendRow.trend_id, TrendRow.last_seq).where(TrendRow.trend_id.in_(trend_ids))).all()
+    )
+    rows = s.execute(
+        select(TrendObservation.trend_id, TrendObservation.seq, TrendObservation.payload).where(
+            TrendObservation.trend_id.in_(trend_ids)
+        )
+    )
+    return {tid: json.loads(payload) for tid, seq, payload in rows if last_seq.get(tid) == seq}
+
+
+def item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
+    """Item id -> trend id of its latest observation; and the ids in trends emerging there."""
+    trend_of: dict[str, str] = {}
+    emerging_ids: set[str] = set()
+    rows = s.execute(
+        select(TrendObservation.trend_id, TrendObservation.emerging, TrendObservation.payload).order_by(
+            TrendObservation.seq
+        )
+    )
+    for tid, em, payload in rows:
+        members = json.loads(payload).get("member_ids", [])
+        for item_id in members:
+            trend_of[item_id] = tid
+            if em:
+                emerging_ids.add(item_id)
+            else:
+                emerging_ids.discard(item_id)
+    return trend_of, emerging_ids
+
+
+def trend_rows(session: Session, trend_ids: Iterable[str]) -> list[TrendRow]:
+    """The stored rows of these trends (any order; unknown ids are skipped)."""
+    ids = sorted(set(trend_ids))
+    out: list[TrendRow] = []
+    for k in range(0, len(ids), 500):
+        out.extend(session.scalars(select(TrendRow).where(TrendRow.trend_id.in_(ids[k : k + 500]))))
+    return out
+
+
+def observations_between(session: Session, start: datetime, end: datetime) -> list[TrendObservation]:
+    """Every observation whose window starts in ``[start, end)``."""
+    return list(
+        session.scalars(
+            select(TrendObservation).where(
+                TrendObservation.window_start >= _naive(start),
+                TrendObservation.window_start < _naive(end),
+            )
+        )
+    )

@@ -53,16 +53,10 @@ from sqlalchemy.pool import StaticPool
 from trendml.errors import StateError
 from trendml.store.base import Base, make_engine, make_sessionmaker
 from trendml.trends.clustering import WindowModel
+from trendml.utc import aware as _aware
+from trendml.utc import naive as _naive
 
 logger = logging.getLogger(__name__)
-
-
-def _naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return None if dt is None else (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt)
 
 
 class TrendMeta(Base):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import check_port_free, console, load_items, make_embedder, settings
+from cli._common import check_port_free, console, load_items, make_embedder, settings
 
 
 def up_actor() -> str:
@@ -32,7 +32,7 @@ def up_actor() -> str:
 def _ensure_champion(cfg, **train_options) -> str:  # noqa: ANN001, ANN003 - Settings
     """Version of the champion, training and registering the default model first if there is none.
     ``train_options`` go to ``train_severity`` (tests train a small model)."""
-    from training.registry import champion_version
+    from trendml.registry import champion_version
 
     version = champion_version(cfg)
     if version is not None:
@@ -64,8 +64,9 @@ def up(
     from service.models import ModelManager
     from service.pipeline import detect_stored
     from service.trends_backend import TrendBackend
+    from trendml.schema import create_all
     from trendml.store.admin_audit import record_admin
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.items import add_items, count_items
     from trendml.store.keys import rotate_key
 
@@ -109,23 +110,20 @@ def up(
     models = ModelManager(cfg, embedder, interval_s=0)
     models.refresh()
     trends = TrendBackend(engine, Session)
-    if trends.available:
-        out = detect_stored(Session, embedder.encode, trends, models.active)
-        with Session() as session:
-            record_admin(
-                session,
-                "detect",
-                actor="cli",
-                detail={k: out[k] for k in ("n_items", "n_windows", "n_trends", "n_emerging") if k in out},
-            )
-        console.print(
-            f"detection: {out['n_items']} new items, {out['n_windows']} windows, {out['n_trends']} trends, "
-            f"{out['n_emerging']} emerging in the latest window ({out['seconds']:.1f}s)",
-            highlight=False,
-            soft_wrap=True,
+    out = detect_stored(Session, embedder.encode, trends, models.active)
+    with Session() as session:
+        record_admin(
+            session,
+            "detect",
+            actor="cli",
+            detail={k: out[k] for k in ("n_items", "n_windows", "n_trends", "n_emerging") if k in out},
         )
-    else:
-        console.print(f"[yellow]trend detection skipped[/yellow]: {trends.reason}", highlight=False)
+    console.print(
+        f"detection: {out['n_items']} new items, {out['n_windows']} windows, {out['n_trends']} trends, "
+        f"{out['n_emerging']} emerging in the latest window ({out['seconds']:.1f}s)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
     with Session() as session:
         key, info, created = rotate_key(session, "demo", "admin")
@@ -155,7 +153,7 @@ def up(
         soft_wrap=True,
     )
     if serve:
-        from trendml.cli.serve import serve as run_serve
+        from cli.serve import serve as run_serve
 
         check_port_free(host, port)  # again: setting up took a while
 

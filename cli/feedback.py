@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 
 feedback_app = typer.Typer(help="Analyst feedback on trends.", no_args_is_help=True)
 
@@ -21,7 +21,8 @@ def export(
     id, text, caption, label (1 confirm/escalate, 0 dismiss), action, trend_id, severity,
     model_version, analyst, decided_at. Same rows as GET /v1/feedback/export."""
     from service.trends_backend import TrendBackend
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.feedback import export_labels
 
     cfg = settings()

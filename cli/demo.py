@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, make_embedder, settings, show_progress
+from cli._common import console, make_embedder, settings, show_progress
 
 
 def demo(

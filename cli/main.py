@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-import trendml.cli as cli_pkg
+import cli as cli_pkg
 from trendml import __version__
 from trendml.config import apply_offline_environment
 from trendml.errors import TrendmlError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import check_port_free, console, settings
+from cli._common import check_port_free, console, settings
 
 SERVICE = "service.service:TriageService"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 
 FORMATS = ("html", "md", "json")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._batch import (
+from cli._batch import (
     ENGINE_HELP,
     ITEMS_HELP,
     RAY_ACTORS_HELP,
@@ -17,7 +17,7 @@ from trendml.cli._batch import (
     check_engine,
     load_item_sources,
 )
-from trendml.cli._common import (
+from cli._common import (
     check_output_path,
     console,
     make_embedder,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from trendml.cli._common import console, load_items, make_embedder, settings, show_progress
+from cli._common import console, load_items, make_embedder, settings, show_progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -192,7 +192,7 @@ def _severity_probs(
 ) -> np.ndarray | None:
     """``(n, 4)`` severity probabilities from ``uri`` (or the champion), or ``None`` when no model was
     asked for and the registry has no champion. A model that was asked for must load."""
-    from training.registry import champion_version, load_severity_model
+    from trendml.registry import champion_version, load_severity_model
 
     if uri is None and champion_version(cfg) is None:
         console.print(
@@ -206,8 +206,10 @@ def _severity_probs(
         return None
     model, name, version = load_severity_model(uri, cfg)
     model.check_embedder(embedder)
+    from trendml.severity.scoring import score_vectors
+
     texts = [it.content for it in items]
-    probs = model.predict_proba(texts, vectors)
+    probs = score_vectors(model, texts, vectors, model_name=name, model_version=version).probs
     console.print(f"[dim]severity mix from {name} v{version}[/dim]", highlight=False)
     return probs
 

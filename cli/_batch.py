@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from trendml.cli._common import console
+from cli._common import console
 from trendml.config import Settings
 from trendml.errors import InputError
 from trendml.item_sources import expand_sources, read_item_sources

@@ -1,4 +1,8 @@
-"""``trendml bench``: run the benchmarks (``make bench``) and rewrite benchmarks/RESULTS.md."""
+"""``trendml bench``: run the benchmarks (``make bench``) and rewrite benchmarks/RESULTS.md.
+
+``benchmarks`` is a sibling shell package of ``cli``; its ``__main__.main`` is the documented entry
+point this command calls (see the import-linter contracts in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,6 @@ def bench(
     ),
 ) -> None:
     """Run benchmarks; each reports speed as ratios against a baseline run in the same process."""
-    import sys
-    from pathlib import Path
-
-    if (Path.cwd() / "benchmarks" / "__main__.py").exists() and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
     try:
         from benchmarks.__main__ import main as run_benchmarks
     except ModuleNotFoundError:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 
 train_app = typer.Typer(help="Train models (MLflow-tracked).", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 from trendml.errors import InputError
 
 models_app = typer.Typer(help="Registered models: list, compare, promote, rollback.", no_args_is_help=True)
@@ -47,7 +47,7 @@ def _periods(version: str, events: list[dict[str, object]]) -> str:
 @models_app.command("list")
 def list_(name: str = typer.Argument("trendml-severity", help="Registered model name.")) -> None:
     """Registered versions, their headline metrics, when each was champion, and the alias history."""
-    from training.registry import alias_history, list_versions
+    from trendml.registry import alias_history, list_versions
 
     cfg = settings()
     rows = list_versions(cfg, name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 
 policy_app = typer.Typer(
     help="The policy taxonomy (models/policy.yaml): level names, priority rule, areas, alerts."

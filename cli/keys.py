@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 
 keys_app = typer.Typer(help="API keys for the service (roles: triage, analyst, admin).", no_args_is_help=True)
 
@@ -16,7 +16,8 @@ def _audit(session, action: str, info) -> None:  # noqa: ANN001 - Session, KeyIn
 
 
 def _session():
-    from trendml.store.base import create_all, make_engine, make_sessionmaker
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
 
     cfg = settings()
     cfg.ensure_home()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from trendml.cli._batch import (
+from cli._batch import (
     ENGINE_HELP,
     ITEMS_HELP,
     RAY_ACTORS_HELP,
@@ -17,7 +17,7 @@ from trendml.cli._batch import (
     check_engine,
     load_item_sources,
 )
-from trendml.cli._common import (
+from cli._common import (
     check_output_path,
     console,
     make_embedder,
@@ -42,7 +42,7 @@ def score(
     ray_actors: int | None = typer.Option(None, "--ray-actors", min=1, help=RAY_ACTORS_HELP),
 ) -> None:
     """Pre-score items for severity: 0 none, 1 offensive, 2 hateful, 3 threat/violent."""
-    from training.registry import load_severity_model
+    from trendml.registry import load_severity_model
     from trendml.severity import score_items
 
     cfg = settings()

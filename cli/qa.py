@@ -6,7 +6,7 @@ from datetime import datetime
 
 import typer
 
-from trendml.cli._common import console, settings
+from cli._common import console, settings
 
 qa_app = typer.Typer(
     help="QA: sample scored items for a second review, enter reviews, show agreement.", no_args_is_help=True
