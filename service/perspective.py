@@ -174,7 +174,7 @@ def parse_request(obj: Any, max_text: int) -> dict[str, Any]:
     return {"text": text, "attributes": attributes, "do_not_store": dns, "client_token": token}
 
 
-def _score(svc: Any, content: str, do_not_store: bool) -> tuple[Any, np.ndarray]:
+def _score(svc: Any, content: str, do_not_store: bool) -> tuple[Any, Any]:
     """The active model and the four level probabilities of ``content``. With ``do_not_store`` the
     embedding cache is bypassed (no vector of the text is kept)."""
     active = svc.models.active
@@ -186,15 +186,18 @@ def _score(svc: Any, content: str, do_not_store: bool) -> tuple[Any, np.ndarray]
             vectors = base.encode([content])
     else:
         vectors = svc.embed_texts([content])
-    probs = np.asarray(active.model.predict_proba([content], vectors), dtype=np.float64)
-    return active, probs
+    from trendml.severity.scoring import score_vectors
+
+    scored = score_vectors(
+        active.model, [content], vectors, model_name=active.name, model_version=active.version
+    )
+    return active, scored
 
 
-def _audit(svc: Any, active: Any, item_id: str, digest: str, probs: np.ndarray, caller: Any) -> None:
-    from service.pipeline import decide
+def _audit(svc: Any, active: Any, item_id: str, digest: str, scored: Any, caller: Any) -> None:
     from trendml.store.audit import add_audit
 
-    severity = int(decide(active.model, probs)[0])
+    severity, probs = int(scored.labels[0]), scored.probs
     row = {
         "item_id": item_id,
         "input_hash": digest,
@@ -233,15 +236,15 @@ async def analyze(request: Request) -> JSONResponse:
         content = combine_text(req["text"], None)
         if not content or not has_visible_text(content):
             raise _bad("comment.text: Comment must be non-empty (only invisible characters received)")
-        active, probs = await run_in_threadpool(_score, svc, content, req["do_not_store"])
+        active, scored = await run_in_threadpool(_score, svc, content, req["do_not_store"])
         if not req["do_not_store"]:
             digest = content_hash(content)
             item_id = "perspective:" + (req["client_token"] or digest[:16])
             caller = request.scope.get("state", {}).get("caller")
-            await run_in_threadpool(_audit, svc, active, item_id, digest, probs, caller)
+            await run_in_threadpool(_audit, svc, active, item_id, digest, scored, caller)
     except AnalyzeError as exc:
         return JSONResponse(error_payload(exc.code, exc.message), status_code=exc.code)
-    scores = attribute_scores(probs[0])
+    scores = attribute_scores(scored.probs[0])
     out: dict[str, Any] = {
         "attributeScores": {
             name: {"summaryScore": {"value": round(scores[name], 6), "type": "PROBABILITY"}}
