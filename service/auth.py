@@ -250,7 +250,13 @@ class AuthMiddleware:
         if refusal is not None:
             return await send_json(send, *refusal)
 
-        conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
+        try:
+            conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
+        except Exception as exc:  # the database is down (the key may come from the cache)
+            if type(exc).__name__ != "DatabaseUnavailable":
+                raise
+            body = error_body("database unavailable", None, f"{exc}; retry shortly")
+            return await send_json(send, 503, body)
         if conflicts:
             return await send_json(send, 409, content_conflict_body(request.items, conflicts))
         body = with_caller(body, caller)

@@ -242,8 +242,15 @@ class TriageService:
         """Indexes of items whose id is stored with other content (the score would not be theirs)."""
         from trendml.store.items import content_conflicts
 
-        with self.Session() as session:
-            return content_conflicts(session, items)
+        try:
+            with self.Session() as session:
+                return content_conflicts(session, items)
+        except Exception as exc:
+            if is_connection_error(exc):  # nothing can be checked (nor audited): 503, not a bug
+                raise DatabaseUnavailable(
+                    f"the database cannot be reached ({type(exc).__name__}); nothing was scored"
+                ) from None
+            raise
 
     def admin_audit(
         self,

@@ -68,13 +68,22 @@ def _inner() -> Starlette:
     return Starlette(routes=[Route("/healthz", ok), Route("/v1/trends", ok)])
 
 
+def _run(coro):
+    """Run ``coro`` to completion on a fresh event loop in its own thread: an earlier test in the
+    session may leave an event loop marked running on the main thread (asyncio.run would refuse)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _get(app, path: str) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.get(path)
 
-    return asyncio.run(go())
+    return _run(go())
 
 
 def test_auth_middleware_before_the_service_exists():
@@ -179,7 +188,7 @@ def test_dashboard_pages_in_process(tmp_path):
             )
             return out
 
-    login, *pages, foreign = asyncio.run(go())
+    login, *pages, foreign = _run(go())
     assert login.status_code == 200 and "trendml_login_csrf" in login.headers["set-cookie"]
     for r in pages:
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
