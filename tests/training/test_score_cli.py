@@ -95,7 +95,7 @@ def test_score_corrupt_model_file(registry_env, items_file, tmp_path, capsys):
     src = _find_model_dir(registry_env / "models" / "registry" / "trendml-severity")
     bad = tmp_path / "bad_model"
     shutil.copytree(src, bad)
-    (bad / "severity_model.joblib").write_bytes(b"\x00garbage")
+    (bad / "severity_model.skops").write_bytes(b"\x00garbage")
     code, _, err = run_cli(
         ["score", str(items_file[0]), "-o", str(tmp_path / "s.jsonl"), "--model", str(bad)], capsys
     )

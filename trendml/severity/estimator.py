@@ -32,14 +32,23 @@ from trendml.severity.nb import NBLogisticRegression
 
 logger = logging.getLogger(__name__)
 
-# 2: source gate, n_repeats, shared TF-IDF; 3: threat threshold rule. Older files still load (their
-# decision rule is the plain weighted argmax).
-FORMAT_VERSION = 3
-_READABLE_FORMATS = (1, 2, 3)
+# 2: source gate, n_repeats, shared TF-IDF; 3: threat threshold rule; 4: the fitted parts in skops'
+# safe format instead of a pickle. Formats 1-3 (joblib pickles: loading one runs code from the file)
+# are refused with the retrain command.
+FORMAT_VERSION = 4
+_READABLE_FORMATS = (4,)
+_PICKLE_FORMATS = (1, 2, 3)
 THREAT = 3
 _EPS = 1e-7
 _META = "severity_model.json"
-_WEIGHTS = "severity_model.joblib"
+_WEIGHTS = "severity_model.skops"
+_PICKLE_WEIGHTS = "severity_model.joblib"
+#: the only types beyond skops' own trusted set (numpy, scipy, scikit-learn) a weights file may hold
+_TRUSTED_TYPES = (
+    "trendml.severity.estimator.BaseLearner",
+    "trendml.severity.estimator.FittedSeverity",
+    "trendml.severity.nb.NBLogisticRegression",
+)
 
 
 @dataclass
@@ -677,14 +686,15 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
 
     # -- persistence -------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write ``severity_model.json`` (metadata) and ``severity_model.joblib`` (weights)."""
-        import joblib
+        """Write ``severity_model.json`` (metadata) and ``severity_model.skops`` (the fitted parts, in
+        skops' safe format: loading it builds only allow-listed types and runs no code from the file)."""
         import sklearn
+        import skops.io as sio
 
         fitted = self._check_fitted()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        joblib.dump(fitted, d / _WEIGHTS)
+        sio.dump(fitted, d / _WEIGHTS)
         meta = {
             "format_version": FORMAT_VERSION,
             "embedder_id": self.embedder_id,
@@ -700,11 +710,18 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, directory: str | Path) -> SeverityModel:
-        """Load a model written by :meth:`save`; :class:`StateError` if files are missing or corrupt."""
-        import joblib
+        """Load a model written by :meth:`save`; :class:`StateError` if files are missing, corrupt, hold
+        a type outside the allow-list, or are an older pickle-based format (retrain those)."""
+        import skops.io as sio
 
         d = Path(directory)
         meta_path, weights_path = d / _META, d / _WEIGHTS
+        if meta_path.is_file() and (d / _PICKLE_WEIGHTS).is_file() and not weights_path.is_file():
+            raise StateError(
+                f"the severity model in {d} is stored as a pickle (format 3 or older), which trendml no "
+                f"longer loads because loading a pickle runs code from the file; expected format "
+                f"{FORMAT_VERSION} ({_WEIGHTS}); retrain with `trendml train severity`"
+            )
         if not meta_path.is_file() or not weights_path.is_file():
             raise StateError(
                 f"{d} holds no severity model; expected {_META} and {_WEIGHTS} there; "
@@ -712,10 +729,27 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             )
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("format_version") not in _READABLE_FORMATS:
-                raise ValueError(f"format_version {meta.get('format_version')!r}")
+            version = meta.get("format_version")
+        except Exception as exc:  # noqa: BLE001 - any failure here means the file is unusable
+            raise StateError(
+                f"the severity model in {d} is corrupt ({type(exc).__name__}: {exc}); expected files "
+                f"written by SeverityModel.save (format {FORMAT_VERSION}); retrain with `trendml train severity`"
+            ) from None
+        if version in _PICKLE_FORMATS:
+            raise StateError(
+                f"the severity model in {d} is format {version} (a pickle), which trendml no longer loads "
+                f"because loading a pickle runs code from the file; expected format {FORMAT_VERSION}; "
+                "retrain with `trendml train severity`"
+            )
+        try:
+            if version not in _READABLE_FORMATS:
+                raise ValueError(f"format_version {version!r}")
             model = cls(**meta["params"])
-            fitted = joblib.load(weights_path)
+            untrusted = sio.get_untrusted_types(file=weights_path)
+            unknown = sorted(set(untrusted) - set(_TRUSTED_TYPES))
+            if unknown:
+                raise ValueError(f"types outside the allow-list: {', '.join(unknown)}")
+            fitted = sio.load(weights_path, trusted=list(untrusted))
             if not isinstance(fitted, FittedSeverity):
                 raise TypeError(type(fitted).__name__)
         except Exception as exc:  # noqa: BLE001 - any failure here means the files are unusable
