@@ -174,8 +174,8 @@ class TrendBackend:
         latest = windows[-1] if windows else None
         out = {
             "n_windows": len(windows),
-            "n_trends": len({t["trend_id"] for w in windows for t in w.trends}),
-            "n_emerging": sum(1 for t in latest.trends if t["emerging"]) if latest else 0,
+            "n_trends": len({t.trend_id for w in windows for t in w.trends}),
+            "n_emerging": sum(1 for t in latest.trends if t.emerging) if latest else 0,
         }
         if reset:
             out["retired_with_decisions"] = self._retired_with_decisions(state.generation)
