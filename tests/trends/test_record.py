@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
@@ -92,3 +93,23 @@ def test_detector_builds_records_that_the_store_gives_back() -> None:
         "end": tl["windows"][-1]["end"],
         "n_items": tl["windows"][-1]["n_items"],
     }
+
+
+def test_dashboard_list_reads_the_stored_record() -> None:
+    """The dashboard's trend list shows the stored record's severity mix and US-lift fields."""
+    from service.dashboard.data import dominant_severity, trends_overview
+    from trendml.schema import create_all
+
+    st = make_blob_stream({"a": [40, 40], "b": [40, 40]}, seed=6)
+    sev = np.random.default_rng(0).dirichlet(np.ones(4), size=len(st.items))
+    state = TrendState.in_memory()
+    res = TrendDetector().detect(st.items, st.x, severity=sev, state=state)
+    last = {t.trend_id: t for t in res.windows[-1].trends}
+    create_all(state.engine)  # the dashboard also reads the analysts' decisions
+    rows = trends_overview(state.engine)["items"]
+    assert rows and {r["trend_id"] for r in rows} == set(last)
+    for r in rows:
+        t = last[r["trend_id"]]
+        assert t.severity_mix is not None and r["severity_mix"] == list(t.severity_mix)
+        assert r["dominant_severity"] == dominant_severity(list(t.severity_mix))
+        assert (r["us_lift_p"], r["us_specific"]) == (t.us_lift_p, t.us_specific)
