@@ -109,7 +109,7 @@ def detect(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(found.to_dict(), indent=1))
     n_trends = sum(len(w.trends) for w in found.windows)
-    n_emerging = sum(t["emerging"] for w in found.windows for t in w.trends)
+    n_emerging = sum(t.emerging for w in found.windows for t in w.trends)
     console.print(
         f"{len(result.items)} items in {len(found.windows)} windows: {n_trends} trend observations, "
         f"{n_emerging} emerging, in {time.perf_counter() - t0:.1f}s -> {output}",
@@ -147,7 +147,7 @@ def _replace(state, detector, items, vectors, probs):
     with state.batch():
         state.reset()
         found = detector.detect(items, vectors, severity=probs, state=state, previous_ids=previous)
-    kept = old_ids & {t["trend_id"] for w in found.windows for t in w.trends}
+    kept = old_ids & {t.trend_id for w in found.windows for t in w.trends}
     console.print(
         f"replaced the trend state at {state.url}: "
         f"{len(kept)} of {len(old_ids)} earlier trend ids carried over",

@@ -174,8 +174,8 @@ class TrendBackend:
         latest = windows[-1] if windows else None
         out = {
             "n_windows": len(windows),
-            "n_trends": len({t["trend_id"] for w in windows for t in w.trends}),
-            "n_emerging": sum(1 for t in latest.trends if t["emerging"]) if latest else 0,
+            "n_trends": len({t.trend_id for w in windows for t in w.trends}),
+            "n_emerging": sum(1 for t in latest.trends if t.emerging) if latest else 0,
         }
         if reset:
             out["retired_with_decisions"] = self._retired_with_decisions(state.generation)
@@ -235,7 +235,6 @@ class TrendBackend:
 
     def get_trend(self, trend_id: str, *, members: bool = False) -> dict[str, Any] | None:
         """One trend with its timeline (:func:`trendml.trends.queries.trend_timeline`), or None."""
-        from trendml.trends.keywords import trend_title
         from trendml.trends.queries import trend_timeline
 
         out = trend_timeline(self.engine, trend_id, include_members=members)  # one generation
@@ -243,26 +242,7 @@ class TrendBackend:
             return None
         out["size"] = int(out.get("last_size") or 0)
         windows = out.pop("windows", [])
-        out["windows"] = [
-            {
-                "start": w["start"],
-                "end": w["end"],
-                "n_items": w.get("n_items"),
-                "size": int(w["size"]),
-                "status": w.get("status"),
-                "emerging": bool(w.get("emerging")),
-                "emergence_score": w.get("emergence_score"),
-                "us_share": w.get("us_share"),
-                "us_lift": w.get("us_lift"),
-                "keywords": list(w.get("keywords", [])),
-                "title": w.get("title") or trend_title(w.get("keywords", [])),
-                "representative_ids": list(w.get("representative_ids", [])),
-                "region_counts": dict(w.get("region_counts") or {}),
-                "severity_mix": w.get("severity_mix"),
-                "member_ids": list(w["member_ids"]) if members else None,
-            }
-            for w in windows
-        ]
+        out["windows"] = [_window_view(w, members) for w in windows]
         out["representative_ids"] = out["windows"][-1]["representative_ids"] if out["windows"] else []
         return out
 
@@ -280,3 +260,28 @@ class TrendBackend:
 
         out, _ = consistent_read(self.engine, lambda: read(self.members_of))
         return out
+
+
+_WINDOW_FIELDS = (
+    "size",
+    "status",
+    "emerging",
+    "emergence_score",
+    "us_share",
+    "us_lift",
+    "keywords",
+    "title",
+    "representative_ids",
+    "region_counts",
+    "severity_mix",
+)
+
+
+def _window_view(w: dict[str, Any], members: bool) -> dict[str, Any]:
+    """One timeline entry as the API's ``TrendWindow``: the window, then the fields of the stored
+    ``TrendSnapshot`` (``trend_timeline`` gives its full ``to_json()`` shape, older payloads
+    included, so no field needs a fallback here)."""
+    out = {"start": w["start"], "end": w["end"], "n_items": w["n_items"]}
+    out.update({k: w[k] for k in _WINDOW_FIELDS})
+    out["member_ids"] = w["member_ids"] if members else None
+    return out

@@ -69,8 +69,8 @@ def trends_overview(
     (listed, sizes, payloads, decisions), _ = consistent_read(engine, read)
     rows = []
     for t in listed:
-        payload = payloads.get(t["trend_id"], {})
-        mix = payload.get("severity_mix")
+        snap = payloads.get(t["trend_id"])
+        mix = list(snap.severity_mix) if snap is not None and snap.severity_mix is not None else None
         dom = dominant_severity(mix)
         if min_severity is not None and (dom is None or dom < min_severity):
             continue
@@ -82,8 +82,8 @@ def trends_overview(
                 "sizes": [size for _, size, _ in series],
                 "severity_mix": mix,
                 "dominant_severity": dom,
-                "us_lift_p": payload.get("us_lift_p"),
-                "us_specific": payload.get("us_specific"),
+                "us_lift_p": snap.us_lift_p if snap is not None else None,
+                "us_specific": snap.us_specific if snap is not None else None,
                 "decision": fb.to_dict() if fb else None,
             }
         )

@@ -101,7 +101,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     from trendml.store.feedback import TrendFeedback
     from trendml.store.items import StoredItem
     from trendml.store.qa import qa_counts, review_pairs
-    from trendml.trends.queries import observations_between
+    from trendml.trends.queries import observation_snapshot, observations_between
 
     at = func.coalesce(StoredItem.created_at, StoredItem.received_at)
     items = [
@@ -115,7 +115,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     items = [it for it in items if period.contains(it.at)]
     observations = []
     for o in observations_between(session, period.start, period.end):
-        payload = json.loads(o.payload)
+        snap = observation_snapshot(o)
         observations.append(
             ObservationRecord(
                 trend_id=o.trend_id,
@@ -123,9 +123,9 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
                 size=int(o.size),
                 emerging=bool(o.emerging),
                 status=o.status,
-                keywords=tuple(payload.get("keywords") or ()),
-                us_share=payload.get("us_share"),
-                us_lift=payload.get("us_lift"),
+                keywords=snap.keywords,
+                us_share=snap.us_share,
+                us_lift=snap.us_lift,
             )
         )
     feedback = [

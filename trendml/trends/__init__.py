@@ -7,12 +7,14 @@ Heavy imports (hdbscan, sklearn, scipy) happen when a window is clustered.
 from __future__ import annotations
 
 from trendml.trends.detector import DetectionResult, TrendDetector, WindowResult, assign
+from trendml.trends.record import TrendSnapshot
 from trendml.trends.state import TrendState
 from trendml.trends.windows import parse_window, split_windows, window_start
 
 __all__ = [
     "DetectionResult",
     "TrendDetector",
+    "TrendSnapshot",
     "TrendState",
     "WindowResult",
     "assign",

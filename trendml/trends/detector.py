@@ -23,6 +23,7 @@ from trendml.items import Item
 from trendml.trends.clustering import ClusterParams, fit_window_model
 from trendml.trends.density import DensityParams, density_clusters
 from trendml.trends.keywords import ctfidf_keywords, trend_title
+from trendml.trends.record import TrendSnapshot
 from trendml.trends.scoring import (
     burst_z,
     density_ratio,
@@ -48,7 +49,7 @@ class WindowResult:
     start: datetime
     end: datetime
     n_items: int
-    trends: list[dict[str, Any]] = field(default_factory=list)
+    trends: list[TrendSnapshot] = field(default_factory=list)
     note: str | None = None
     us_share: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)
@@ -58,7 +59,7 @@ class WindowResult:
             "start": self.start.isoformat().replace("+00:00", "Z"),
             "end": self.end.isoformat().replace("+00:00", "Z"),
             "n_items": self.n_items,
-            "trends": self.trends,
+            "trends": [t.to_json() for t in self.trends],
             "note": self.note,
             "us_share": self.us_share,
             "events": self.events,
@@ -76,11 +77,15 @@ class DetectionResult:
 
     def item_trends(self) -> dict[str, str]:
         """``item id -> trend id`` for every item that landed in a trend."""
-        return {i: t["trend_id"] for w in self.windows for t in w.trends for i in t["member_ids"]}
+        return {i: t.trend_id for w in self.windows for t in w.trends for i in t.member_ids}
 
-    def emerging(self) -> list[tuple[int, dict[str, Any]]]:
-        """``(window position, trend dict)`` of every emerging trend."""
-        return [(k, t) for k, w in enumerate(self.windows) for t in w.trends if t["emerging"]]
+    def emerging(self) -> list[tuple[int, TrendSnapshot]]:
+        """``(window position, trend)`` of every emerging trend."""
+        return [(k, t) for k, w in enumerate(self.windows) for t in w.trends if t.emerging]
+
+
+def _tuple_or_none(values: Sequence[float] | None) -> tuple[float, ...] | None:
+    return tuple(values) if values is not None else None
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -580,7 +585,7 @@ class TrendDetector:
         params: ClusterParams,
         previous_ids: Mapping[str, str] | None,
         reserved: frozenset[str],
-    ) -> tuple[list[dict[str, Any]], dict[str, TrendRecord], list[tuple[str, str, str]], dict[int, str]]:
+    ) -> tuple[list[TrendSnapshot], dict[str, TrendRecord], list[tuple[str, str, str]], dict[int, str]]:
         """Ids, statuses, scores and the observation record of each cluster (reads the state, writes
         nothing): ``(observations, trend updates, events, cluster label -> trend id)``."""
         texts = [items[i].content for i in idx]
@@ -588,7 +593,7 @@ class TrendDetector:
         processed = [w.seq for w in state.windows[-self.history :]]
         stamp = sl.start.strftime("%Y%m%d%H%M")
         min_emerging = self.min_emerging_size or params.min_cluster_size
-        obs: list[dict[str, Any]] = []
+        obs: list[TrendSnapshot] = []
         updates: dict[str, TrendRecord] = {}
         events: list[tuple[str, str, str]] = []
         label_map: dict[int, str] = {}
@@ -651,29 +656,30 @@ class TrendDetector:
             k_regions = Counter(items[idx[j]].region for j in m if items[idx[j]].region)
             share, lift, p = region_lift(k_regions.get("US", 0), sum(k_regions.values()), n_us, n_known)
             order = np.argsort(-(xw[m] @ cents[ci]), kind="stable")[: self.n_representatives]
-            trend = {
-                "trend_id": tid,
-                "status": status.value,
-                "emerging": emerging,
-                "size": int(size),
-                "emergence_score": _r(bz, 3),
-                "us_share": _r(share),
-                "us_lift": _r(lift),
-                "keywords": keywords.get(c, []),
-                "title": trend_title(keywords.get(c, [])),
-                "member_ids": [ids[j] for j in m],
-                "representative_ids": [ids[m[j]] for j in order],
-                "us_lift_p": _r(p, 6),
-                "us_specific": bool(lift is not None and p is not None and lift > 1 and p < self.us_alpha),
-                "burst_z": _r(bz, 3),
-                "density_ratio": _r(dr, 3),
-                "growth_z": _r(gz, 3),
-                "novelty": _r(nov),
-                "severity_mix": severity_mix(severity[idx[m]] if severity is not None else None),
-                "region_counts": dict(sorted(k_regions.items())),
-                "parent_id": parent,
-                "signal": "density" if int(c) in density_counts else "cluster",
-            }
+            kw = tuple(keywords.get(c, []))
+            trend = TrendSnapshot(
+                trend_id=tid,
+                status=status,
+                emerging=emerging,
+                size=int(size),
+                emergence_score=_r(bz, 3),
+                us_share=_r(share),
+                us_lift=_r(lift),
+                keywords=kw,
+                title=trend_title(list(kw)),
+                member_ids=tuple(ids[j] for j in m),
+                representative_ids=tuple(ids[m[j]] for j in order),
+                us_lift_p=_r(p, 6),
+                us_specific=bool(lift is not None and p is not None and lift > 1 and p < self.us_alpha),
+                burst_z=_r(bz, 3),
+                density_ratio=_r(dr, 3),
+                growth_z=_r(gz, 3),
+                novelty=_r(nov),
+                severity_mix=_tuple_or_none(severity_mix(severity[idx[m]] if severity is not None else None)),
+                region_counts=dict(sorted(k_regions.items())),
+                parent_id=parent,
+                signal="density" if int(c) in density_counts else "cluster",
+            )
             obs.append(trend)
             updates[tid] = rec
             label_map[int(c)] = tid
@@ -691,7 +697,7 @@ class TrendDetector:
         notes: list[str],
         us_share_w: float | None,
         region_counts: Counter,
-        obs: list[dict[str, Any]],
+        obs: list[TrendSnapshot],
         updates: dict[str, TrendRecord],
         events: list[tuple[str, str, str]],
     ) -> WindowResult:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from trendml.errors import InputError
 from trendml.trends.keywords import trend_title
+from trendml.trends.record import TrendSnapshot
 from trendml.trends.scoring import region_lift
 from trendml.trends.state import (
     TrendEvent,
@@ -124,7 +125,7 @@ def _region_significant(s, row: TrendRow, code: str, alpha: float) -> bool:
     if obs is None:
         return False
     win = s.get(TrendWindow, obs.seq)
-    counts = json.loads(obs.payload).get("region_counts") or {}
+    counts = TrendSnapshot.from_payload(json.loads(obs.payload)).region_counts or {}
     wcounts = json.loads(win.region_counts or "{}") if win is not None else {}
     _, lift, p = region_lift(
         counts.get(code, 0), sum(counts.values()), wcounts.get(code, 0), sum(wcounts.values())
@@ -157,7 +158,7 @@ def _timeline(eng: Engine, trend_id: str, include_members: bool) -> dict[str, An
             .order_by(TrendObservation.seq)
         )
         for obs, win in s.execute(q):
-            payload = json.loads(obs.payload)
+            payload = TrendSnapshot.from_payload(json.loads(obs.payload)).to_json()
             if not include_members:
                 payload.pop("member_ids", None)
             payload.update({"start": _iso(win.start), "end": _iso(win.end), "n_items": win.n_items})
@@ -215,7 +216,9 @@ def _members(eng: Engine, trend_id: str) -> list[str]:
         if not payloads:
             retired = s.get(TrendRetired, trend_id)
             return list(json.loads(retired.member_ids)) if retired is not None else []
-    return list(dict.fromkeys(str(i) for p in payloads for i in json.loads(p).get("member_ids", [])))
+    return list(
+        dict.fromkeys(i for p in payloads for i in TrendSnapshot.from_payload(json.loads(p)).member_ids)
+    )
 
 
 def retired_trends(source: TrendState | Engine) -> dict[str, dict[str, Any]]:
@@ -268,8 +271,8 @@ def sizes_by_trend(s: Session, trend_ids: list[str]) -> dict[str, list[tuple[int
     return out
 
 
-def latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The stored observation of each trend's latest window."""
+def latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, TrendSnapshot]:
+    """The stored observation of each trend's latest window, typed."""
     if not trend_ids:
         return {}
     last_seq = dict(
@@ -280,7 +283,11 @@ def latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, dict[str, Any
             TrendObservation.trend_id.in_(trend_ids)
         )
     )
-    return {tid: json.loads(payload) for tid, seq, payload in rows if last_seq.get(tid) == seq}
+    return {
+        tid: TrendSnapshot.from_payload(json.loads(payload))
+        for tid, seq, payload in rows
+        if last_seq.get(tid) == seq
+    }
 
 
 def item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
@@ -293,7 +300,7 @@ def item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
         )
     )
     for tid, em, payload in rows:
-        members = json.loads(payload).get("member_ids", [])
+        members = TrendSnapshot.from_payload(json.loads(payload)).member_ids
         for item_id in members:
             trend_of[item_id] = tid
             if em:
@@ -322,3 +329,8 @@ def observations_between(session: Session, start: datetime, end: datetime) -> li
             )
         )
     )
+
+
+def observation_snapshot(obs: TrendObservation) -> TrendSnapshot:
+    """The typed trend of a stored observation row (older payload shapes included)."""
+    return TrendSnapshot.from_payload(json.loads(obs.payload))

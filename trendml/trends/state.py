@@ -53,6 +53,7 @@ from sqlalchemy.pool import StaticPool
 from trendml.errors import StateError
 from trendml.store.base import Base, make_engine, make_sessionmaker
 from trendml.trends.clustering import WindowModel
+from trendml.trends.record import TrendSnapshot
 from trendml.utc import aware as _aware
 from trendml.utc import naive as _naive
 
@@ -401,8 +402,8 @@ class TrendState:
                 select(TrendObservation.trend_id, TrendObservation.payload).order_by(TrendObservation.seq)
             )
             for trend_id, payload in rows:
-                for item_id in json.loads(payload).get("member_ids", []):
-                    out[str(item_id)] = str(trend_id)
+                for item_id in TrendSnapshot.from_payload(json.loads(payload)).member_ids:
+                    out[item_id] = str(trend_id)
         return out
 
     @property
@@ -519,7 +520,7 @@ class TrendState:
         note: str | None,
         us_share: float | None,
         region_counts: dict[str, int],
-        observations: list[dict[str, Any]],
+        observations: list[TrendSnapshot],
         trend_updates: dict[str, TrendRecord],
         events: list[tuple[str, str, str]],
         keep_history: int,
@@ -558,7 +559,7 @@ class TrendState:
                 )
             )
             for tid, tr in trend_updates.items():
-                obs = next((o for o in observations if o["trend_id"] == tid), None)
+                obs = next((o for o in observations if o.trend_id == tid), None)
                 row = s.get(TrendRow, tid)
                 if row is None:
                     row = TrendRow(
@@ -576,31 +577,31 @@ class TrendState:
                 row.centroid = np.asarray(tr.centroid, dtype=np.float32).tobytes()
                 if obs is not None:
                     row.last_start = _naive(record.start)
-                    row.status = obs["status"]
-                    row.emerging = bool(obs["emerging"])
+                    row.status = obs.status.value
+                    row.emerging = obs.emerging
                     row.n_windows = (row.n_windows or 0) + 1
-                    row.total_size = (row.total_size or 0) + int(obs["size"])
-                    row.last_size = int(obs["size"])
-                    row.emergence_score = float(obs["emergence_score"])
-                    row.us_share = obs["us_share"]
-                    row.us_lift = obs["us_lift"]
-                    row.keywords = json.dumps(obs["keywords"])
+                    row.total_size = (row.total_size or 0) + obs.size
+                    row.last_size = obs.size
+                    row.emergence_score = float(obs.emergence_score)
+                    row.us_share = obs.us_share
+                    row.us_lift = obs.us_lift
+                    row.keywords = json.dumps(list(obs.keywords))
                 elif row.status is None:  # pragma: no cover - defensive
                     row.status = "stable"
             s.flush()
             for obs in observations:
                 s.add(
                     TrendObservation(
-                        trend_id=obs["trend_id"],
+                        trend_id=obs.trend_id,
                         seq=record.seq,
                         window_start=_naive(record.start),
-                        size=int(obs["size"]),
+                        size=obs.size,
                         n_window=record.n_items,
-                        status=obs["status"],
-                        emerging=bool(obs["emerging"]),
-                        us_specific=bool(obs.get("us_specific", False)),
-                        emergence_score=float(obs["emergence_score"]),
-                        payload=json.dumps(obs),
+                        status=obs.status.value,
+                        emerging=obs.emerging,
+                        us_specific=obs.us_specific,
+                        emergence_score=float(obs.emergence_score),
+                        payload=json.dumps(obs.to_payload()),
                     )
                 )
             for kind, tid, other in events:
@@ -624,7 +625,7 @@ class TrendState:
         for seq in stale:
             self._model_blobs.pop(seq, None)
         for obs in observations:
-            self.emerging[str(obs["trend_id"])] = bool(obs["emerging"])
+            self.emerging[obs.trend_id] = obs.emerging
         for w in self.windows[: max(0, len(self.windows) - keep_history)]:
             w.history, w.history_ids = None, []
         for w in self.windows:
