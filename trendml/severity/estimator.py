@@ -733,7 +733,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         except Exception as exc:  # noqa: BLE001 - any failure here means the file is unusable
             raise StateError(
                 f"the severity model in {d} is corrupt ({type(exc).__name__}: {exc}); expected files "
-                f"written by SeverityModel.save (format {FORMAT_VERSION}); retrain with `trendml train severity`"
+                f"written by SeverityModel.save (format {FORMAT_VERSION}); "
+                "retrain with `trendml train severity`"
             ) from None
         if version in _PICKLE_FORMATS:
             raise StateError(
