@@ -24,12 +24,9 @@ from tests.service.harness import cli, create_key, start_server
 PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
+def _store_url(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
-    if not PG_URL:
-        pytest.skip("TRENDML_TEST_POSTGRES_URL is not set")
     from sqlalchemy import text
 
     from trendml.store.base import make_engine
@@ -39,6 +36,21 @@ def store_url(request, tmp_path) -> str:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
     return PG_URL
+
+
+# Each multi-process scenario runs on one backend (the suite's time budget; both start real services):
+# a CLI run replacing the state under a service on SQLite (the issue-18 reproduction, one file shared
+# by processes), two replicas and a reset on PostgreSQL (how replicas share a store). The generation
+# CAS itself runs on both backends in tests/trends/test_state_generations.py and the lease test.
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return _store_url("sqlite", tmp_path)
+
+
+@pytest.fixture
+def shared_url(tmp_path) -> str:
+    """PostgreSQL when ``TRENDML_TEST_POSTGRES_URL`` is set (CI), else a SQLite file."""
+    return _store_url("postgresql" if PG_URL else "sqlite", tmp_path)
 
 
 def _keys(home: Path, url: str) -> dict[str, str]:
@@ -112,9 +124,10 @@ def _audit_statuses(url: str, ids: list[str]) -> list[str | None]:
 
 
 def test_cli_replacing_the_live_state_never_fails_a_score(
-    store_url, service_home, champion, seeded_cache, small_stream, tmp_path
+    sqlite_url, service_home, champion, seeded_cache, small_stream, tmp_path
 ):
     """Issue 18's reproduction as a test (plus: the service follows the replaced state)."""
+    store_url = sqlite_url
     assert champion  # the session's champion exists (the score checks below need it)
     from trendml.items import write_items
 
@@ -281,8 +294,9 @@ def test_score_answers_503_while_the_database_is_down(service_home, champion, se
 
 
 def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
-    store_url, service_home, champion, seeded_cache, small_stream
+    shared_url, service_home, champion, seeded_cache, small_stream
 ):
+    store_url = shared_url
     env = {"TRENDML_DATABASE_URL": store_url}
     keys = _keys(service_home, store_url)
     one = start_server(service_home, keys=keys, need_ready=True, **env)

@@ -31,7 +31,10 @@ def threat_model(threat_data, cached_embedder):
     from trendml.embed.base import embedder_id
 
     df, vec = threat_data
-    model = SeverityModel(embedder_id=embedder_id(cached_embedder), n_folds=3, threat_min_precision=0.3)
+    # with the threat head (one more stacker input), so the rule and the head are tested on one fit
+    model = SeverityModel(
+        embedder_id=embedder_id(cached_embedder), n_folds=3, threat_min_precision=0.3, threat_head=True
+    )
     return model.fit(df["text"].tolist(), vec, df["severity"].to_numpy(), sources=df["dataset"].to_numpy())
 
 
@@ -75,14 +78,10 @@ def test_threat_rule_survives_save_and_old_files_keep_theirs(threat_model, threa
     np.testing.assert_array_equal(loaded.decide(proba), expected)
 
 
-def test_threat_head_is_a_stacker_input_and_survives_save(threat_data, cached_embedder, tmp_path):
-    from trendml.embed.base import embedder_id
-
+def test_threat_head_is_a_stacker_input_and_survives_save(threat_model, threat_data, tmp_path):
     df, vec = threat_data
     texts, y = df["text"].tolist(), df["severity"].to_numpy()
-    model = SeverityModel(
-        embedder_id=embedder_id(cached_embedder), n_folds=3, threat_min_precision=0.3, threat_head=True
-    ).fit(texts, vec, y, sources=df["dataset"].to_numpy())
+    model = threat_model
     fitted = model.fitted_
     head = fitted.bases[-1]
     # one more base than plain `stack`: threat vs rest, on the embedding beside the shared TF-IDF block
