@@ -166,6 +166,7 @@ def create_key(home: Path, role: str, name: str | None = None, **env: str) -> st
 def train_and_register(settings, *, n_rows: int = 300, promote: bool = False, embedder=None) -> str:
     """Train a small severity model through the severity package's public API, register it and
     (with ``promote``) make it the champion; return its registry version."""
+    from training.config import load_config
     from training.registry import promote as promote_version
     from training.train import train_severity
 
@@ -175,6 +176,9 @@ def train_and_register(settings, *, n_rows: int = 300, promote: bool = False, em
         max_rows_per_dataset=n_rows,
         embedder=embedder,
         run_name="service-test",
+        # models/severity.yaml without what a served test model never needs (the suite's time budget):
+        # the behavioural suite and the TF-IDF baseline are evaluation only
+        config=load_config(None, behaviour=False, baseline=False),
     )
     if promote and not result.champion:
         promote_version(settings, result.model_name, result.version, force=True)

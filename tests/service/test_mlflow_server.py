@@ -104,7 +104,8 @@ def test_replicas_on_one_mlflow_server_and_one_store(
     settings = Settings(home=train_home, tracking_uri=mlflow_server)
     v1 = train_and_register(settings, n_rows=200, promote=True, embedder=cached_embedder)
     server_root = mlflow_server_root(mlflow_server)
-    assert list((server_root / "artifacts").rglob("severity_model.skops")), "the model files are not on the server"
+    on_server = list((server_root / "artifacts").rglob("severity_model.skops"))
+    assert on_server, "the model files are not on the server"
     assert not list(train_home.rglob("severity_model.skops")), "the trainer kept the model files locally"
     env = {"TRENDML_DATABASE_URL": store_url, "MLFLOW_TRACKING_URI": mlflow_server}
     keys = {r: create_key(service_home, r, f"mlsrv-{r}", **env) for r in ("triage", "analyst", "admin")}

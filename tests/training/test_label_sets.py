@@ -11,6 +11,9 @@ from tests.training.conftest import TINY, TINY_ROWS
 from training.registry import champion_version, load_severity_model, promote
 from trendml.config import Settings
 
+# evaluation only, not what this test is about (the four-level run keeps the suite: its metrics are checked)
+CHEAP = {"behaviour": False, "baseline": False}
+
 
 def test_label_set_change_keeps_every_version_loading(tmp_path, cached_embedder):
     from training.train import train_severity
@@ -21,7 +24,7 @@ def test_label_set_change_keeps_every_version_loading(tmp_path, cached_embedder)
         datasets=["davidson", "toxigen_seeds"],
         embedder=cached_embedder,
         max_rows_per_dataset=TINY_ROWS,
-        config={**TINY, "augment": {"templates": False, "swaps": False}},  # no threat rows at all
+        config={**TINY, **CHEAP, "augment": {"templates": False, "swaps": False}},  # no threat rows at all
         run_name="three-levels",
     )
     four = train_severity(
@@ -29,7 +32,7 @@ def test_label_set_change_keeps_every_version_loading(tmp_path, cached_embedder)
         datasets=["davidson", "toxigen_seeds", "toxic_spans"],
         embedder=cached_embedder,
         max_rows_per_dataset=TINY_ROWS,
-        config={**TINY, "model": {**TINY["model"], "threat_min_precision": 0.2}},
+        config={**TINY, "baseline": False, "model": {**TINY["model"], "threat_min_precision": 0.2}},
         run_name="four-levels",
     )
     assert three.champion and not four.champion
