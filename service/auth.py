@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from service.errors import error_body, send_json, validation_response
 from service.hardening import content_conflict_body, replay_body, with_caller
+from service.trends_backend import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +182,8 @@ class AuthMiddleware:
             return await send_json(send, 401, error_body("unauthorized", "Authorization", detail), challenge)
         try:  # a key verified in the last TRENDML_KEY_CACHE_TTL_S needs no thread hop nor query
             info = svc.cached_key(token) or await anyio.to_thread.run_sync(svc.authenticate, token)
-        except Exception as exc:  # the database is down: keys cannot be checked (not a client mistake)
-            if type(exc).__name__ != "DatabaseUnavailable":
-                raise
-            body = error_body("database unavailable", None, f"{exc}; retry shortly")
-            return await send_json(send, 503, body)
+        except DatabaseUnavailable as exc:  # keys cannot be checked (not a client mistake)
+            return await _database_down(send, exc)
         if info is None:
             return await send_json(
                 send,
@@ -252,14 +250,16 @@ class AuthMiddleware:
 
         try:
             conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
-        except Exception as exc:  # the database is down (the key may come from the cache)
-            if type(exc).__name__ != "DatabaseUnavailable":
-                raise
-            body = error_body("database unavailable", None, f"{exc}; retry shortly")
-            return await send_json(send, 503, body)
+        except DatabaseUnavailable as exc:  # nothing can be checked (the key may come from the cache)
+            return await _database_down(send, exc)
         if conflicts:
             return await send_json(send, 409, content_conflict_body(request.items, conflicts))
         body = with_caller(body, caller)
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
         scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
         return await self.app(scope, replay_body(body, receive), send)
+
+
+async def _database_down(send: Any, exc: DatabaseUnavailable) -> None:
+    """503 while the database cannot be reached: nothing can be checked or audited."""
+    await send_json(send, 503, error_body("database unavailable", None, f"{exc}; retry shortly"))
