@@ -123,6 +123,26 @@ class Server:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
 
+def empty_postgres(url: str) -> str:
+    """``url`` (a disposable PostgreSQL database, ``TRENDML_TEST_POSTGRES_URL``) emptied; returns it."""
+    from sqlalchemy import text
+
+    from trendml.store.base import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def shared_store_url(tmp_path: Path) -> str:
+    """The store replicas share: PostgreSQL (emptied) when ``TRENDML_TEST_POSTGRES_URL`` is set, as in
+    CI, else a SQLite file under ``tmp_path``."""
+    pg = os.environ.get("TRENDML_TEST_POSTGRES_URL")
+    return empty_postgres(pg) if pg else f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
+
+
 def start_server(
     home: Path, *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str
 ) -> Server:

@@ -21,9 +21,15 @@ import time
 import httpx
 import pytest
 
-from tests.service.harness import cli, create_key, free_port, start_server, train_and_register
+from tests.service.harness import (
+    cli,
+    create_key,
+    free_port,
+    shared_store_url,
+    start_server,
+    train_and_register,
+)
 
-PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 _ROOTS: dict = {}
 
 
@@ -82,17 +88,7 @@ def mlflow_server(tmp_path_factory):
 
 @pytest.fixture
 def store_url(tmp_path) -> str:
-    if not PG_URL:
-        return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
-    from sqlalchemy import text
-
-    from trendml.store.base import make_engine
-
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:  # a disposable database: start empty
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return PG_URL
+    return shared_store_url(tmp_path)
 
 
 def test_replicas_on_one_mlflow_server_and_one_store(

@@ -13,21 +13,14 @@ import signal
 
 import pytest
 
-from tests.service.harness import create_key, start_server
+from tests.service.harness import create_key, empty_postgres, start_server
 
 PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TRENDML_TEST_POSTGRES_URL is not set")
 
 
 def test_service_on_postgresql(service_home, champion, seeded_cache, small_stream):
-    from sqlalchemy import text
-
-    from trendml.store.base import make_engine
-
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:  # a disposable database: start empty
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres(PG_URL)  # a disposable database: start empty
     env = {"TRENDML_DATABASE_URL": PG_URL}
     keys = {
         role: create_key(service_home, role, f"pg-{role}", **env) for role in ("triage", "analyst", "admin")

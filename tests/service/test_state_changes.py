@@ -19,38 +19,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.harness import cli, create_key, start_server
+from tests.service.harness import cli, create_key, empty_postgres, shared_store_url, start_server
 
 PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 
 
-def _store_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
-    from sqlalchemy import text
-
-    from trendml.store.base import make_engine
-
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:  # a disposable database: start empty
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return PG_URL
-
-
 # Each multi-process scenario runs on one backend (the suite's time budget; both start real services):
 # a CLI run replacing the state under a service on SQLite (the issue-18 reproduction, one file shared
-# by processes), two replicas and a reset on PostgreSQL (how replicas share a store). The generation
-# CAS itself runs on both backends in tests/trends/test_state_generations.py and the lease test.
+# by processes), two replicas and a reset on PostgreSQL (how replicas share a store). The database-down
+# test and tests/service/test_postgres.py run services on PostgreSQL too.
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    return _store_url("sqlite", tmp_path)
+    return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
 
 
 @pytest.fixture
 def shared_url(tmp_path) -> str:
     """PostgreSQL when ``TRENDML_TEST_POSTGRES_URL`` is set (CI), else a SQLite file."""
-    return _store_url("postgresql" if PG_URL else "sqlite", tmp_path)
+    return shared_store_url(tmp_path)
 
 
 def _keys(home: Path, url: str) -> dict[str, str]:
@@ -254,11 +240,7 @@ def test_score_answers_503_while_the_database_is_down(service_home, champion, se
 
     from trendml.store.base import make_engine
 
-    url = make_url(PG_URL)
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    url = make_url(empty_postgres(PG_URL))
     env = {"TRENDML_DATABASE_URL": PG_URL}
     keys = _keys(service_home, PG_URL)
     server = start_server(service_home, keys=keys, **env)
