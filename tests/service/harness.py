@@ -150,15 +150,15 @@ def start_server(
     port = free_port()
     log = home / f"server-{port}.log"
     home.mkdir(parents=True, exist_ok=True)
-    fh = log.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env=server_env(home, **env),
-        stdout=fh,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("wb") as fh:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=server_env(home, **env),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = Server(home=home, port=port, proc=proc, keys=dict(keys or {}), log=log)
     path = "/readyz" if need_ready else "/healthz"
     deadline = time.monotonic() + READY_TIMEOUT_S
