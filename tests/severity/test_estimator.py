@@ -109,8 +109,16 @@ def test_refuses_pickle_formats_and_unknown_types(fitted_small, small_vectors, t
     d = fitted_small.save(tmp_path / "m")
     assert not list(d.glob("*.joblib")) and (d / "severity_model.skops").is_file()
     meta = json.loads((d / "severity_model.json").read_text())
-    assert meta["format_version"] == 4
-    assert SeverityModel.load(d).predict_proba(["hello"], small_vectors[:1]).shape == (1, 4)
+    assert meta["format_version"] == 5
+    texts = ["hello", "you are all idiots"]
+    want = fitted_small.predict_proba(texts, small_vectors[:2])  # saving left the model usable
+    np.testing.assert_allclose(SeverityModel.load(d).predict_proba(texts, small_vectors[:2]), want)
+    # format 4 (each vocabulary a dict in the skops file) still loads, to the same predictions
+    four = tmp_path / "four"
+    four.mkdir()
+    sio.dump(fitted_small.fitted_, four / "severity_model.skops")
+    (four / "severity_model.json").write_text(json.dumps({**meta, "format_version": 4}))
+    np.testing.assert_allclose(SeverityModel.load(four).predict_proba(texts, small_vectors[:2]), want)
     # a version stored before the safe format (a joblib pickle): refused with the retrain command
     old = tmp_path / "old"
     old.mkdir()
@@ -127,7 +135,7 @@ def test_refuses_pickle_formats_and_unknown_types(fitted_small, small_vectors, t
     with pytest.raises(StateError, match="format_version 99"):
         SeverityModel.load(d)
     # a weights file holding a type outside the allow-list is refused before anything is built
-    meta["format_version"] = 4
+    meta["format_version"] = 5
     (d / "severity_model.json").write_text(json.dumps(meta))
     sio.dump(NotAModelPart(), d / "severity_model.skops")
     with pytest.raises(StateError, match=r"allow-list: tests\.severity\.test_estimator\.NotAModelPart"):

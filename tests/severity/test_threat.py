@@ -68,7 +68,7 @@ def test_threat_rule_survives_save_and_old_files_keep_theirs(threat_model, threa
     texts = df["text"].tolist()[:50]
     d = threat_model.save(tmp_path / "m")
     meta = json.loads((d / "severity_model.json").read_text())
-    assert meta["format_version"] == 4 and meta["info"]["threat_threshold"] > 0
+    assert meta["format_version"] == 5 and meta["info"]["threat_threshold"] > 0
     loaded = SeverityModel.load(d)
     np.testing.assert_array_equal(loaded.predict(texts, vec[:50]), threat_model.predict(texts, vec[:50]))
     # a model without a threshold (its rule off) decides by the plain weighted argmax

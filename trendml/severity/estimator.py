@@ -33,10 +33,11 @@ from trendml.severity.nb import NBLogisticRegression
 logger = logging.getLogger(__name__)
 
 # 2: source gate, n_repeats, shared TF-IDF; 3: threat threshold rule; 4: the fitted parts in skops'
-# safe format instead of a pickle. Formats 1-3 (joblib pickles: loading one runs code from the file)
-# are refused with the retrain command.
-FORMAT_VERSION = 4
-_READABLE_FORMATS = (4,)
+# safe format instead of a pickle; 5: TF-IDF vocabularies stored as one array of terms each (format 4
+# stored one node per term: minutes to save a full model). Formats 1-3 (joblib pickles: loading one
+# runs code from the file) are refused with the retrain command.
+FORMAT_VERSION = 5
+_READABLE_FORMATS = (4, 5)
 _PICKLE_FORMATS = (1, 2, 3)
 THREAT = 3
 _EPS = 1e-7
@@ -694,7 +695,12 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         fitted = self._check_fitted()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        sio.dump(fitted, d / _WEIGHTS)
+        vocabularies = _vocabularies_as_arrays(fitted)
+        try:
+            sio.dump(fitted, d / _WEIGHTS)
+        finally:
+            for vec, vocabulary in vocabularies:
+                vec.vocabulary_ = vocabulary
         meta = {
             "format_version": FORMAT_VERSION,
             "embedder_id": self.embedder_id,
@@ -713,6 +719,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         """Load a model written by :meth:`save`; :class:`StateError` if files are missing, corrupt, hold
         a type outside the allow-list, or are an older pickle-based format (retrain those)."""
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
         d = Path(directory)
         meta_path, weights_path = d / _META, d / _WEIGHTS
@@ -746,13 +753,14 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             if version not in _READABLE_FORMATS:
                 raise ValueError(f"format_version {version!r}")
             model = cls(**meta["params"])
-            untrusted = sio.get_untrusted_types(file=weights_path)
-            unknown = sorted(set(untrusted) - set(_TRUSTED_TYPES))
-            if unknown:
-                raise ValueError(f"types outside the allow-list: {', '.join(unknown)}")
-            fitted = sio.load(weights_path, trusted=list(untrusted))
+            try:  # one read: skops refuses the file before building anything outside the allow-list
+                fitted = sio.load(weights_path, trusted=list(_TRUSTED_TYPES))
+            except UntrustedTypesFoundException:
+                unknown = sorted(set(sio.get_untrusted_types(file=weights_path)) - set(_TRUSTED_TYPES))
+                raise ValueError(f"types outside the allow-list: {', '.join(unknown)}") from None
             if not isinstance(fitted, FittedSeverity):
                 raise TypeError(type(fitted).__name__)
+            _vocabularies_as_dicts(fitted)
         except Exception as exc:  # noqa: BLE001 - any failure here means the files are unusable
             raise StateError(
                 f"the severity model in {d} is corrupt ({type(exc).__name__}: {exc}); "
@@ -762,3 +770,35 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         model.fitted_ = fitted
         model.classes_ = np.arange(N_CLASSES)
         return model
+
+
+def _fitted_vectorizers(fitted: FittedSeverity) -> list[Any]:
+    """Each fitted TF-IDF vectorizer once (bases may share one)."""
+    seen: dict[int, Any] = {}
+    for base in fitted.bases:
+        for vec in base.vectorizers:
+            seen.setdefault(id(vec), vec)
+    return list(seen.values())
+
+
+def _vocabularies_as_arrays(fitted: FittedSeverity) -> list[tuple[Any, dict[str, int]]]:
+    """Swap each vectorizer's ``vocabulary_`` dict for an array of its terms in column order (skops
+    stores an array as one file; a dict as one node per term); return the dicts to put back."""
+    swapped = []
+    for vec in _fitted_vectorizers(fitted):
+        vocabulary = getattr(vec, "vocabulary_", None)
+        if isinstance(vocabulary, dict):
+            terms = np.empty(len(vocabulary), dtype=object)
+            for term, col in vocabulary.items():
+                terms[col] = term
+            vec.vocabulary_ = np.asarray(terms.tolist(), dtype=str)
+            swapped.append((vec, vocabulary))
+    return swapped
+
+
+def _vocabularies_as_dicts(fitted: FittedSeverity) -> None:
+    """Undo :func:`_vocabularies_as_arrays` on a loaded model (format 4 files already hold dicts)."""
+    for vec in _fitted_vectorizers(fitted):
+        vocabulary = getattr(vec, "vocabulary_", None)
+        if isinstance(vocabulary, np.ndarray):
+            vec.vocabulary_ = {str(term): col for col, term in enumerate(vocabulary.tolist())}
