@@ -14,6 +14,8 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -23,6 +25,36 @@ from trendml.config import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Settings().shared_data
+_TMPFS = Path("/dev/shm")
+_TMPFS_MIN_FREE = 8 * 2**30
+_TMPFS_KEY = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary directories on a RAM disk when the machine has one with room (``/dev/shm``, >= 8 GiB
+    free) and ``--basetemp`` is not given: the tests create dozens of SQLite stores, MLflow stores and
+    model files, and every commit on a disk waits for it (an empty MLflow store, which runs MLflow's
+    migrations: 14.9 s on disk, 5.7 s on tmpfs, same process, measured on a loaded 2-core machine).
+    Nothing a test checks depends on the medium. ``TRENDML_TEST_TMPFS=0`` keeps pytest's default."""
+    if config.option.basetemp or os.environ.get("TRENDML_TEST_TMPFS") == "0":
+        return
+    try:
+        stat = os.statvfs(_TMPFS)
+    except OSError:
+        return
+    if stat.f_bavail * stat.f_frsize < _TMPFS_MIN_FREE:
+        return
+    config.option.basetemp = tempfile.mkdtemp(prefix="trendml-pytest-", dir=_TMPFS)
+    config.stash[_TMPFS_KEY] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A RAM disk's files are memory: remove this run's at the end (failures' files with them; rerun
+    with ``TRENDML_TEST_TMPFS=0`` to keep them under pytest's usual temporary directory)."""
+    path = config.stash.get(_TMPFS_KEY, None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
