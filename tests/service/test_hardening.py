@@ -16,7 +16,7 @@ import pytest
 
 from service.hardening import FORM_BODY_CAP, items_body_cap
 from service.schemas import MAX_ITEMS, MAX_TEXT
-from tests.service.harness import cli, create_key, login_form, sign_in, start_server
+from tests.service.harness import cli, create_key, login_form, make_keys, sign_in, start_server
 
 SECURITY = {
     "x-frame-options": "DENY",
@@ -324,7 +324,7 @@ def test_admin_audit_log_names_who_did_what(server, detected):
 def test_internal_detail_for_admins_only_and_rate_limits(tmp_path):
     home = tmp_path / "nomodel"
     missing = tmp_path / "no" / "such" / "model-dir"
-    keys = {role: create_key(home, role, f"h-{role}") for role in ("triage", "analyst", "admin")}
+    keys = make_keys(home, "h")
     srv = start_server(
         home,
         keys=keys,

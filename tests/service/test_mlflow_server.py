@@ -23,8 +23,8 @@ import pytest
 
 from tests.service.harness import (
     cli,
-    create_key,
     free_port,
+    make_keys,
     shared_store_url,
     start_server,
     train_and_register,
@@ -104,7 +104,7 @@ def test_replicas_on_one_mlflow_server_and_one_store(
     assert on_server, "the model files are not on the server"
     assert not list(train_home.rglob("severity_model.skops")), "the trainer kept the model files locally"
     env = {"TRENDML_DATABASE_URL": store_url, "MLFLOW_TRACKING_URI": mlflow_server}
-    keys = {r: create_key(service_home, r, f"mlsrv-{r}", **env) for r in ("triage", "analyst", "admin")}
+    keys = make_keys(service_home, "mlsrv", store_url)
     # each replica its own TRENDML_HOME (model downloads, cache), as on separate machines; the
     # embedding cache is copied from the session's service home so the stream is not re-embedded
     homes = [tmp_path / "replica-a", tmp_path / "replica-b"]

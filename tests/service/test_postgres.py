@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from tests.service.harness import create_key, empty_postgres, start_server
+from tests.service.harness import empty_postgres, make_keys, start_server
 
 PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TRENDML_TEST_POSTGRES_URL is not set")
@@ -22,9 +22,7 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason="TRENDML_TEST_POSTGRES_URL is
 def test_service_on_postgresql(service_home, champion, seeded_cache, small_stream):
     empty_postgres(PG_URL)  # a disposable database: start empty
     env = {"TRENDML_DATABASE_URL": PG_URL}
-    keys = {
-        role: create_key(service_home, role, f"pg-{role}", **env) for role in ("triage", "analyst", "admin")
-    }
+    keys = make_keys(service_home, "pg", PG_URL)
     first = start_server(service_home, keys=keys, need_ready=True, **env)
     try:
         payload = [it.model_dump(mode="json", exclude_none=True) for it in small_stream.items]

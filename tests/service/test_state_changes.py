@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.harness import cli, create_key, empty_postgres, shared_store_url, start_server
+from tests.service.harness import cli, empty_postgres, make_keys, shared_store_url, start_server
 
 PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
 
@@ -40,10 +40,7 @@ def shared_url(tmp_path) -> str:
 
 
 def _keys(home: Path, url: str) -> dict[str, str]:
-    return {
-        role: create_key(home, role, f"state-{role}", TRENDML_DATABASE_URL=url)
-        for role in ("triage", "analyst", "admin")
-    }
+    return make_keys(home, "state", url)
 
 
 def _probes(small_stream, n: int = 6, members: list[str] | None = None) -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.service.harness import create_key, start_server
+from tests.service.harness import make_keys, start_server
 from tests.training.conftest import TINY_DATA, TINY_ROWS
 from training.registry import champion_version, load_severity_model
 from trendml.config import Settings
@@ -91,7 +91,7 @@ def test_copy_then_move_a_home(first_run, registry_home, cached_embedder, tmp_pa
 
     # ... and a real `trendml serve` on the moved home loads the champion and scores over HTTP
     shutil.rmtree(moved / "models" / "registry")  # again: the server reads the moved artifacts itself
-    key = create_key(moved, "triage", "relocated")
+    key = make_keys(moved, "relocated")["triage"]
     server = start_server(moved, keys={"triage": key}, TRENDML_RELOAD_INTERVAL_S="0")
     try:
         body = {"items": [{"id": "moved-1", "text": "hello"}]}
