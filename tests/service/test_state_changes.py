@@ -267,9 +267,58 @@ def test_score_answers_503_while_the_database_is_down(service_home, champion, se
         r = server.request("POST", "/v1/score", "triage", json={"items": probes})
         assert r.status_code == 200, r.text
         assert server.request("GET", "/readyz").status_code == 200
+        # a real restart of the PostgreSQL server (its port closed, every connection gone): 503
+        # while it is down, then answers again without restarting the service
+        restart = _pg_restarter(admin)
+        restart("stop")
+        try:
+            for _ in range(2):
+                r = server.request("POST", "/v1/score", "triage", json={"items": probes})
+                assert r.status_code == 503, r.text
+            assert server.request("GET", "/readyz").status_code == 503
+        finally:
+            restart("start")
+        r = server.request("POST", "/v1/score", "triage", json={"items": probes})
+        assert r.status_code == 200, r.text
+        assert server.request("GET", "/readyz").status_code == 200
+        assert server.proc.poll() is None
     finally:
         admin.dispose()
         server.stop()
+
+
+def _pg_restarter(admin):  # noqa: ANN001, ANN202 - Engine -> callable
+    """``fn("stop")`` / ``fn("start")`` for the PostgreSQL server behind ``admin`` (the local throwaway
+    cluster of .ci/postgres.sh), with the options it was started with; as root, run as its owner."""
+    import shlex
+    import shutil
+    import subprocess
+
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        data_dir = conn.execute(text("SHOW data_directory")).scalar_one()
+    opts = shlex.split((Path(data_dir) / "postmaster.opts").read_text())
+    postgres_bin = Path(opts[0])
+    args = opts[1:]
+    if "-D" in args:  # pg_ctl passes -D itself
+        i = args.index("-D")
+        del args[i : i + 2]
+    pg_ctl = postgres_bin.with_name("pg_ctl")
+    owner = Path(data_dir).owner()
+    as_owner = ["runuser", "-u", owner, "--"] if os.geteuid() == 0 and owner != "root" else []
+    assert pg_ctl.is_file() and (not as_owner or shutil.which("runuser")), pg_ctl
+
+    def run(action: str) -> None:
+        cmd = [*as_owner, str(pg_ctl), "-s", "-w", "-D", data_dir]
+        if action == "stop":
+            cmd += ["-m", "fast", "stop"]
+        else:
+            cmd += ["-l", str(Path(data_dir) / "server.log"), "-o", shlex.join(args), "start"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"pg_ctl {action}: {proc.stderr[-500:]}"
+
+    return run
 
 
 def test_a_reset_is_never_seen_half_done_and_the_other_service_follows(
