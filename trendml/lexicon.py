@@ -156,7 +156,6 @@ def from_toxic_spans(
     from collections import Counter, defaultdict
 
     post_of = {str(a): str(c) for a, c in raters}
-    n_raters: Counter[str] = Counter(post_of.values())
     marked: dict[str, list[tuple[int, int]]] = defaultdict(list)  # annotation -> identity spans
     for ann, kind, start, end in spans:
         if kind == IDENTITY_SPAN:
@@ -174,10 +173,7 @@ def from_toxic_spans(
             w = m.group(0).lower()
             if len(w) < 3:
                 continue
-            votes = sum(
-                any(s <= m.start() and m.end() <= e for s, e in ranges) for ranges in spans_of_post.get(cid, [])
-            )
-            hit = votes >= 1
+            hit = any(any(s <= m.start() and m.end() <= e for s, e in r) for r in spans_of_post.get(cid, []))
             seen[w] = seen.get(w, False) or hit
         for w, hit in seen.items():
             posts[w] += 1
