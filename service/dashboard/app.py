@@ -18,7 +18,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from service.dashboard import charts, present
+from service.dashboard import charts, model_view, present
 from service.dashboard.pages import model, qa, queue, signin, trends
 from service.dashboard.web import (  # noqa: F401 - re-exported (tests and callers import them from here)
     COOKIE,
@@ -61,6 +61,7 @@ def create_app(
     )
 
     present.install(templates.env)  # dates, masked keywords, message codes (service/dashboard/present.py)
+    templates.env.globals["model_view"] = model_view
 
     d = Dashboard(engine, templates, model_info=model_info, root_path=root_path, policy=policy)
     routes = [
