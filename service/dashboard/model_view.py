@@ -37,7 +37,9 @@ def _fmt(value: float | None, as_pct: bool) -> str:
     return f"{value * 100:.1f} %" if as_pct else f"{value:.3f}"
 
 
-def decision_rows(metrics: dict[str, float], previous: dict[str, float] | None = None) -> list[dict[str, Any]]:
+def decision_rows(
+    metrics: dict[str, float], previous: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
     """One row per decision metric the champion reports: value, floor, met or not, change."""
     rows = []
     for key, label, kind, floor, as_pct in DECISION_METRICS:
