@@ -205,3 +205,44 @@ def test_hidden_items_are_named_by_a_label_and_qa_has_note_and_undo(ux_app):
     with Session(engine) as s:
         assert s.scalar(select(QAReview).where(QAReview.item_id == item, QAReview.reviewer == "ana")) is None
     assert f'value="{item}"' in c.get("/qa").text, "the item is back in the list"
+
+
+def test_model_page_floors_mirror_the_training_config():
+    from service.dashboard.model_view import DECISION_METRICS, decision_rows
+    from training.config import load_config
+
+    floors = load_config(None)["promotion"]["floors"]
+    assert {k: {kind: v} for k, _, kind, v, _ in DECISION_METRICS} == floors
+    rows = decision_rows({"threat.auc": 0.9, "test.davidson.ece": 0.07}, {"threat.auc": 0.8})
+    by = {r["key"]: r for r in rows}
+    assert by["threat.auc"]["met"] and by["threat.auc"]["change"] == "+0.100 (better)"
+    assert not by["test.davidson.ece"]["met"] and by["test.davidson.ece"]["change"] is None
+
+
+def test_slurs_are_masked_with_the_shipped_lexicon_and_briefs_keep_no_first_letter():
+    """With a word the shipped lexicon holds (found in the shipped data, never printed)."""
+    import pandas as pd
+
+    from service.dashboard.present import keywords_html, why_flagged
+    from tests.conftest import shared_data_or_skip
+    from trendml.lexicon import MASK, has_slur, is_slur, load_lexicon, mask_keywords
+    from trendml.reports import redact
+
+    assert len(load_lexicon()) >= 20
+    data = shared_data_or_skip()
+    texts = pd.read_csv(data / "davidson_hsol" / "davidson_tidy.csv").query("severity == 2")["text"]
+    word = next(w for t in texts for w in re.findall(r"[^\W\d_]+", str(t)) if is_slur(w))
+    masked = mask_keywords([word, "weather"])
+    assert set(masked[0]) == {MASK} and masked[1] == "weather", "a slur is masked whole; other words stay"
+    html = str(keywords_html([word, "weather"]))
+    outside = re.sub(r'<span class="reveal-text" aria-hidden="true">[^<]*</span>', "", html)
+    assert word not in outside and 'aria-label="masked keyword, press to reveal"' in html
+    assert "weather" in outside
+    assert not has_slur("people who like the weather in town")
+    out = redact(f"{word} people said something awful")
+    assert out.split()[0] == MASK * len(word) and "p" not in out.replace("people", "")
+    lines = why_flagged(
+        {"us_share": 0.89, "windows": [{"status": "growing", "density_ratio": 3.2, "us_lift_p": 0.012}] * 2}
+    )
+    assert lines[0].startswith("3.2x") and "growing for 2 windows" in lines
+    assert "89 % US (p = 0.012, not significant at 0.01)" in lines
