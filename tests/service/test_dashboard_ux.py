@@ -246,3 +246,29 @@ def test_slurs_are_masked_with_the_shipped_lexicon_and_briefs_keep_no_first_lett
     )
     assert lines[0].startswith("3.2x") and "growing for 2 windows" in lines
     assert "89 % US (p = 0.012, not significant at 0.01)" in lines
+
+
+def test_one_form_token_is_used_once_under_concurrent_submits(ux_app):
+    """Two submits of one form at the same moment (a double click 18 ms apart): one wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trendml.store import ui_forms
+
+    _, engine, _ = ux_app
+    with Session(engine) as s:
+        tokens = [ui_forms.issue_token(s, "t-concurrent", "ana") for _ in range(5)]
+
+    def use(token: str) -> bool:
+        with Session(engine) as s:
+            won = ui_forms.use_token(s, token, "t-concurrent")
+            s.commit()
+            return won
+
+    with ThreadPoolExecutor(4) as pool:
+        for token in tokens:
+            results = list(pool.map(use, [token] * 4))
+            assert results.count(True) == 1, results
+    with Session(engine) as s:
+        assert ui_forms.get_token(s, tokens[0], "t-concurrent").used
+        assert ui_forms.get_token(s, tokens[0], "another-trend") is None
+        assert not ui_forms.use_token(s, "not-a-token", "t-concurrent")
