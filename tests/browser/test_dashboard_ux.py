@@ -149,6 +149,13 @@ def test_keyboard_review_double_click_and_expired_session(server, detected, serv
     assert "(changed from escalate)" in page.inner_text("#decision-history")
     assert errors == [], f"{len(errors)} console error(s), e.g. a missing favicon"
 
+    # Back after sign-out does not show the trend page from the browser cache (no-store)
+    page.click("form.who button[type=submit]")
+    page.wait_for_url(re.compile(r".*/ui/login$"))
+    page.go_back()
+    page.wait_for_load_state()
+    assert "/ui/login" in page.url and page.locator("#trend-id").count() == 0
+
 
 def test_pages_hide_texts_fit_a_phone_and_pass_axe(server, detected, qa_sampled, browser, page, shot):
     from axe_playwright_python.sync_playwright import Axe
