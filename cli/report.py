@@ -26,7 +26,10 @@ def _format(fmt: str) -> str:
 def report(
     period: str = typer.Option(..., "--period", "-p", help="daily or weekly."),
     day: str | None = typer.Option(
-        None, "--date", "-d", help="Last day of the period, YYYY-MM-DD (default: today, UTC)."
+        None,
+        "--date",
+        "-d",
+        help="Last day of the period, YYYY-MM-DD (default: yesterday, the last complete day, UTC).",
     ),
     fmt: str = typer.Option(
         "html",
@@ -36,6 +39,9 @@ def report(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the report."),
     top: int = typer.Option(10, min=1, max=100, help="How many top trends to list."),
+    show_text: bool = typer.Option(
+        False, "--show-text", help="Show keywords in clear (by default slurs in them are masked)."
+    ),
 ) -> None:
     """Production report: items, severity mix, trends surfaced/decided, analyst actions, QA agreement."""
     from trendml.policy import load_policy
@@ -56,7 +62,9 @@ def report(
     engine = open_store(settings().db_url)
     try:
         with make_sessionmaker(engine)() as session:
-            rep = build_report(load_report_data(session, per), per, top_n=top, level_names=names)
+            rep = build_report(
+                load_report_data(session, per), per, top_n=top, level_names=names, show_text=show_text
+            )
     finally:
         engine.dispose()
     output.parent.mkdir(parents=True, exist_ok=True)

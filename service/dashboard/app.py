@@ -18,7 +18,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from service.dashboard import charts
+from service.dashboard import charts, model_view, present
 from service.dashboard.pages import model, qa, queue, signin, trends
 from service.dashboard.web import (  # noqa: F401 - re-exported (tests and callers import them from here)
     COOKIE,
@@ -59,6 +59,9 @@ def create_app(
     templates.env.globals.update(
         charts=charts, severity_labels=policy.level_names, root=root_path, actions=ACTIONS, quote=quote
     )
+
+    present.install(templates.env)  # dates, masked keywords, message codes (service/dashboard/present.py)
+    templates.env.globals["model_view"] = model_view
 
     d = Dashboard(engine, templates, model_info=model_info, root_path=root_path, policy=policy)
     routes = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 SEVERITY_COLOURS = ("#9aa5b1", "#e0a800", "#d9480f", "#a61e4d")
@@ -33,8 +33,15 @@ def sparkline(
     )
 
 
-def severity_bar(mix: Sequence[float] | None, *, width: int = 100, height: int = 12) -> str:
-    """A stacked bar of the severity mix (shares of 0 none .. 3 threat)."""
+def severity_bar(
+    mix: Sequence[float] | None,
+    *,
+    width: int = 100,
+    height: int = 12,
+    names: Mapping[int, str] | None = None,
+) -> str:
+    """A stacked bar of the severity mix (shares of 0 none .. 3 threat); its label names the levels
+    (``names``, the policy's level names) so the bar does not rely on colour alone."""
     if not mix:
         return '<span class="muted">n/a</span>'
     total = sum(mix) or 1.0
@@ -45,7 +52,7 @@ def severity_bar(mix: Sequence[float] | None, *, width: int = 100, height: int =
         if w > 0:
             rects.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{colour}"/>')
         x += w
-    title = escape(" · ".join(f"{i}: {s:.0%}" for i, s in enumerate(mix)))
+    title = escape(" · ".join(f"{(names or {}).get(i, i)}: {s:.0%}" for i, s in enumerate(mix)))
     return (
         f'<svg class="sevbar" width="{width}" height="{height}" role="img" aria-label="severity mix {title}">'
         f"<title>{title}</title>{''.join(rects)}</svg>"
@@ -59,8 +66,10 @@ def timeline(
     *,
     width: int = 640,
     height: int = 180,
+    baseline: bool = False,
 ) -> str:
-    """Bars of a trend's size per window; emerging windows in orange."""
+    """Bars of a trend's size per window; emerging windows in orange; with ``baseline``, a dashed
+    line at the median size (the trend's usual size)."""
     if not sizes:
         return '<p class="muted">no windows</p>'
     pad_l, pad_b, pad_t = 36, 34, 10
@@ -69,7 +78,7 @@ def timeline(
     bw = inner_w / len(sizes)
     parts = [
         f'<svg class="timeline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="trend size per window">',
+        f'aria-label="trend size per window: {escape(", ".join(str(int(v)) for v in sizes))}">',
         f'<line x1="{pad_l}" y1="{pad_t + inner_h}" x2="{width - 8}" y2="{pad_t + inner_h}" '
         'stroke="#868e96"/>',
         f'<text x="{pad_l - 6}" y="{pad_t + 8}" text-anchor="end" class="axis">{top}</text>',
@@ -89,5 +98,14 @@ def timeline(
                 f'<text x="{x + bw * 0.35:.1f}" y="{height - pad_b + 14}" text-anchor="middle" class="axis">'
                 f"{escape(label)}</text>"
             )
+    if baseline:
+        import statistics
+
+        med = statistics.median(sizes)
+        y = pad_t + inner_h - inner_h * med / top
+        parts.append(
+            f'<line x1="{pad_l}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" stroke="#495057" '
+            f'stroke-dasharray="4 3"><title>usual size (median): {med:g}</title></line>'
+        )
     parts.append("</svg>")
     return "".join(parts)

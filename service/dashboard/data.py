@@ -168,3 +168,13 @@ def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0, policy: A
             }
         )
     return {"total": len(ranked), "items": rows, "limit": limit, "offset": offset}
+
+
+def decision_changes(decisions: list[dict[str, Any]]) -> dict[int, str]:
+    """For each decision (by id) that changed the one before it, the earlier action: a change of
+    decision is shown as one ("changed from confirm")."""
+    out: dict[int, str] = {}
+    for before, after in zip(decisions, decisions[1:], strict=False):
+        if before["action"] != after["action"]:
+            out[after["id"]] = before["action"]
+    return out

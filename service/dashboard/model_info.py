@@ -50,4 +50,14 @@ def champion_info(settings: Settings, serving_version: str | None = None) -> dic
         "promoted_by": promoted_by,
         "metrics": {k: float(v) for k, v in champion["metrics"].items()},  # type: ignore[union-attr]
         "history": list(reversed(history)),
+        "previous": _previous_champion(versions, last),
     }
+
+
+def _previous_champion(versions: list[dict[str, Any]], last: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The champion before this one (the alias history's "from"), with its metrics; None if none."""
+    before = str(last.get("from") or "") if last is not None else ""
+    found = next((v for v in versions if str(v["version"]) == before), None) if before else None
+    if found is None:
+        return None
+    return {"version": found["version"], "metrics": {k: float(v) for k, v in found["metrics"].items()}}

@@ -120,9 +120,11 @@ class Dashboard:
         self, request: Request, name: str, who: KeyInfo | None, status_code: int = 200, **ctx: Any
     ) -> Response:
         ctx.setdefault("csrf", getattr(request.state, "csrf", ""))
-        return self.templates.TemplateResponse(
+        response = self.templates.TemplateResponse(
             request, name, {"who": who, "active": name.removesuffix(".html"), **ctx}, status_code=status_code
         )
+        response.headers["cache-control"] = "no-store"  # no page comes back from the cache after sign-out
+        return response
 
     async def checked_form(self, request: Request, who: KeyInfo | None) -> Any:
         """The POSTed form when it passes the CSRF checks (Origin/Referer, then the session's
@@ -138,7 +140,9 @@ class Dashboard:
         who = self.caller(request)
         if who is None:
             nxt = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
-            return RedirectResponse(f"{self.root_path}/login?next={nxt}", status_code=303)
+            # a session cookie the server no longer knows: it expired (or was signed out elsewhere)
+            reason = "reason=expired&" if request.cookies.get(COOKIE) else ""
+            return RedirectResponse(f"{self.root_path}/login?{reason}next={nxt}", status_code=303)
         if not role_allows(who.role, "analyst"):
             return self.render(
                 request,

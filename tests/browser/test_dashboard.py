@@ -66,7 +66,7 @@ def test_analyst_confirms_the_planted_trend(server, detected, small_stream, page
 
     page.fill("#note", "planted campaign, confirmed in browser test")
     page.click("#action-confirm")
-    page.wait_for_url(re.compile(rf".*/ui/trends/{trend_id}(#decisions)?$"))
+    page.wait_for_url(re.compile(rf".*/ui/trends/{trend_id}(\?msg=(saved|changed))?(#decisions)?$"))
     page.reload()
     first = page.locator("#decision-history .decision-row").first
     assert first.locator(".decision").inner_text() == "confirm"

@@ -45,7 +45,7 @@ def test_time_to_decision_counts_first_decisions_in_the_period_only():
     assert d["by_analyst"] == {"x": 3, "y": 1, "z": 1}
 
 
-def test_top_trends_rank_by_size_in_period_with_ties_by_id():
+def test_top_trends_rank_emerged_first_then_by_size_in_period_with_ties_by_id():
     obs = [
         ObservationRecord("b", t(2), 10, True, "new", ("k1",)),
         ObservationRecord("a", t(1), 4, False, "new"),
@@ -53,9 +53,10 @@ def test_top_trends_rank_by_size_in_period_with_ties_by_id():
         ObservationRecord("c", t(8), 99, True, "new"),  # after the week
     ]
     top = top_trends(obs, TRENDS, [], WEEK, n=5)
-    assert [(x["trend_id"], x["size_in_period"], x["n_windows"]) for x in top] == [("a", 10, 2), ("b", 10, 1)]
-    assert top[0]["keywords"] == ["k2", "k3"] and top[0]["last_size"] == 6 and not top[0]["emerged_in_period"]
-    assert top[1]["emerged_in_period"]
+    # "b" emerged in the period: listed before the as large, steady "a"
+    assert [(x["trend_id"], x["size_in_period"], x["n_windows"]) for x in top] == [("b", 10, 1), ("a", 10, 2)]
+    assert top[1]["keywords"] == ["k2", "k3"] and top[1]["last_size"] == 6 and not top[1]["emerged_in_period"]
+    assert top[0]["emerged_in_period"]
 
 
 def test_an_empty_period_renders_everywhere():

@@ -60,6 +60,16 @@ def sql_numbers(path, start: datetime, end: datetime) -> dict:
         a,
         b,
     )[0][0]
+    emerged = {
+        r[0]
+        for r in q(
+            path,
+            "SELECT DISTINCT trend_id FROM trend_observations WHERE emerging = 1 "
+            "AND window_start >= ? AND window_start < ?",
+            a,
+            b,
+        )
+    }
     seen = q(
         path,
         "SELECT count(DISTINCT trend_id) FROM trend_observations WHERE window_start >= ? "
@@ -138,6 +148,7 @@ def sql_numbers(path, start: datetime, end: datetime) -> dict:
         "latest": latest,
         "ttd": ttd,
         "sizes": sizes,
+        "emerged": emerged,
         "model_pairs": model_pairs,
         "reviewer_pairs": reviewer_pairs,
     }
@@ -175,7 +186,8 @@ def check_against_sql(rep: dict, path) -> dict:
     else:
         assert ttd["median_hours"] is None
     top = rep["trends"]["top"]
-    expected_top = sorted(sq["sizes"].items(), key=lambda kv: (-kv[1], kv[0]))[: len(top)]
+    expected_top = sorted(sq["sizes"].items(), key=lambda kv: (kv[0] not in sq["emerged"], -kv[1], kv[0]))
+    expected_top = expected_top[: len(top)]
     assert [(t["trend_id"], t["size_in_period"]) for t in top] == expected_top
     assert len(top) == min(10, len(sq["sizes"]))
     qa = rep["qa"]

@@ -268,8 +268,18 @@ def test_decisions_need_same_origin_and_the_session_token(server, detected):
         ).status_code
         == 403
     )
+    # a decision also needs the rendered form's one-time token (issue #20: never doubled)
     r = c.post(
         url, data={"action": "dismiss", "csrf": token, "note": "csrf test"}, headers={"Origin": server.url}
+    )
+    assert r.status_code == 303 and "msg=expired-form" in r.headers["location"]
+    assert len(server.request("GET", f"/v1/trends/{tid}/feedback", "analyst").json()) == before
+    page = c.get(f"/ui/trends/{tid}").text
+    form = dict(re.findall(r'name="(form_token|current)" value="([^"]*)"', page))
+    r = c.post(
+        url,
+        data={"action": "dismiss", "csrf": token, "note": "csrf test", **form},
+        headers={"Origin": server.url},
     )
     assert r.status_code == 303
     assert len(server.request("GET", f"/v1/trends/{tid}/feedback", "analyst").json()) == before + 1

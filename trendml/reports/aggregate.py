@@ -113,7 +113,8 @@ def top_trends(
     period: Period,
     n: int = 10,
 ) -> list[dict[str, Any]]:
-    """The ``n`` trends with the most members in the period's windows (ties: trend id), with
+    """The ``n`` top trends of the period: those that emerged in it first (so a new campaign is not
+    buried under large steady topics), then by members in the period's windows (ties: trend id), with
     keywords of their latest window in the period, whether they emerged in the period and their
     latest decision (as of the period's end)."""
     obs = sorted(_in(period, observations, "window_start"), key=lambda o: o.window_start)
@@ -129,7 +130,7 @@ def top_trends(
     for f in sorted(feedback, key=lambda f: f.at):
         if f.at < period.end:
             decided[f.trend_id] = f.action
-    ranked = sorted(size.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    ranked = sorted(size.items(), key=lambda kv: (kv[0] not in emerged, -kv[1], kv[0]))[:n]
     out = []
     for tid, total in ranked:
         o = last[tid]
@@ -195,10 +196,22 @@ def scores_by_model(scores: Iterable[ScoreRecord]) -> list[dict[str, Any]]:
 
 
 def build_report(
-    data: ReportData, period: Period, *, top_n: int = 10, level_names: Mapping[int, str] | None = None
+    data: ReportData,
+    period: Period,
+    *,
+    top_n: int = 10,
+    level_names: Mapping[int, str] | None = None,
+    show_text: bool = False,
 ) -> dict[str, Any]:
     """Every number of a report, JSON-ready (the renderers only format this dict). ``level_names``:
-    the severity levels' names from the policy (``trendml.policy``); default :data:`SEVERITY_NAMES`."""
+    the severity levels' names from the policy (``trendml.policy``); default :data:`SEVERITY_NAMES`.
+    Slurs in the top trends' keywords are masked (:mod:`trendml.lexicon`) unless ``show_text``."""
+    top = top_trends(data.observations, data.trends, data.feedback, period, n=top_n)
+    if not show_text:
+        from trendml.lexicon import mask_keywords
+
+        for t in top:
+            t["keywords"] = mask_keywords(t["keywords"])
     items = _in(period, data.items, "at")
     mix = severity_mix(items)
     surfaced = trends_surfaced(data.observations, period)
@@ -226,7 +239,7 @@ def build_report(
             "confirmed": dec["trends"]["confirm"],
             "dismissed": dec["trends"]["dismiss"],
             "escalated": dec["trends"]["escalate"],
-            "top": top_trends(data.observations, data.trends, data.feedback, period, n=top_n),
+            "top": top,
             "sizes": trend_sizes(data.observations, period),
         },
         "analysts": {

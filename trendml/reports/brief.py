@@ -1,7 +1,8 @@
 """Trend briefs for moderator training: what a trend is, how it grew, examples, decisions so far.
 
 Example texts are truncated and redacted by default (:mod:`trendml.reports.redact`); pass
-``show_text=True`` for full texts. Keywords are shown as detected (they are the trend's label).
+``show_text=True`` for full texts. Keywords and the title are shown with slurs masked
+(:mod:`trendml.lexicon`) unless ``show_text``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def build_brief(
     from trendml.reports.aggregate import SEVERITY_NAMES
 
     names = dict(level_names or SEVERITY_NAMES)
+    if not show_text:  # keywords and the title are the trend's label: slurs in them are masked too
+        from trendml.lexicon import mask_keywords, mask_text
+
+        tl["keywords"] = mask_keywords(tl["keywords"])
+        tl["title"] = mask_text(tl["title"]) if tl.get("title") else tl.get("title")
     rep_ids = representative_ids(tl, n_examples)
     windows = tl.pop("windows")
     with Session(engine) as s:
@@ -88,9 +94,15 @@ def build_brief(
     }
 
 
+def _pct(v: float | None) -> str:
+    """A share as the dashboard shows it (``89 %``)."""
+    return fmt_value(None) if v is None else f"{v * 100:.0f} %"
+
+
 def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
     t = brief["trend"]
     facts = [
+        ("Title", fmt_value(t.get("title"))),
         ("Status (latest window)", fmt_value(t["status"])),
         ("Emerging now", fmt_value(t["emerging"])),
         ("Ever emerging", fmt_value(t["ever_emerging"])),
@@ -99,7 +111,7 @@ def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Windows", fmt_value(t["n_windows"])),
         ("Members, all windows", fmt_value(t["total_size"])),
         ("Members, latest window", fmt_value(t["last_size"])),
-        ("US share", fmt_value(t["us_share"])),
+        ("US share", _pct(t["us_share"])),
         ("US lift", fmt_value(t["us_lift"])),
         ("Emergence score", fmt_value(t["emergence_score"])),
     ]
@@ -126,8 +138,8 @@ def render_brief_markdown(brief: Mapping[str, Any]) -> str:
     peak = max((g["size"] for g in brief["growth"]), default=0)
     note = (
         (
-            "Example texts are truncated to 80 characters and masked (first letter of each longer word "
-            "kept); run with `--show-text` for full texts."
+            "Example texts are truncated to 80 characters and masked (every word but common stop words; "
+            "slurs in keywords too); run with `--show-text` for full texts."
         )
         if brief["redacted"]
         else "**Full example texts are shown (`--show-text`): they contain harmful content.**"
@@ -145,7 +157,7 @@ def render_brief_markdown(brief: Mapping[str, Any]) -> str:
                     g["start"],
                     g["size"],
                     g["n_items"],
-                    g["share"],
+                    _pct(g["share"]),
                     g["status"],
                     g["emerging"],
                     RawMarkdown("`" + _bar(g["size"], peak) + "`"),
@@ -197,7 +209,7 @@ code{background:#f1f3f5;padding:0 .3rem;border-radius:3px}.warn{color:#c92a2a;fo
 <table><tr><th>window</th><th>size</th><th>items in window</th><th>share</th>
 <th>status</th><th>emerging</th></tr>
 {% for g in growth %}<tr><td>{{ g.start }}</td><td>{{ g.size }}</td><td>{{ fmt(g.n_items) }}</td>
-<td>{{ fmt(g.share) }}</td><td>{{ fmt(g.status) }}</td><td>{{ fmt(g.emerging) }}</td></tr>{% endfor %}</table>
+<td>{{ pct(g.share) }}</td><td>{{ fmt(g.status) }}</td><td>{{ fmt(g.emerging) }}</td></tr>{% endfor %}</table>
 <h2>Example items</h2>
 {% if redacted %}<p class="muted">Texts truncated to 80 characters and masked; run with --show-text for full
 texts.</p>{% else %}<p class="warn">Full texts shown: they contain harmful content.</p>{% endif %}
@@ -235,5 +247,6 @@ def render_brief_html(brief: Mapping[str, Any]) -> str:
             decisions=brief["decisions"],
             spark=spark,
             fmt=fmt_value,
+            pct=_pct,
         )
     )

@@ -38,9 +38,10 @@ class Period:
 
 
 def parse_day(value: str | date | None, *, today: date | None = None) -> date:
-    """A ``YYYY-MM-DD`` string (or a date) as a date; ``None`` is today in UTC."""
+    """A ``YYYY-MM-DD`` string (or a date) as a date; ``None`` is yesterday in UTC (the last complete
+    day: a period ending today would end with a partial day that looks like a collapse)."""
     if value is None:
-        return today or datetime.now(UTC).date()
+        return (today or datetime.now(UTC).date()) - timedelta(days=1)
     if isinstance(value, datetime):
         return value.astimezone(UTC).date() if value.tzinfo else value.date()
     if isinstance(value, date):

@@ -25,7 +25,7 @@ def _figure(width: float = 6.0, height: float = 2.8):
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -72,8 +72,8 @@ def trend_sizes_plot(sizes: Mapping[str, Mapping[str, int]], trend_ids: Sequence
     ax.set_xticks(range(len(windows)), [w[5:16].replace("T", " ") for w in windows], fontsize=7, rotation=30)
     ax.set_ylabel("members")
     ax.set_title("Trend sizes per window", fontsize=10)
-    if trend_ids:
-        ax.legend(fontsize=7)
+    if trend_ids:  # beside the axes, never over the lines
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     return _png(fig)
 
 

@@ -1,9 +1,9 @@
 """Redaction of example texts in briefs, so nobody reads harmful content by accident.
 
 Rule (documented in docs/reports.md): collapse whitespace, keep the first ``max_chars`` characters
-(``…`` marks a cut), then in every word of 3 or more letters that is not a common English stop
-word (scikit-learn's list), keep the first letter and replace the other letters with ``•``;
-``@mentions`` and URLs are replaced by ``@user`` and ``<url>``. Digits, punctuation, short words
+(``…`` marks a cut), then every word that is not a common English stop word (scikit-learn's list)
+becomes ``•`` of its length: no first letter is kept, so the sentence cannot be rebuilt next to the
+keyword list. ``@mentions`` and URLs are replaced by ``@user`` and ``<url>``. Digits, punctuation
 and stop words stay, so the shape of the message (and e.g. a threat's structure) remains visible.
 """
 
@@ -33,9 +33,9 @@ def _mask_token(match: re.Match[str]) -> str:
     if match.group("mention"):
         return "@user"
     w = match.group("word")
-    if len(w) < 3 or w.lower() in ENGLISH_STOP_WORDS:
+    if w.lower() in ENGLISH_STOP_WORDS:
         return w
-    return w[0] + MASK * (len(w) - 1)
+    return MASK * len(w)
 
 
 def redact(text: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> str:

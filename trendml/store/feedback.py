@@ -100,3 +100,13 @@ def export_labels(session: Session, members: Callable[[str], Sequence[str]]) -> 
                 "analyst": fb.analyst,
                 "decided_at": _aware(fb.created_at).isoformat(),
             }
+
+
+def latest_feedback(session: Session, trend_id: str) -> TrendFeedback | None:
+    """The current (latest) decision on one trend, or None."""
+    return session.scalars(
+        select(TrendFeedback)
+        .where(TrendFeedback.trend_id == trend_id)
+        .order_by(TrendFeedback.id.desc())
+        .limit(1)
+    ).first()

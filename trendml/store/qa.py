@@ -325,3 +325,23 @@ def qa_counts(session: Session) -> dict[str, int]:
         "reviews": reviews,
         "unreviewed": sampled - reviewed,
     }
+
+
+def get_review(session: Session, item_id: str, reviewer: str) -> dict[str, Any] | None:
+    """``reviewer``'s review of ``item_id`` as a dict, or None."""
+    row = session.scalar(
+        select(QAReview).where(QAReview.item_id == item_id, QAReview.reviewer == _reviewer(reviewer))
+    )
+    return row.to_dict() if row is not None else None
+
+
+def undo_review(session: Session, item_id: str, reviewer: str) -> bool:
+    """Delete ``reviewer``'s review of ``item_id`` (the dashboard's undo), so the item is pending
+    for them again. Commits; True when there was one."""
+    from sqlalchemy import delete
+
+    n = session.execute(
+        delete(QAReview).where(QAReview.item_id == item_id, QAReview.reviewer == _reviewer(reviewer))
+    ).rowcount
+    session.commit()
+    return bool(n)

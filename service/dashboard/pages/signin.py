@@ -32,7 +32,10 @@ def routes(d: Dashboard) -> list[Route]:
             import secrets
 
             token = secrets.token_urlsafe(32)
-            response = d.render(request, "login.html", None, next=nxt, error=None, csrf=token)
+            expired = request.query_params.get("reason") == "expired"
+            response = d.render(
+                request, "login.html", None, next=nxt, error=None, csrf=token, expired=expired
+            )
             response.set_cookie(
                 LOGIN_CSRF_COOKIE,
                 token,
