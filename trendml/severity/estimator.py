@@ -441,7 +441,10 @@ def fit_severity(
         repeats = [_out_of_fold(fit, random_state + r) for r in range(n_repeats)]
         y_rep, sw_rep = np.tile(y, n_repeats), np.tile(sw, n_repeats)
         if calibration == "vector":
-            calibrator = LogisticRegression(C=100.0, max_iter=1000)
+            # 5,000 iterations: a base that predicts nearly uniform probabilities (a weak challenger)
+            # leaves the log-probability inputs nearly collinear, and 1,000 iterations stopped short
+            # of convergence depending on the embeddings' last bits (batch composition)
+            calibrator = LogisticRegression(C=100.0, max_iter=5000)
             meta = np.vstack([np.hstack([_log(b) for b in blocks]) for blocks in repeats])
             calibrator.fit(meta, y_rep, sample_weight=sw_rep)
             oof = calibrator.predict_proba(meta)
