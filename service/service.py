@@ -41,6 +41,7 @@ from service.detect_lease import DEFAULT_TTL_S, LeaseHeld, detection_lease, make
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
+from service.item_routes import install_item_routes  # noqa: E402
 from service.keycache import KeyCache  # noqa: E402
 from service.models import ModelManager  # noqa: E402
 from service.perspective import PerspectiveMiddleware  # noqa: E402
@@ -135,6 +136,7 @@ app = FastAPI(
 install_handlers(app)
 install_docs(app)
 install_metrics_labels(app)
+install_item_routes(app)  # issue 22: outcomes, GET/DELETE one item, the erasure log (service.item_routes)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -364,6 +366,7 @@ class TriageService:
 
         Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
         """
+        from trendml.language import detect_languages, language_supported
         from trendml.severity.scoring import score_vectors
         from trendml.store.audit import add_audit
         from trendml.store.items import record_scores
@@ -378,10 +381,16 @@ class TriageService:
             active.model, texts, vectors, model_name=active.name, model_version=active.version
         )
         probs, severity = scored.probs, scored.labels
+        languages = detect_languages(texts)
         try:
             assigned = self.trends.assign(items, vectors)  # never fails because of the trend state
         except DatabaseUnavailable as exc:
             raise bentoml.exceptions.ServiceUnavailable(f"{exc}; nothing was scored; retry shortly") from None
+        # the trend engine clusters English only: an unsupported-language item joins no trend
+        assigned = [
+            a if language_supported(lang) else (None, False, "unsupported_lang")
+            for a, lang in zip(assigned, languages, strict=True)
+        ]
         results: list[ScoreResult] = []
         audit: list[dict[str, Any]] = []
         for it, text, p, s, (trend_id, emerging, trend_status) in zip(
@@ -398,6 +407,8 @@ class TriageService:
                     emerging=bool(emerging),
                     priority=prio,
                     model=ModelRef(name=active.name, version=active.version),
+                    language=languages[len(results)],
+                    language_supported=language_supported(languages[len(results)]),
                 )
             )
             audit.append(

@@ -44,6 +44,9 @@ class StoredItem(Base):
     severity: Mapped[int | None] = mapped_column(Integer, nullable=True)
     severity_probs: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: detected language (ISO 639-1, ``und`` when undetermined; :mod:`trendml.language`); null for
+    #: rows stored before detection
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     def to_item(self) -> Item:
         """The stored item, not validated again (it was validated when stored; limits may have
@@ -60,7 +63,10 @@ class StoredItem(Base):
 
 
 def _row(item: Item) -> StoredItem:
+    from trendml.language import detect_language
+
     return StoredItem(
+        language=detect_language(item.content)[0],
         id=item.id,
         text=item.text,
         caption=item.caption,

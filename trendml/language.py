@@ -1,0 +1,62 @@
+"""Language of an item's text, and whether the models support it.
+
+The embedder (all-MiniLM-L6-v2) and the severity classifier were trained on English only, so
+:data:`SUPPORTED_LANGUAGES` is ``("en",)``. Detection uses ``py3langid`` (a maintained fork of
+langid.py: a naive-Bayes model over byte n-grams, shipped inside the package, 97 languages, no
+network), restricted to nothing and normalised to probabilities.
+
+Short or ambiguous texts are easy to misread (a two-word English insult can look like Dutch), and
+calling English text "unsupported" would take it out of trend detection. So a language other than
+English is reported only when the detector is confident (probability >= :data:`MIN_CONFIDENCE`)
+and the text has at least :data:`MIN_LETTERS` letters; otherwise the item is ``und``
+(undetermined), which counts as supported. docs/items.md gives the measured accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
+UNDETERMINED = "und"
+MIN_CONFIDENCE = 0.9
+MIN_LETTERS = 12
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ident = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
+    return ident
+
+
+def detect_language(text: str | None) -> tuple[str, float]:
+    """``(ISO 639-1 code, probability)`` of ``text``; ``("und", 0.0)`` when it has too few letters,
+    ``("und", p)`` when the best non-English guess is below :data:`MIN_CONFIDENCE`."""
+    if not text or sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+        return UNDETERMINED, 0.0
+    with _lock:  # the identifier keeps scratch state between calls
+        lang, prob = _identifier().classify(text)
+    prob = float(prob)
+    if lang not in SUPPORTED_LANGUAGES and prob < MIN_CONFIDENCE:
+        return UNDETERMINED, round(prob, 4)
+    return str(lang), round(prob, 4)
+
+
+def detect_languages(texts: Iterable[str | None]) -> list[str]:
+    """The language code of each text (:func:`detect_language`)."""
+    return [detect_language(t)[0] for t in texts]
+
+
+def language_supported(language: str | None) -> bool:
+    """True for a supported language, an undetermined one and items stored before detection
+    (``None``): only a confident detection of another language is unsupported."""
+    return language is None or language == UNDETERMINED or language in SUPPORTED_LANGUAGES
