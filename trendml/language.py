@@ -3,7 +3,7 @@
 The embedder (all-MiniLM-L6-v2) and the severity classifier were trained on English only, so
 :data:`SUPPORTED_LANGUAGES` is ``("en",)``. Detection uses ``py3langid`` (a maintained fork of
 langid.py: a naive-Bayes model over byte n-grams, shipped inside the package, 97 languages, no
-network), restricted to nothing and normalised to probabilities.
+network), normalised to probabilities.
 
 Short or ambiguous texts are easy to misread (a two-word English insult can look like Dutch), and
 calling English text "unsupported" would take it out of trend detection. So a language other than
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 UNDETERMINED = "und"
-MIN_CONFIDENCE = 0.9
+MIN_CONFIDENCE = 0.999
 MIN_LETTERS = 12
 
 _lock = threading.Lock()
@@ -60,3 +60,41 @@ def language_supported(language: str | None) -> bool:
     """True for a supported language, an undetermined one and items stored before detection
     (``None``): only a confident detection of another language is unsupported."""
     return language is None or language == UNDETERMINED or language in SUPPORTED_LANGUAGES
+
+
+def load_sample() -> list[tuple[str, str]]:
+    """The shipped CC0 language-ID sample: ``(language, text)`` rows
+    (``trendml/datasets/data/langid_sample``)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "datasets" / "data" / "langid_sample" / "sample.tsv"
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            lang, text = line.split("\t", 1)
+            rows.append((lang, text))
+    return rows
+
+
+def evaluate(rows: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Detection on ``(language, text)`` rows: ``accuracy`` (the exact language, ``und`` counts
+    wrong), ``support_accuracy`` (the supported / unsupported decision right), per language."""
+    per: dict[str, dict[str, int]] = {}
+    n = exact = support = 0
+    for lang, text in rows:
+        got = detect_language(text)[0]
+        d = per.setdefault(lang, {"n": 0, "exact": 0, "support_right": 0})
+        d["n"] += 1
+        n += 1
+        if got == lang:
+            d["exact"] += 1
+            exact += 1
+        if language_supported(got) == (lang in SUPPORTED_LANGUAGES):
+            d["support_right"] += 1
+            support += 1
+    return {
+        "n": n,
+        "accuracy": round(exact / n, 4) if n else None,
+        "support_accuracy": round(support / n, 4) if n else None,
+        "per_language": per,
+    }
