@@ -48,6 +48,7 @@ RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/v1/items/[^/]+/?$"), "analyst"),
     ("DELETE", re.compile(r"^/v1/items/[^/]+/?$"), "admin"),
     ("*", re.compile(r"^/v1/erasures/?$"), "admin"),
+    ("GET", re.compile(r"^/v1/monitoring/?$"), "analyst"),
     ("POST", re.compile(r"^/v1alpha1/comments:analyze/?$"), "triage"),
     ("GET", re.compile(r"^/v1/trends(/[^/]+)?/?$"), "analyst"),
     ("POST", re.compile(r"^/v1/trends/[^/]+/feedback/?$"), "analyst"),

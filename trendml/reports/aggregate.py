@@ -240,4 +240,5 @@ def build_report(
         "models": scores_by_model(_in(period, data.scores, "at")),
         "per_day": per_day(data, period),
         "outcomes": outcome_section(data.outcome_pairs, data.outcome_actions, unscored=data.outcome_unscored),
+        "monitoring": data.monitoring,
     }

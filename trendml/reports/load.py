@@ -144,6 +144,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     trends = load_trends(session, [o.trend_id for o in observations] + [f.trend_id for f in feedback])
     pairs, actions, unscored = load_outcome_pairs(session, period)
     return ReportData(
+        monitoring=load_monitoring(session, period),
         outcome_pairs=pairs,
         outcome_actions=actions,
         outcome_unscored=unscored,
@@ -187,6 +188,22 @@ def load_outcome_pairs(session: Session, period: Period) -> tuple[list[tuple[int
     for v in latest.values():
         actions[v.action] = actions.get(v.action, 0) + 1
     return pairs, actions, sum(1 for k in latest if k not in pre)
+
+
+def load_monitoring(session: Session, period: Period) -> dict:
+    """Drift, calibration and language share over ``period``; the reference window is that of the
+    model version that answered last in the period (the champion then)."""
+    from trendml.monitoring import monitoring_snapshot
+    from trendml.store.audit import ScoreAudit
+
+    version = session.scalar(
+        select(ScoreAudit.model_version)
+        .where(ScoreAudit.scored_at < period.end)
+        .order_by(ScoreAudit.id.desc())
+        .limit(1)
+    )
+    days = max(1, (period.end - period.start).days)
+    return monitoring_snapshot(session, now=period.end, days=days, champion_version=version)
 
 
 def production_numbers(session: Session, period: Period) -> dict:

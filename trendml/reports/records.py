@@ -92,3 +92,5 @@ class ReportData:
     outcome_pairs: list[tuple[int, int]] = field(default_factory=list)
     outcome_actions: dict[str, int] = field(default_factory=dict)
     outcome_unscored: int = 0
+    #: live-monitoring figures over the period (:func:`trendml.monitoring.monitoring_snapshot`)
+    monitoring: dict | None = None

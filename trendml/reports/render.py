@@ -210,6 +210,27 @@ def _outcome_note(report: Mapping[str, Any]) -> str:
     )
 
 
+def _monitoring_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    m = report.get("monitoring") or {}
+    return [[d["day"], d["n"], d["psi"]] for d in m.get("drift") or []]
+
+
+def _monitoring_note(report: Mapping[str, Any]) -> str:
+    m = report.get("monitoring") or {}
+    if not m:
+        return ""
+    ref = m.get("reference") or {}
+    cal = m.get("calibration") or {}
+    lang = m.get("unsupported_language") or {}
+    return (
+        f"Severity-mix drift: PSI of each day's returned scores against the reference window "
+        f"({ref.get('start', 'none')[:10] if ref else 'none'}, {ref.get('n', 0) if ref else 0} scores). "
+        f"Calibration: ECE {fmt_value(cal.get('ece'), 3)} over {cal.get('n', 0)} items with a moderator "
+        f"outcome or unanimous QA label. Unsupported-language share: {fmt_value(lang.get('share'), 3)} "
+        f"({lang.get('unsupported', 0)} of {lang.get('n', 0)} items)."
+    )
+
+
 def _day_rows(report: Mapping[str, Any]) -> list[list[Any]]:
     return [
         [d["day"], d["items"], d["scored"], d["trends_surfaced"], d["analyst_actions"]]
@@ -267,6 +288,14 @@ def render_markdown(report: Mapping[str, Any], *, plot_paths: Mapping[str, str] 
             else "",
             md_text(_outcome_note(report)),
         ]
+    if report.get("monitoring"):
+        parts += [
+            "## Live monitoring",
+            _table(["day", "scores", "drift PSI"], _monitoring_rows(report))
+            if _monitoring_rows(report)
+            else "",
+            md_text(_monitoring_note(report)),
+        ]
     return "\n\n".join(x for x in parts if x) + "\n"
 
 
@@ -322,6 +351,11 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}
 {% for r in confusion_rows %}<tr>{% for c in r %}<td class="n">{{ fmt(c) }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% endif %}<p class="muted">{{ outcome_note }}</p>{% endif %}
+{% if monitoring_note %}<h2>Live monitoring</h2>
+{% if monitoring_rows %}<table><tr><th>day</th><th>scores</th><th>drift PSI</th></tr>
+{% for r in monitoring_rows %}<tr>{% for c in r %}<td class="n">{{ fmt(c) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}<p class="muted">{{ monitoring_note }}</p>{% endif %}
 </body></html>
 """
 
@@ -358,5 +392,7 @@ def render_html(report: Mapping[str, Any], *, plots: Mapping[str, bytes] | None 
             outcome_rows=_outcome_rows(report),
             confusion_rows=_confusion_rows(report),
             outcome_note=_outcome_note(report),
+            monitoring_rows=_monitoring_rows(report),
+            monitoring_note=_monitoring_note(report),
         )
     )
