@@ -72,3 +72,20 @@ def test_item_lifecycle_outcome_read_erase(server):
     assert not leaked, "the erasure log holds the item's text"
     assert server.request("GET", "/v1/erasures", "analyst").status_code == 403
     server.request("DELETE", f"/v1/items/{ES_ID}", "admin")  # leave the session's store as found
+
+
+def test_monitoring_route_gauges_and_readyz(server):
+    r = server.request("GET", "/v1/monitoring", "analyst", params={"refresh": "true"})
+    assert r.status_code == 200, r.text[:300]
+    snap = r.json()
+    assert {"drift", "calibration", "unsupported_language", "cache", "bounds", "alerts"} <= snap.keys()
+    assert snap["bounds"] == {"drift_psi": 0.25, "ece": 0.15}
+    assert server.request("GET", "/v1/monitoring", "triage").status_code == 403
+    metrics = server.request("GET", "/metrics", "analyst").text
+    for name in ("trendml_severity_drift_psi", "trendml_calibration_ece", "trendml_monitoring_degraded"):
+        assert name in metrics, name
+    ready = server.request("GET", "/readyz")
+    assert ready.status_code == 200
+    assert (ready.text.strip() == "degraded") == bool(snap["alerts"]) or server.request(
+        "GET", "/v1/model", "admin"
+    ).json().get("trends_error")

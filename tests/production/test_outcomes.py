@@ -99,6 +99,15 @@ def test_weekly_report_gives_prescore_precision_against_simulated_outcomes(
             )
         s.commit()
         rep = build_report(load_report_data(s, report_period("weekly")), report_period("weekly"))
+    from service.dashboard.data import triage_queue
+
+    queue = triage_queue(store[0], limit=len(items), policy=policy)
+    shown = {row["id"]: row["outcome"] for row in queue["items"]}
+    want = {o["item_id"]: (o["action"], o["severity"], o["policy_area"]) for o in outcomes}
+    assert len(shown) == len(items) and all(
+        (v["action"], v["severity"], v["policy_area"]) == want[k] if v else k not in want
+        for k, v in shown.items()
+    ), "the queue shows each item's latest outcome"
     pre = {r["id"]: int(r["severity"]) for r in scores}
     pairs = np.array([(pre[o["item_id"]], o["severity"]) for o in outcomes])
     section = rep["outcomes"]
