@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -55,14 +55,12 @@ def level_counts(severities: Iterable[int]) -> list[int]:
     return counts
 
 
-def daily_drift(scores: Iterable[tuple[date, int]], reference: Sequence[int]) -> list[dict[str, Any]]:
-    """PSI of each day's severity counts against ``reference`` (days in order)."""
-    per_day: dict[date, list[int]] = defaultdict(lambda: [0] * len(LEVELS))
-    for day, sev in scores:
-        per_day[day][int(sev)] += 1
+def daily_drift(per_day: Mapping[date, Sequence[int]], reference: Sequence[int]) -> list[dict[str, Any]]:
+    """PSI of each day's severity counts against ``reference`` (days in order; empty days left out)."""
     return [
-        {"day": d.isoformat(), "n": sum(c), "counts": c, "psi": psi(reference, c)}
+        {"day": d.isoformat(), "n": sum(c), "counts": list(c), "psi": psi(reference, c)}
         for d, c in sorted(per_day.items())
+        if sum(c)
     ]
 
 
@@ -133,17 +131,27 @@ def monitoring_snapshot(
     if start is not None:
         start = aware(start)
         end = start + timedelta(days=reference_days)
-        ref = select(ScoreAudit.severity).where(ScoreAudit.scored_at >= start, ScoreAudit.scored_at < end)
+        ref = select(ScoreAudit.severity, func.count()).where(
+            ScoreAudit.scored_at >= start, ScoreAudit.scored_at < end
+        )
         if champion_version is not None:
             ref = ref.where(ScoreAudit.model_version == champion_version)
-        ref_counts = level_counts(session.scalars(ref))
+        for sev, n in session.execute(ref.group_by(ScoreAudit.severity)):
+            ref_counts[int(sev)] += int(n)
         ref_window = {"start": start.isoformat(), "end": end.isoformat(), "n": sum(ref_counts)}
-    recent = [
-        (aware(t).date(), int(s))
-        for t, s in session.execute(
-            select(ScoreAudit.scored_at, ScoreAudit.severity).where(ScoreAudit.scored_at >= since)
-        )
-    ]
+    # per UTC day, counted in the database (one small GROUP BY per day)
+    recent: dict[date, list[int]] = {}
+    day0 = datetime.combine(since.date(), datetime.min.time(), tzinfo=since.tzinfo)
+    for k in range(days + 1):
+        lo, hi = max(since, day0 + timedelta(days=k)), min(now, day0 + timedelta(days=k + 1))
+        if lo >= hi:
+            continue
+        for sev, n in session.execute(
+            select(ScoreAudit.severity, func.count())
+            .where(ScoreAudit.scored_at >= lo, ScoreAudit.scored_at < hi)
+            .group_by(ScoreAudit.severity)
+        ):
+            recent.setdefault(lo.date(), [0] * len(LEVELS))[int(sev)] += int(n)
     drift = daily_drift(recent, ref_counts)
     # labels: latest outcome per item, else a unanimous QA review (decided in the window)
     labels: dict[str, int] = {}
