@@ -123,9 +123,10 @@ def detect(
 def supported_items(items: list) -> tuple[list, int]:
     """The items whose language the models support (trendml.language) and how many were left out:
     the embedder is English-only, so other languages are not clustered."""
-    from trendml.language import detect_language, language_supported
+    from trendml.language import detect_languages, language_supported
 
-    keep = [it for it in items if language_supported(detect_language(it.content)[0])]
+    langs = detect_languages([it.content for it in items])
+    keep = [it for it, lang in zip(items, langs, strict=True) if language_supported(lang)]
     return keep, len(items) - len(keep)
 
 
