@@ -121,17 +121,17 @@ def install_item_routes(app: FastAPI) -> None:
         from sqlalchemy import select
 
         from trendml.store.audit import ScoreAudit
+        from trendml.store.erasure_log import Erasure
         from trendml.store.items import get_items
         from trendml.store.outcomes import record_outcome
 
         svc = bentoml.get_current_service()
         caller = request.state.caller
         with svc.Session() as session:
-            known = (
-                bool(get_items(session, [item_id]))
-                or session.scalar(select(ScoreAudit.id).where(ScoreAudit.item_id == item_id).limit(1))
-                is not None
-            )
+            stored = bool(get_items(session, [item_id]))
+            audited = session.scalar(select(ScoreAudit.id).where(ScoreAudit.item_id == item_id).limit(1))
+            erased = session.scalar(select(Erasure.id).where(Erasure.item_id == item_id).limit(1))
+            known = stored or (audited is not None and erased is None)  # an erased item stays gone
             if not known:
                 raise _not_found(item_id)
             rec = record_outcome(

@@ -64,6 +64,7 @@ def test_item_lifecycle_outcome_read_erase(server):
     assert erased.status_code == 200 and erased.json()["erased"] == [EN_ID]
     assert server.request("GET", f"/v1/items/{EN_ID}", "analyst").status_code == 404
     assert server.request("DELETE", f"/v1/items/{EN_ID}", "admin").status_code == 404
+    assert server.request("POST", path, "triage", json=body).status_code == 404  # scored, then erased
     log = server.request("GET", "/v1/erasures", "admin", params={"item_id": EN_ID})
     assert log.status_code == 200
     rows = log.json()
