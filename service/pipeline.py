@@ -77,7 +77,7 @@ def detect_stored(
         vectors = vectors[keep]
         probs = probs[keep] if probs is not None else None
     summary = trends.detect(items, vectors, probs, reset=reset)
-    out.update(n_items=len(items), **summary)
+    out.update(n_items=len(rows), **summary)  # every item processed, clustered or left out for language
     out["seconds"] = round(time.perf_counter() - t0, 3)
     logger.info("detection over %d items: %s", len(items), summary)
     return out

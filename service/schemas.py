@@ -179,8 +179,8 @@ class DetectResponse(BaseModel):
     )
     n_unsupported_language: int = Field(
         default=0,
-        description="Items left out of clustering because their language is not supported "
-        "(they are still scored).",
+        description="Of n_items, those left out of clustering because their language is not "
+        "supported (they are still scored).",
         examples=[0],
     )
 
