@@ -85,6 +85,7 @@ def detect(
         raise InputError("--severity-model and --no-severity were both given; expected at most one of them")
     cfg = settings()
     result = load_items(items, skip_invalid=skip_invalid, rejects=rejects, cfg=cfg, require_created_at=True)
+    clustered, n_unsupported = supported_items(result.items)
     if not (state_path or live):
         state = TrendState.in_memory()  # scratch: the live state is never touched
     else:
@@ -93,29 +94,40 @@ def detect(
         state = TrendState.open(cfg.db_url if live else state_path)
     try:
         if not replace:  # refuse an overlapping file before embedding anything
-            _check_continues(state, result.items, window, flag="--live" if live else "--state")
+            _check_continues(state, clustered, window, flag="--live" if live else "--state")
         embedder = make_embedder(cfg)
         t0 = time.perf_counter()
-        vectors = embed_items(result.items, embedder, show_progress=show_progress(len(result.items)))
-        probs = None if no_severity else _severity_probs(result.items, vectors, embedder, cfg, severity_model)
+        vectors = embed_items(clustered, embedder, show_progress=show_progress(len(clustered)))
+        probs = None if no_severity else _severity_probs(clustered, vectors, embedder, cfg, severity_model)
         detector = TrendDetector(window, min_cluster_size=min_cluster_size)
         if replace:
-            found = _replace(state, detector, result.items, vectors, probs)
+            found = _replace(state, detector, clustered, vectors, probs)
         else:
             with state.batch():  # the whole run in one transaction: readers see all of it or none
-                found = detector.detect(result.items, vectors, severity=probs, state=state)
+                found = detector.detect(clustered, vectors, severity=probs, state=state)
     finally:
         state.close()
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(found.to_dict(), indent=1))
+    output.write_text(json.dumps({**found.to_dict(), "n_unsupported_language": n_unsupported}, indent=1))
     n_trends = sum(len(w.trends) for w in found.windows)
     n_emerging = sum(t.emerging for w in found.windows for t in w.trends)
     console.print(
         f"{len(result.items)} items in {len(found.windows)} windows: {n_trends} trend observations, "
-        f"{n_emerging} emerging, in {time.perf_counter() - t0:.1f}s -> {output}",
+        f"{n_emerging} emerging, in {time.perf_counter() - t0:.1f}s -> {output}"
+        + (f" ({n_unsupported} items in unsupported languages left out)" if n_unsupported else ""),
         highlight=False,
         soft_wrap=True,
     )
+
+
+def supported_items(items: list) -> tuple[list, int]:
+    """The items whose language the models support (trendml.language) and how many were left out:
+    the embedder is English-only, so other languages are not clustered."""
+    from trendml.language import detect_languages, language_supported
+
+    langs = detect_languages([it.content for it in items])
+    keep = [it for it, lang in zip(items, langs, strict=True) if language_supported(lang)]
+    return keep, len(items) - len(keep)
 
 
 def _check_continues(state, items, window: str, *, flag: str) -> None:

@@ -50,6 +50,32 @@ def _ensure_champion(cfg, **train_options) -> str:  # noqa: ANN001, ANN003 - Set
     return str(result.version)
 
 
+def _simulate_outcomes(Session, stream, share: float) -> None:  # noqa: ANN001, N803
+    """Record simulated moderator outcomes on a share of the demo stream (issue 22's demo)."""
+    from trendml.datasets.outcomes import simulate_outcomes
+    from trendml.policy import load_policy
+    from trendml.store.outcomes import record_outcome
+
+    policy = load_policy(settings().policy_file)
+    outcomes = simulate_outcomes(stream.items, stream.severity, policy=policy, share=share, seed=0)
+    counts: dict[str, int] = {}
+    with Session() as session:
+        for o in outcomes:
+            rec = record_outcome(
+                session,
+                o["item_id"],
+                action=o["action"],
+                severity=o["severity"],
+                policy_area=o["policy_area"],
+                moderator="simulated",
+                areas=list(policy.policy_areas),
+                commit=False,
+            )
+            counts[rec.status] = counts.get(rec.status, 0) + 1
+        session.commit()
+    console.print(f"simulated moderator outcomes: {counts}", highlight=False)
+
+
 def up(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(3000, "--port", min=1, max=65535, help="TCP port."),
@@ -59,6 +85,14 @@ def up(
     windows: int = typer.Option(10, min=2, help="Daily windows of the demo stream."),
     per_window: int = typer.Option(300, min=10, help="Background items per window of the demo stream."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the service at the end."),
+    simulate_outcomes: float = typer.Option(
+        0.0,
+        "--simulate-outcomes",
+        min=0.0,
+        max=1.0,
+        help="Share of the demo stream's items given simulated moderator outcomes (their dataset label, "
+        "10%% one level off), so the weekly report shows pre-score precision against outcomes.",
+    ),
 ) -> None:
     """Set up everything and start the service on embedded defaults (``make run``)."""
     from service.models import ModelManager
@@ -125,6 +159,8 @@ def up(
         soft_wrap=True,
     )
 
+    if simulate_outcomes > 0 and items is None:
+        _simulate_outcomes(Session, stream, simulate_outcomes)
     with Session() as session:
         key, info, created = rotate_key(session, "demo", "admin")
         record_admin(

@@ -44,6 +44,11 @@ ANY_ROLE = "any"
 RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/v1/score/?$"), "triage"),
     ("POST", re.compile(r"^/v1/items/?$"), "triage"),
+    ("POST", re.compile(r"^/v1/items/[^/]+/outcome/?$"), "triage"),
+    ("GET", re.compile(r"^/v1/items/[^/]+/?$"), "analyst"),
+    ("DELETE", re.compile(r"^/v1/items/[^/]+/?$"), "admin"),
+    ("*", re.compile(r"^/v1/erasures/?$"), "admin"),
+    ("GET", re.compile(r"^/v1/monitoring/?$"), "analyst"),
     ("POST", re.compile(r"^/v1alpha1/comments:analyze/?$"), "triage"),
     ("GET", re.compile(r"^/v1/trends(/[^/]+)?/?$"), "analyst"),
     ("POST", re.compile(r"^/v1/trends/[^/]+/feedback/?$"), "analyst"),

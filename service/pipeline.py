@@ -30,6 +30,7 @@ def detect_stored(
     :class:`service.models.ActiveModel` or None (then trends carry no severity mix).
     Returns the fields of :class:`service.schemas.DetectResponse`.
     """
+    from trendml.language import language_supported
     from trendml.severity.scoring import score_vectors
     from trendml.store.items import items_for_detection, record_scores
 
@@ -41,7 +42,15 @@ def detect_stored(
     with Session() as session:
         rows = items_for_detection(session, since=lower, before=upper)
     model_ref = {"name": active.name, "version": active.version} if active else None
-    out = {"n_items": 0, "n_windows": 0, "n_trends": 0, "n_emerging": 0, "scored": 0, "model": model_ref}
+    out = {
+        "n_items": 0,
+        "n_windows": 0,
+        "n_trends": 0,
+        "n_emerging": 0,
+        "scored": 0,
+        "model": model_ref,
+        "n_unsupported_language": 0,
+    }
     if not rows:
         if reset:
             trends.reset()
@@ -59,8 +68,16 @@ def detect_stored(
         with Session() as session:
             out["scored"] = record_scores(session, scored.records([it.id for it in items], digits=6))
             session.commit()
+    # the embedder is English-only: items in another language are scored, never clustered
+    keep = [i for i, r in enumerate(rows) if language_supported(r.language)]
+    out["n_unsupported_language"] = len(rows) - len(keep)
+    if len(keep) < len(rows):
+        logger.info("detection: %d items in unsupported languages not clustered", len(rows) - len(keep))
+        items = [items[i] for i in keep]
+        vectors = vectors[keep]
+        probs = probs[keep] if probs is not None else None
     summary = trends.detect(items, vectors, probs, reset=reset)
-    out.update(n_items=len(items), **summary)
+    out.update(n_items=len(rows), **summary)  # every item processed, clustered or left out for language
     out["seconds"] = round(time.perf_counter() - t0, 3)
     logger.info("detection over %d items: %s", len(items), summary)
     return out

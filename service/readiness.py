@@ -3,6 +3,7 @@
 - ``200 "\\n"``: ready;
 - ``200 "degraded"``: scoring works but trend assignment does not (scores carry ``trend_id`` null);
   the reason is logged once and shown to admin keys on ``GET /v1/model`` (``trends_error``), never here;
+- ``200 "degraded"`` also while live monitoring's drift or ECE crosses its bound (service.monitoring);
 - ``503 "unavailable"``: the database cannot be reached (scores answer 503, nothing can be audited).
 """
 
@@ -38,6 +39,10 @@ class ReadinessMiddleware:
         health = "ok"
         if start is not None and start["status"] == 200 and svc is not None and hasattr(svc, "trends_health"):
             health = await anyio.to_thread.run_sync(svc.trends_health)
+        monitor = getattr(svc, "monitor", None) if svc is not None else None
+        if health == "ok" and start is not None and start["status"] == 200 and monitor is not None:
+            if monitor.degraded:  # drift or ECE past its bound (service.monitoring; the reason is logged)
+                health = "degraded"
         if health == "ok":
             for message in messages:
                 await send(message)

@@ -107,6 +107,17 @@ class ScoreResult(BaseModel):
         examples=[2],
     )
     model: ModelRef
+    language: str | None = Field(
+        default=None,
+        description="Detected language (ISO 639-1; `und` when undetermined).",
+        examples=["en"],
+    )
+    language_supported: bool = Field(
+        default=True,
+        description="False when the text is confidently in a language the models do not support "
+        "(they are English-only): the pre-score is unreliable; see the model card.",
+        examples=[True],
+    )
 
 
 class ItemsRequest(BaseModel):
@@ -165,6 +176,12 @@ class DetectResponse(BaseModel):
         default_factory=list,
         description="With reset: trends carrying an analyst decision that the re-run did not bring back "
         "(retired; their decisions and members stay in the label export).",
+    )
+    n_unsupported_language: int = Field(
+        default=0,
+        description="Of n_items, those left out of clustering because their language is not "
+        "supported (they are still scored).",
+        examples=[0],
     )
 
 

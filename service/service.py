@@ -41,13 +41,16 @@ from service.detect_lease import DEFAULT_TTL_S, LeaseHeld, detection_lease, make
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
 from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
+from service.item_routes import install_item_routes  # noqa: E402
 from service.keycache import KeyCache  # noqa: E402
 from service.models import ModelManager  # noqa: E402
+from service.monitoring import Monitor, install_monitoring_routes  # noqa: E402
 from service.perspective import PerspectiveMiddleware  # noqa: E402
 from service.perspective import app as perspective_app  # noqa: E402
 from service.pipeline import detect_stored  # noqa: E402
 from service.ratelimit import RateLimitMiddleware  # noqa: E402
 from service.readiness import ReadinessMiddleware  # noqa: E402
+from service.retention import start_retention_schedule  # noqa: E402
 from service.schemas import (  # noqa: E402
     MAX_ITEMS,
     AdminAuditOut,
@@ -135,6 +138,8 @@ app = FastAPI(
 install_handlers(app)
 install_docs(app)
 install_metrics_labels(app)
+install_item_routes(app)  # issue 22: outcomes, GET/DELETE one item, the erasure log (service.item_routes)
+install_monitoring_routes(app)  # issue 22: GET /v1/monitoring (service.monitoring)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -158,7 +163,10 @@ class DashboardApp:
 
         def model_info() -> dict[str, Any] | None:
             active = svc.models.active
-            return champion_info(svc.settings, active.version if active else None)
+            info = champion_info(svc.settings, active.version if active else None)
+            if info is not None and getattr(svc, "monitor", None) is not None:
+                info = {**info, "monitoring": svc.monitor.snapshot}  # issue 22 (service.monitoring)
+            return info
 
         return create_app(svc.settings, engine=svc.engine, model_info=model_info, root_path="/ui")
 
@@ -217,6 +225,9 @@ class TriageService:
             self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d"
         )
         self._start_detect_schedule(_env_float("TRENDML_DETECT_INTERVAL_S", 0.0))
+        start_retention_schedule(self, self._stop_schedule)  # TRENDML_RETENTION_DAYS (service.retention)
+        self.monitor = Monitor(self)  # drift, ECE, language share, cache hit rate (service.monitoring)
+        self.monitor.start(self._stop_schedule)
         active = self.models.active
         logger.info(
             "trendml service initialised in %.1fs: model %s, trends %s",
@@ -364,6 +375,7 @@ class TriageService:
 
         Body: ``{"items": [item, ...]}`` (1..max items). Answer: one result per item, in order.
         """
+        from trendml.language import detect_languages, language_supported
         from trendml.severity.scoring import score_vectors
         from trendml.store.audit import add_audit
         from trendml.store.items import record_scores
@@ -378,10 +390,16 @@ class TriageService:
             active.model, texts, vectors, model_name=active.name, model_version=active.version
         )
         probs, severity = scored.probs, scored.labels
+        languages = detect_languages(texts)
         try:
             assigned = self.trends.assign(items, vectors)  # never fails because of the trend state
         except DatabaseUnavailable as exc:
             raise bentoml.exceptions.ServiceUnavailable(f"{exc}; nothing was scored; retry shortly") from None
+        # the trend engine clusters English only: an unsupported-language item joins no trend
+        assigned = [
+            a if language_supported(lang) else (None, False, "unsupported_lang")
+            for a, lang in zip(assigned, languages, strict=True)
+        ]
         results: list[ScoreResult] = []
         audit: list[dict[str, Any]] = []
         for it, text, p, s, (trend_id, emerging, trend_status) in zip(
@@ -398,6 +416,8 @@ class TriageService:
                     emerging=bool(emerging),
                     priority=prio,
                     model=ModelRef(name=active.name, version=active.version),
+                    language=languages[len(results)],
+                    language_supported=language_supported(languages[len(results)]),
                 )
             )
             audit.append(

@@ -11,8 +11,11 @@ rows of dataset ``feedback`` (split ``train``, never test) under this **label ru
    labelled with the severity it was scored with, raised to at least 1 (offensive): the decision
    says "not benign", it does not say which level. ``dismiss`` means **"not a trend"**, not
    "benign": members of a dismissed trend get **no label** (``feedback.n_dismissed_unlabelled``).
-3. A QA label beats a decision's label for the same item (a person looked at that item).
-4. Rows whose content hash (SHA-256 of the normalised text, as the embedding cache) is in **any
+3. **Moderator outcomes** (``item_outcomes``, the latest outcome per item wins): the final
+   severity the moderator set is the item's label (a person decided that item).
+4. A QA label beats an outcome, and an outcome beats a decision's label for the same item (the
+   more specific, item-level human judgement wins).
+5. Rows whose content hash (SHA-256 of the normalised text, as the embedding cache) is in **any
    test split** the run evaluates on (its own test sets and the cross-dataset ones) are dropped
    and counted (``feedback.n_dropped_test``): the demo stream samples test rows, and a model must
    never train on what it is graded on.
@@ -67,11 +70,14 @@ class FeedbackSnapshot:
 
 
 def label_rows(
-    decisions: Iterable[dict[str, Any]], reviews: Iterable[dict[str, Any]], texts: dict[str, str]
+    decisions: Iterable[dict[str, Any]],
+    reviews: Iterable[dict[str, Any]],
+    texts: dict[str, str],
+    outcomes: Iterable[dict[str, Any]] = (),
 ) -> FeedbackSnapshot:
     """Apply the label rule (module doc) to decision export rows (``id, action, severity``), QA
-    reviews (``item_id, reviewer, severity``, oldest first) and item contents (id -> normalised
-    text). Pure; no store access."""
+    reviews (``item_id, reviewer, severity``, oldest first), item contents (id -> normalised
+    text) and moderator outcomes (``item_id, severity``, oldest first). Pure; no store access."""
     counts: dict[str, int] = defaultdict(int)
     labels: dict[str, tuple[int, str]] = {}
     for row in decisions:
@@ -81,6 +87,12 @@ def label_rows(
             continue
         sev = row.get("severity")
         labels[row["id"]] = (max(1, int(sev) if sev is not None else 1), "decision")
+    latest_outcome: dict[str, int] = {}
+    for o in outcomes:
+        latest_outcome[o["item_id"]] = int(o["severity"])  # the latest outcome per item wins
+    for item_id, sev in latest_outcome.items():
+        counts["n_outcome_items"] += 1
+        labels[item_id] = (sev, "outcome")
     by_item: dict[str, dict[str, int]] = defaultdict(dict)
     for r in reviews:
         by_item[r["item_id"]][r["reviewer"]] = int(r["severity"])  # latest per reviewer wins
@@ -103,6 +115,7 @@ def label_rows(
     frame = pd.DataFrame(rows, columns=["id", "text", "severity", "origin", "hash"])
     counts["n_qa"] = int((frame["origin"] == "qa").sum())
     counts["n_decisions"] = int((frame["origin"] == "decision").sum())
+    counts["n_outcomes"] = int((frame["origin"] == "outcome").sum())
     return FeedbackSnapshot(frame=frame, counts=dict(counts))
 
 
@@ -116,6 +129,7 @@ def read_feedback(settings: Settings) -> FeedbackSnapshot:
     from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.feedback import export_labels
     from trendml.store.items import get_items
+    from trendml.store.outcomes import ItemOutcome
     from trendml.store.qa import QAReview
     from trendml.trends.queries import trend_members
     from trendml.trends.state import consistent_read
@@ -138,18 +152,25 @@ def read_feedback(settings: Settings) -> FeedbackSnapshot:
                 {"item_id": r.item_id, "reviewer": r.reviewer, "severity": r.severity}
                 for r in session.scalars(select(QAReview).order_by(QAReview.created_at, QAReview.id))
             ]
-            ids = sorted({d["id"] for d in decisions} | {r["item_id"] for r in reviews})
+            outcomes = [
+                {"item_id": o.item_id, "severity": o.severity}
+                for o in session.scalars(select(ItemOutcome).order_by(ItemOutcome.id))
+            ]
+            ids = {d["id"] for d in decisions} | {r["item_id"] for r in reviews}
+            ids = sorted(ids | {o["item_id"] for o in outcomes})
             stored = get_items(session, ids)
     finally:
         engine.dispose()
     texts = {i: combine_text(row.text, row.caption) for i, row in stored.items()}
-    snap = label_rows(decisions, reviews, texts)
+    snap = label_rows(decisions, reviews, texts, outcomes)
     if snap.frame.empty:
         raise InputError(
             f"--with-feedback found no labelled feedback in {settings.db_url.split('://')[0]} store "
             f"({snap.counts.get('n_qa_items', 0)} QA-reviewed items, "
-            f"{snap.counts.get('n_decision_members', 0)} members of decided trends); expected QA "
-            "reviews (`trendml qa review`) or confirmed/escalated trends; train without --with-feedback",
+            f"{snap.counts.get('n_decision_members', 0)} members of decided trends, "
+            f"{snap.counts.get('n_outcome_items', 0)} items with moderator outcomes); expected QA "
+            "reviews (`trendml qa review`), moderator outcomes (POST /v1/items/ID/outcome) or "
+            "confirmed/escalated trends; train without --with-feedback",
             field="with_feedback",
         )
     snap.read_sha256 = snap.sha256

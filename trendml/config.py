@@ -53,6 +53,11 @@ class Settings:
     max_created_ahead_s: float = DEFAULT_MAX_CREATED_AHEAD_S
     shared_data_dir: Path | None = None
     policy_path: Path | None = None
+    #: erase stored items received more than this many days ago (0: keep; trendml/erasure.py)
+    retention_days: int = 0
+    #: bounds of live monitoring (trendml/monitoring.py): above either, /readyz says "degraded"
+    drift_psi_bound: float = 0.25
+    ece_bound: float = 0.15
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -72,6 +77,9 @@ class Settings:
             max_created_ahead_s=float(env.get("TRENDML_MAX_CREATED_AHEAD_S") or DEFAULT_MAX_CREATED_AHEAD_S),
             shared_data_dir=Path(env["TRENDML_SHARED_DATA"]) if env.get("TRENDML_SHARED_DATA") else None,
             policy_path=Path(env["TRENDML_POLICY"]).expanduser() if env.get("TRENDML_POLICY") else None,
+            retention_days=int(env.get("TRENDML_RETENTION_DAYS") or 0),
+            drift_psi_bound=float(env.get("TRENDML_DRIFT_PSI_BOUND") or 0.25),
+            ece_bound=float(env.get("TRENDML_ECE_BOUND") or 0.15),
         )
 
     def with_(self, **changes: object) -> Settings:

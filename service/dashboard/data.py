@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from trendml.language import language_supported
 from trendml.priority import PRIORITY_LABELS, priority
 from trendml.store.feedback import latest_actions, list_feedback
 from trendml.store.items import StoredItem, get_items
+from trendml.store.outcomes import latest_outcomes
 from trendml.trends.queries import (
     item_trends,
     latest_payloads,
@@ -149,6 +151,7 @@ def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0, policy: A
         )
         page = ranked[offset : offset + limit]
         stored = get_items(s, [item_id for _, _, item_id in page])
+        outcomes = latest_outcomes(s, [item_id for _, _, item_id in page])
     rows = []
     for prio, _, item_id in page:
         row = stored[item_id]
@@ -165,6 +168,9 @@ def triage_queue(engine: Engine, *, limit: int = 100, offset: int = 0, policy: A
                 "trend_id": trend_of.get(item_id),
                 "emerging": item_id in emerging_ids,
                 "model_version": row.model_version,
+                "outcome": outcomes[item_id].to_dict() if item_id in outcomes else None,
+                "language": getattr(row, "language", None),
+                "language_supported": language_supported(getattr(row, "language", None)),
             }
         )
     return {"total": len(ranked), "items": rows, "limit": limit, "offset": offset}

@@ -69,6 +69,19 @@ class EmbeddingCache:
         with self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)", rows)
 
+    def delete_hashes(self, hashes: Sequence[str]) -> int:
+        """Remove the vectors of these content hashes, for every embedder (erasure); returns the rows
+        removed."""
+        removed = 0
+        unique = list(dict.fromkeys(hashes))
+        with self._conn:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cur = self._conn.execute(f"DELETE FROM embeddings WHERE hash IN ({marks})", chunk)
+                removed += cur.rowcount
+        return removed
+
     def count(self, model: str | None = None) -> int:
         if model is None:
             return int(self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from trendml.reports.outcomes import outcome_section
 from trendml.reports.period import Period
 from trendml.reports.records import (
     FeedbackRecord,
@@ -251,4 +252,6 @@ def build_report(
         "qa": {**qa, **{f"store_{k}": v for k, v in data.qa_counts.items()}},
         "models": scores_by_model(_in(period, data.scores, "at")),
         "per_day": per_day(data, period),
+        "outcomes": outcome_section(data.outcome_pairs, data.outcome_actions, unscored=data.outcome_unscored),
+        "monitoring": data.monitoring,
     }

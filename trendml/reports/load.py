@@ -142,7 +142,12 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
         )
     ]
     trends = load_trends(session, [o.trend_id for o in observations] + [f.trend_id for f in feedback])
+    pairs, actions, unscored = load_outcome_pairs(session, period)
     return ReportData(
+        monitoring=load_monitoring(session, period),
+        outcome_pairs=pairs,
+        outcome_actions=actions,
+        outcome_unscored=unscored,
         items=items,
         observations=observations,
         trends=trends,
@@ -151,6 +156,54 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
         qa_pairs=review_pairs(session, period.start, period.end),
         qa_counts=qa_counts(session),
     )
+
+
+def load_outcome_pairs(session: Session, period: Period) -> tuple[list[tuple[int, int]], dict[str, int], int]:
+    """Each item whose latest moderator outcome (before the period's end) was decided in the period:
+    ``(pre-score, outcome severity)`` pairs, outcomes per action, and how many had no pre-score.
+    The pre-score is the item's stored severity, else the latest audited score of that id."""
+    from trendml.store.audit import ScoreAudit
+    from trendml.store.items import get_items
+    from trendml.store.outcomes import ItemOutcome
+
+    latest: dict[str, ItemOutcome] = {}
+    for row in session.scalars(
+        select(ItemOutcome).where(ItemOutcome.decided_at < period.end).order_by(ItemOutcome.id)
+    ):
+        latest[row.item_id] = row
+    latest = {k: v for k, v in latest.items() if period.contains(_aware(v.decided_at))}
+    stored = get_items(session, list(latest))
+    pre = {k: r.severity for k, r in stored.items() if r.severity is not None}
+    missing = [k for k in latest if k not in pre]
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        for item_id, sev in session.execute(
+            select(ScoreAudit.item_id, ScoreAudit.severity)
+            .where(ScoreAudit.item_id.in_(chunk))
+            .order_by(ScoreAudit.id)
+        ):
+            pre[item_id] = int(sev)
+    pairs = [(int(pre[k]), int(v.severity)) for k, v in sorted(latest.items()) if k in pre]
+    actions: dict[str, int] = {}
+    for v in latest.values():
+        actions[v.action] = actions.get(v.action, 0) + 1
+    return pairs, actions, sum(1 for k in latest if k not in pre)
+
+
+def load_monitoring(session: Session, period: Period) -> dict:
+    """Drift, calibration and language share over ``period``; the reference window is that of the
+    model version that answered last in the period (the champion then)."""
+    from trendml.monitoring import monitoring_snapshot
+    from trendml.store.audit import ScoreAudit
+
+    version = session.scalar(
+        select(ScoreAudit.model_version)
+        .where(ScoreAudit.scored_at < period.end)
+        .order_by(ScoreAudit.id.desc())
+        .limit(1)
+    )
+    days = max(1, (period.end - period.start).days)
+    return monitoring_snapshot(session, now=period.end, days=days, champion_version=version)
 
 
 def production_numbers(session: Session, period: Period) -> dict:

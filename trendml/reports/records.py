@@ -87,3 +87,10 @@ class ReportData:
         default_factory=lambda: {"model_reviewer": [], "reviewers": []}
     )
     qa_counts: dict[str, int] = field(default_factory=dict)
+    #: (pre-score, outcome severity) of each item whose latest moderator outcome was decided in
+    #: the period (:mod:`trendml.reports.outcomes`); outcomes per action; outcomes on unscored items
+    outcome_pairs: list[tuple[int, int]] = field(default_factory=list)
+    outcome_actions: dict[str, int] = field(default_factory=dict)
+    outcome_unscored: int = 0
+    #: live-monitoring figures over the period (:func:`trendml.monitoring.monitoring_snapshot`)
+    monitoring: dict | None = None

@@ -180,6 +180,57 @@ def _qa_note(report: Mapping[str, Any]) -> str:
     return base
 
 
+OUTCOME_HEADERS = ["pre-score level", "precision", "recall", "pre-scored", "outcomes"]
+
+
+def _outcome_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    """Precision and recall of the pre-score per level against moderator outcomes."""
+    from trendml.reports.aggregate import SEVERITY_NAMES
+
+    o = report.get("outcomes") or {}
+    names = report.get("severity_names") or {str(k): v for k, v in SEVERITY_NAMES.items()}
+    return [
+        [f"{k} {names[k]}", v["precision"], v["recall"], v["pre_scored"], v["outcomes"]]
+        for k, v in (o.get("per_level") or {}).items()
+    ]
+
+
+def _confusion_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    m = (report.get("outcomes") or {}).get("confusion") or []
+    return [[f"pre-score {k}", *row] for k, row in enumerate(m)]
+
+
+def _outcome_note(report: Mapping[str, Any]) -> str:
+    o = report.get("outcomes") or {}
+    acts = ", ".join(f"{k} {v}" for k, v in sorted((o.get("actions") or {}).items())) or "none"
+    return (
+        f"{o.get('n', 0)} items with a moderator outcome decided in the period and a pre-score "
+        f"(accuracy {fmt_value(o.get('accuracy'))}); {o.get('n_unscored', 0)} outcomes on items never "
+        f"pre-scored; actions: {acts}. Rows of the confusion matrix: pre-score; columns: outcome 0..3."
+    )
+
+
+def _monitoring_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    m = report.get("monitoring") or {}
+    return [[d["day"], d["n"], d["psi"]] for d in m.get("drift") or []]
+
+
+def _monitoring_note(report: Mapping[str, Any]) -> str:
+    m = report.get("monitoring") or {}
+    if not m:
+        return ""
+    ref = m.get("reference") or {}
+    cal = m.get("calibration") or {}
+    lang = m.get("unsupported_language") or {}
+    return (
+        f"Severity-mix drift: PSI of each day's returned scores against the reference window "
+        f"({ref.get('start', 'none')[:10] if ref else 'none'}, {ref.get('n', 0) if ref else 0} scores). "
+        f"Calibration: ECE {fmt_value(cal.get('ece'), 3)} over {cal.get('n', 0)} items with a moderator "
+        f"outcome or unanimous QA label. Unsupported-language share: {fmt_value(lang.get('share'), 3)} "
+        f"({lang.get('unsupported', 0)} of {lang.get('n', 0)} items)."
+    )
+
+
 def _day_rows(report: Mapping[str, Any]) -> list[list[Any]]:
     return [
         [d["day"], d["items"], d["scored"], d["trends_surfaced"], d["analyst_actions"]]
@@ -228,6 +279,23 @@ def render_markdown(report: Mapping[str, Any], *, plot_paths: Mapping[str, str] 
         if report["models"]
         else "No scores were returned in this period.",
     ]
+    if report.get("outcomes"):
+        parts += [
+            "## Pre-scores against moderator outcomes",
+            _table(OUTCOME_HEADERS, _outcome_rows(report)) if report["outcomes"]["n"] else "",
+            _table(["", "outcome 0", "outcome 1", "outcome 2", "outcome 3"], _confusion_rows(report))
+            if report["outcomes"]["n"]
+            else "",
+            md_text(_outcome_note(report)),
+        ]
+    if report.get("monitoring"):
+        parts += [
+            "## Live monitoring",
+            _table(["day", "scores", "drift PSI"], _monitoring_rows(report))
+            if _monitoring_rows(report)
+            else "",
+            md_text(_monitoring_note(report)),
+        ]
     return "\n\n".join(x for x in parts if x) + "\n"
 
 
@@ -276,6 +344,18 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}
 {% for m in models %}<tr><td>{{ m.model_version }}</td><td class="n">{{ m.n }}</td>
 {% for v in m.severity_mix.values() %}<td class="n">{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
 {% else %}<p>No scores were returned in this period.</p>{% endif %}
+{% if outcome_rows %}<h2>Pre-scores against moderator outcomes</h2>
+{% if outcomes.n %}<table><tr>{% for h in outcome_headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in outcome_rows %}<tr>{% for c in r %}<td>{{ fmt(c) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<table><tr><th></th><th>outcome 0</th><th>outcome 1</th><th>outcome 2</th><th>outcome 3</th></tr>
+{% for r in confusion_rows %}<tr>{% for c in r %}<td class="n">{{ fmt(c) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}<p class="muted">{{ outcome_note }}</p>{% endif %}
+{% if monitoring_note %}<h2>Live monitoring</h2>
+{% if monitoring_rows %}<table><tr><th>day</th><th>scores</th><th>drift PSI</th></tr>
+{% for r in monitoring_rows %}<tr>{% for c in r %}<td class="n">{{ fmt(c) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}<p class="muted">{{ monitoring_note }}</p>{% endif %}
 </body></html>
 """
 
@@ -307,5 +387,12 @@ def render_html(report: Mapping[str, Any], *, plots: Mapping[str, bytes] | None 
             qa_rows=_qa_rows(report),
             qa_note=_qa_note(report),
             plots={k: data_uri(v) for k, v in pngs.items()},
+            outcomes=report.get("outcomes") or {},
+            outcome_headers=OUTCOME_HEADERS,
+            outcome_rows=_outcome_rows(report),
+            confusion_rows=_confusion_rows(report),
+            outcome_note=_outcome_note(report),
+            monitoring_rows=_monitoring_rows(report),
+            monitoring_note=_monitoring_note(report),
         )
     )

@@ -44,6 +44,9 @@ class StoredItem(Base):
     severity: Mapped[int | None] = mapped_column(Integer, nullable=True)
     severity_probs: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: detected language (ISO 639-1, ``und`` when undetermined; :mod:`trendml.language`); null for
+    #: rows stored before detection
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     def to_item(self) -> Item:
         """The stored item, not validated again (it was validated when stored; limits may have
@@ -59,8 +62,11 @@ class StoredItem(Base):
         )
 
 
-def _row(item: Item) -> StoredItem:
+def _row(item: Item, language: str | None = None) -> StoredItem:
+    from trendml.language import detect_language
+
     return StoredItem(
+        language=language if language is not None else detect_language(item.content)[0],
         id=item.id,
         text=item.text,
         caption=item.caption,
@@ -96,8 +102,11 @@ def add_items(session: Session, items: Iterable[Item]) -> tuple[int, int]:
     n_in_request_dups = len(items) - len(batch)
     known = existing_ids(session, [it.id for it in batch])
     new = [it for it in batch if it.id not in known]
+    from trendml.language import detect_languages
+
+    languages = dict(zip([it.id for it in new], detect_languages([it.content for it in new]), strict=True))
     try:
-        session.add_all([_row(it) for it in new])
+        session.add_all([_row(it, languages[it.id]) for it in new])
         session.commit()
         stored = len(new)
     except IntegrityError:
@@ -105,7 +114,7 @@ def add_items(session: Session, items: Iterable[Item]) -> tuple[int, int]:
         stored = 0
         for it in new:
             try:
-                session.add(_row(it))
+                session.add(_row(it, languages[it.id]))
                 session.commit()
                 stored += 1
             except IntegrityError:
