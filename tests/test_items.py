@@ -262,3 +262,12 @@ def test_store_keeps_the_first_of_repeated_ids(tmp_path):
         assert add_items(session, [first, second]) == (1, 1)
         assert get_items(session, ["dup-x"])["dup-x"].text == "first version"
     engine.dispose()
+
+
+def test_repr_never_shows_the_text():
+    """Reprs end up in logs, tracebacks and pytest's failure output: lengths only, never content."""
+    item = Item(id="r1", text="some flagged words", caption="a caption", region="US")
+    for shown in (repr(item), str(item), repr([item])):
+        assert "flagged" not in shown and "caption'" not in shown
+        assert "<hidden, 18 characters>" in shown and "<hidden, 9 characters>" in shown
+    assert item.text == "some flagged words"  # the field itself is untouched

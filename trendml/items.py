@@ -162,6 +162,16 @@ def first_duplicate(ids: Sequence[str]) -> tuple[int, int] | None:
     return None
 
 
+class _Hidden:
+    """Stands for a text in a repr: ``<hidden, 42 characters>``."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __repr__(self) -> str:
+        return f"<hidden, {self.n} characters>"
+
+
 class Item(BaseModel):
     """One flagged item (text and/or video caption) with its metadata.
 
@@ -188,6 +198,15 @@ class Item(BaseModel):
     report_reason: str | None = Field(
         default=None, description="Why it was flagged, e.g. harassment (at most 128 characters)."
     )
+
+    def __repr_args__(self):  # noqa: ANN204 - pydantic's signature
+        """The repr (logs, tracebacks, pytest's failure output) shows the lengths of ``text`` and
+        ``caption``, never their content: the items are flagged content, slurs included."""
+        for name, value in super().__repr_args__():
+            if name in ("text", "caption") and isinstance(value, str):
+                yield name, _Hidden(len(value))
+            else:
+                yield name, value
 
     @classmethod
     def _limits(cls, info: ValidationInfo) -> ItemLimits:
