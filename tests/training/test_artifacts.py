@@ -130,12 +130,16 @@ def test_pyfunc_with_a_non_default_embedder(tmp_path, monkeypatch):
     other = tmp_path / "minilm-other"  # the same weights under another name: another embedder id
     other.symlink_to(default_model_path(), target_is_directory=True)
     monkeypatch.delenv("TRENDML_EMBEDDING_MODEL", raising=False)
-    settings = Settings(home=tmp_path / "home", embedding_model=str(other))
+    # no shared datasets (no cross-dataset evaluation) and no behavioural suite: this embedder has no
+    # cache, so every evaluation text would be embedded again for a check this test is not about
+    settings = Settings(
+        home=tmp_path / "home", embedding_model=str(other), shared_data_dir=tmp_path / "no-shared-data"
+    )
     result = train_severity(
         settings,
         datasets=["davidson", "toxigen_seeds"],
         max_rows_per_dataset=100,
-        config={"model": {"n_folds": 2, "n_repeats": 1}, "baseline": False},
+        config={"model": {"n_folds": 2, "n_repeats": 1}, "baseline": False, "behaviour": False},
         run_name="other-embedder",
     )
     assert result.version == "1"
