@@ -166,6 +166,7 @@ class DetectResponse(BaseModel):
         description="With reset: trends carrying an analyst decision that the re-run did not bring back "
         "(retired; their decisions and members stay in the label export).",
     )
+    n_alerts: int = Field(default=0, description="Alerts this run queued in the outbox (docs/alerts.md).")
 
 
 class TrendSummary(BaseModel):

@@ -214,8 +214,10 @@ class TriageService:
         self.models.refresh()
         self.models.start()
         self.trends = TrendBackend(
-            self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d"
+            self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d",
+            policy=self.policy,
         )
+        self._start_alert_delivery()
         self._start_detect_schedule(_env_float("TRENDML_DETECT_INTERVAL_S", 0.0))
         active = self.models.active
         logger.info(
@@ -322,8 +324,19 @@ class TriageService:
 
         threading.Thread(target=loop, name="trendml-detect-schedule", daemon=True).start()
 
+    def _start_alert_delivery(self) -> None:
+        """The alert outbox's sender (service.alert_delivery): every ``TRENDML_ALERT_DELIVERY_INTERVAL_S``
+        seconds (default 5; 0 turns it off) when a webhook has a URL."""
+        from service.alert_delivery import DeliveryLoop
+
+        self.alert_delivery = DeliveryLoop(
+            self.Session, self.policy, interval_s=_env_float("TRENDML_ALERT_DELIVERY_INTERVAL_S", 5.0)
+        )
+        self.alert_delivery.start()
+
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
+        self.alert_delivery.stop()
         self._stop_schedule.set()
         self.models.stop()
         self.engine.dispose()
@@ -761,6 +774,37 @@ class TriageService:
                 AdminAuditOut(**r.to_dict())
                 for r in list_admin(session, limit=limit, offset=offset, action=action)
             ]
+
+
+    # ------------------------------------------------------------------ alerts (issue 16)
+    @app.get("/alerts", responses=ERRORS, tags=["alerts"])
+    def list_alerts(
+        self,
+        trend_id: str | None = Query(None, max_length=64, description="Only this trend's alerts."),
+        offset: int = Query(0, ge=0, le=1_000_000),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        """Alerts, newest first, each with its webhook deliveries (role: analyst); see docs/alerts.md."""
+        from trendml.alerts.outbox import list_alerts
+
+        with self.Session() as session:
+            return list_alerts(session, limit=limit, offset=offset, trend_id=trend_id)
+
+    @app.post("/alerts/{alert_id}/replay", responses=ERRORS, tags=["alerts"])
+    def replay_alert(self, alert_id: str, request: Request) -> dict[str, Any]:
+        """Queue every delivery of an alert again (role: admin)."""
+        from trendml.alerts.outbox import replay_alert
+        from trendml.errors import InputError
+
+        with self.Session() as session:
+            try:
+                n = replay_alert(session, alert_id)
+            except InputError as exc:
+                raise HTTPException(
+                    404, detail={"error": "not found", "field": "alert_id", "detail": exc.message}
+                ) from None
+        self.admin_audit("alert.replay", request.state.caller, target=alert_id, detail={"deliveries": n})
+        return {"alert_id": alert_id, "queued": n}
 
 
 # Issue 14 (throughput): BentoML's output descriptor of `score` (a root model over list[ScoreResult])
