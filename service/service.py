@@ -806,6 +806,54 @@ class TriageService:
         self.admin_audit("alert.replay", request.state.caller, target=alert_id, detail={"deliveries": n})
         return {"alert_id": alert_id, "queued": n}
 
+    # ------------------------------------------------------------------ search (issue 16)
+    def searcher(self) -> Any:
+        """The item search (trendml.search): the keyword index in the database, the hnswlib index
+        under ``TRENDML_HOME/search`` fed from the embedding cache, query texts embedded here."""
+        if getattr(self, "_searcher", None) is None:
+            from trendml.embed.base import embedder_id
+            from trendml.search import Searcher
+
+            cache = getattr(self.embedder, "cache", None)
+            model = embedder_id(self.embedder)
+            self._searcher = Searcher(
+                self.engine,
+                self.settings.home / "search",
+                model=model,
+                vectors_for=(lambda hashes: cache.get_many(model, hashes)) if cache is not None else None,
+                embed_query=lambda q: self.embed_texts([q])[0],
+            )
+        return self._searcher
+
+    @app.get("/search", responses=ERRORS, tags=["search"])
+    def search(
+        self,
+        q: str | None = Query(None, max_length=2000, description="Words (keyword) or text (semantic)."),
+        mode: str = Query("keyword", pattern="^(keyword|semantic)$", description="keyword or semantic."),
+        like: str | None = Query(None, max_length=256, description="semantic: neighbours of this item id."),
+        since: Annotated[
+            datetime | None,
+            Query(description="Items created at or after (ISO-8601)."),
+            BeforeValidator(utc_time),
+        ] = None,
+        until: Annotated[
+            datetime | None, Query(description="Items created before (ISO-8601)."), BeforeValidator(utc_time)
+        ] = None,
+        region: str | None = Query(None, min_length=2, max_length=2, description="ISO country code."),
+        min_severity: int | None = Query(None, ge=0, le=3, description="Only items scored at least this."),
+        trend_id: str | None = Query(None, max_length=64, description="Only members of this trend."),
+        limit: int = Query(20, ge=1, le=200),
+    ) -> dict[str, Any]:
+        """Stored items by keyword or meaning (role: analyst): ``{"items": [{"id", "score",
+        "severity", "trend_id", "created_at", "region"}], "total", "engine"}``; see docs/search.md."""
+        from trendml.search import SearchFilters
+
+        filters = SearchFilters(
+            since=since, until=until, region=region.upper() if region else None, min_severity=min_severity,
+            trend_id=trend_id,
+        )
+        return self.searcher().search(q, mode=mode, filters=filters, limit=limit, like=like)
+
 
 # Issue 14 (throughput): BentoML's output descriptor of `score` (a root model over list[ScoreResult])
 # answers `mime_type()` by generating the whole JSON schema of the output, on every response: a third
