@@ -307,3 +307,26 @@ def split(
         state.also_write(write)
     logger.info("trend %s split: %d members to %s by %s", trend_id, len(chosen), new_id, who)
     return row.to_dict()
+
+
+def curated_list(engine: Engine, trends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A trend list as analysts curated it: merged trends left out (they redirect), titles renamed."""
+    gone, named = redirects(engine), titles(engine)
+    if not gone and not named:
+        return trends
+    return [
+        {**t, "title": named.get(t["trend_id"], t.get("title"))} for t in trends if t["trend_id"] not in gone
+    ]
+
+
+def curated_trend(engine: Engine, trend: dict[str, Any]) -> dict[str, Any]:
+    """One trend with its analyst title, the trends merged into it and its curation history."""
+    named = titles(engine)
+    tid = trend["trend_id"]
+    merged_in = sorted(a for a, b in redirects(engine).items() if b == tid)
+    return {
+        **trend,
+        "title": named.get(tid, trend.get("title")),
+        "merged_from": merged_in,
+        "curation": history(engine, tid),
+    }

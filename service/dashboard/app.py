@@ -67,7 +67,7 @@ def create_app(
         *queue.routes(d),
         *model.routes(d),
         *qa.routes(d),
-        *_issue16_routes(d),
+        *_issue16_routes(d, settings),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)
@@ -75,8 +75,8 @@ def create_app(
     return app
 
 
-def _issue16_routes(d: Dashboard) -> list:
+def _issue16_routes(d: Dashboard, settings: Settings) -> list:
     """Alerts, search and curation pages (issue 16), each in its own module under ``pages/``."""
-    from service.dashboard.pages import alerts
+    from service.dashboard.pages import alerts, curation, search
 
-    return [*alerts.routes(d)]
+    return [*alerts.routes(d), *search.routes(d, settings.home), *curation.routes(d)]

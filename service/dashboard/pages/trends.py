@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from service.dashboard import data
 from service.dashboard.web import MAX_PAGE, PAGE_SIZE, Dashboard, _parse_day, _parse_int
+from trendml.curation import resolve
 from trendml.errors import InputError
 from trendml.store.feedback import add_feedback
 
@@ -60,6 +61,9 @@ def routes(d: Dashboard) -> list[Route]:
         if isinstance(who, Response):
             return who
         trend_id = request.path_params["trend_id"]
+        merged_into = resolve(d.engine, trend_id)  # issue 16: a merged trend redirects to its survivor
+        if merged_into != trend_id:
+            return RedirectResponse(f"{d.root_path}/trends/{quote(merged_into)}", status_code=303)
         detail = data.trend_detail(d.engine, trend_id)
         if detail is None:
             return d.render(request, "error.html", who, 404, message=f'trend "{trend_id}" does not exist')
