@@ -223,7 +223,8 @@ class Searcher:
     ) -> tuple[list[dict], int]:
         self.refresh_index()
         if like is not None:
-            vec = self.index.vector_of(like)
+            with self._lock:
+                vec = self.index.vector_of(like)
             if vec is None:
                 raise InputError(
                     f'like is "{like[:80]}"; expected the id of a stored, embedded item', field="like"
@@ -237,7 +238,8 @@ class Searcher:
         else:
             raise InputError("q is empty; expected text (or like=ITEM_ID) for a semantic search", field="q")
         k = min(MAX_CANDIDATES, max(limit * 20, 200))
-        hits = self.index.query(vec, k)
+        with self._lock:  # hnswlib: no query while a sync adds to the graph
+            hits = self.index.query(vec, k)
         if like is not None:
             hits = [(i, s) for i, s in hits if i != like]
         if members is not None:
