@@ -810,7 +810,6 @@ class TriageService:
                 for r in list_admin(session, limit=limit, offset=offset, action=action)
             ]
 
-
     # ------------------------------------------------------------------ alerts (issue 16)
     @app.get("/alerts", responses=ERRORS, tags=["alerts"])
     def list_alerts(
