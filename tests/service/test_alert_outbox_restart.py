@@ -4,9 +4,10 @@ ONE extra ``trendml serve`` (on a copy of the session home, with a policy whose 
 loopback receiver): its detection queues the alerts in the outbox with the run; its delivery loop
 posts them; the receiver dies in the middle of the second request; the server keeps retrying with
 backoff into the refused port, and is then killed (SIGKILL, as a crash). The receiver comes back on
-the same port and a fresh sender process (``trendml alerts deliver``, the loop's code) delivers the
-rest from the outbox: every alert arrives, signed; repeats only for the request the dying receiver
-never answered (at least once: receivers dedupe by the alert id)."""
+the same port and a fresh sender (``trendml alerts deliver``, the loop's code, run in the test's own
+process, not the dead server's) delivers the rest from the outbox: every alert arrives, signed;
+repeats only for the request the dying receiver never answered (at least once: receivers dedupe by
+the alert id)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import time
 
 import yaml
 
+from tests.conftest import call
 from tests.service.alert_receiver import Receiver
-from tests.service.harness import cli, start_server
+from tests.service.harness import start_server
 
 SECRET = "restart-test-secret"
 
@@ -45,7 +47,9 @@ def _policy(path, url: str):
     return path
 
 
-def test_delivery_survives_a_receiver_outage_and_a_service_crash(service_home, keys, detected, tmp_path):
+def test_delivery_survives_a_receiver_outage_and_a_service_crash(
+    service_home, keys, detected, tmp_path, monkeypatch, capsys
+):
     home = tmp_path / "home"
     shutil.copytree(service_home, home, ignore=shutil.ignore_patterns("server-*.log", "bentoml"))
     rx = Receiver(secret=SECRET, die_at=2)
@@ -78,10 +82,13 @@ def test_delivery_survives_a_receiver_outage_and_a_service_crash(service_home, k
     assert len(ours) == n_alerts and any(d["status"] == "pending" for a in ours for d in a["deliveries"])
 
     back = Receiver(rx.port, secret=SECRET)
-    try:
-        proc = cli(home, "alerts", "deliver", "--until-empty", "60", **env)
-        assert proc.returncode == 0, proc.stderr[-500:]
-        listed = json.loads(cli(home, "alerts", "list", "--json", "--limit", "1000", **env).stdout)
+    for k, v in {**env, "TRENDML_HOME": str(home)}.items():
+        monkeypatch.setenv(k, v)
+    try:  # a fresh sender: the real `trendml alerts deliver` entry point (in-process: no start-up cost)
+        code, _, err = call(capsys, "alerts", "deliver", "--until-empty", "60")
+        assert code == 0, err[-500:]
+        code, out, _ = call(capsys, "alerts", "list", "--json", "--limit", "1000")
+        listed = json.loads(out)
     finally:
         back.stop()
     got = rx.received + back.received

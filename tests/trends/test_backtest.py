@@ -116,6 +116,8 @@ def test_backtest_cli_with_shadow_on_the_small_stream(
         str(truth),
         "--shadow",
         str(shadow),
+        "--policy",
+        str(policy),
         "--k",
         "3",
         "-o",
