@@ -162,8 +162,11 @@ def run() -> str:
     by_hash = {hashes[i]: x[k] for k, i in enumerate(ids)}
     rows = _keyword(engine, "SQLite", vocab, rng)
 
+    import torch
+
     from trendml.embed import SentenceTransformerEmbedder
 
+    torch.set_num_threads(1)  # as the service runs its embedder (TRENDML_TORCH_THREADS, default 1)
     model = SentenceTransformerEmbedder()
     s = Searcher(
         engine,
