@@ -132,7 +132,7 @@ def test_backtest_cli_with_shadow_on_the_small_stream(
         "live"
     ]
     assert {"only_live", "only_shadow", "both"} <= set(rep["diff"]) and "shadow" in rep
-    assert "planted: first alert" in stdout
+    assert "planted: first alert" in stdout + err
     truth.write_text(json.dumps({"scenarios": [{"name": "planted", "item_ids": ["not-in-stream"]}]}))
     code, _, err = call(capsys, "backtest", str(stream), "--truth", str(truth), "--policy", str(policy))
     assert code == 2 and "none of its item_ids" in err
