@@ -856,6 +856,7 @@ class TriageService:
                 model=model,
                 vectors_for=(lambda hashes: cache.get_many(model, hashes)) if cache is not None else None,
                 embed_query=lambda q: self.embed_texts([q])[0],
+                check_every_s=2.0,  # new items reach semantic search within 2 s of being embedded
             )
         return self._searcher
 

@@ -48,6 +48,7 @@ class Searcher:
         vectors_for: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
         embed_query: Callable[[str], np.ndarray] | None = None,
         trend_redirects: Callable[[], dict[str, str]] | None = None,
+        check_every_s: float = 0.0,
     ) -> None:
         self.engine = engine
         self.index = VectorIndex(index_dir, model=model)
@@ -58,6 +59,9 @@ class Searcher:
         self._fingerprint: Any = None
         self._trend_map: tuple[int, dict[str, str]] | None = None
         self._lock = threading.Lock()
+        #: look at the items table for changes at most this often (0: before every semantic query)
+        self.check_every_s = check_every_s
+        self._checked_at: float | None = None
 
     # ----------------------------------------------------------------------------- upkeep
     def ensure(self) -> None:
@@ -71,6 +75,12 @@ class Searcher:
             if self.vectors_for is None:
                 self.index.load()
                 return {"added": 0, "removed": 0, "waiting": 0}
+            import time
+
+            now = time.monotonic()
+            if not force and self._checked_at is not None and now - self._checked_at < self.check_every_s:
+                return {"added": 0, "removed": 0, "waiting": 0}
+            self._checked_at = now
             with self.engine.connect() as conn:
                 fp = tuple(conn.execute(text("SELECT count(*), max(received_at) FROM items")).one())
             if fp == self._fingerprint and not force:
