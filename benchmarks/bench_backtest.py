@@ -1,14 +1,15 @@
 """Backtest of alert rules on the trends benchmark's scenarios (issue 16; docs/backtest.md).
 
-``python -m benchmarks backtest``: the streams of ``bench_trends`` (its realistic planted campaigns
-and the ToxiGen control, seed 0; scenario machinery reused from ``benchmarks.bench_trends``), replayed
+``python -m benchmarks backtest``: the streams of ``bench_trends`` (its realistic planted campaigns,
+seeds 0-2, and the ToxiGen control, seed 0; scenario machinery reused from ``benchmarks.bench_trends``), replayed
 window by window with :func:`trendml.backtest.replay` under one alert rule, ``trend_emerging`` with
 ``min_size`` 5 (no severity: no champion is assumed), scored with :func:`trendml.backtest.score`
 (time to first alert from the campaign's onset; precision@5 from the onset on; an alert is the
 campaign's when >= 50 % of its members are campaign items). Shadow mode: the same streams under a
 candidate detector config (``min_cluster_size: 15``) beside the default, with the alerts only one
 of them raised. Embeddings come from the content-hash cache (``TRENDML_HOME``).
-``BENCH_BACKTEST_CONTROL`` caps the number of ToxiGen groups (default 4).
+``BENCH_BACKTEST_CONTROL`` caps the number of ToxiGen groups (default 4); ``BENCH_BACKTEST_SEEDS`` the
+realistic seeds (default 3: 200, 500 and 1,000 items per window).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from benchmarks.bench_trends import build_stream, grid_point, load_scenarios, ma
 K = 5
 SHADOW = {"window": "1d", "min_cluster_size": 15}
 CONTROL_CAP = int(os.environ.get("BENCH_BACKTEST_CONTROL", "4"))
+#: realistic streams: seeds 0.. (seed s has the trends benchmark's window size GRID_WINDOW_SIZES[s])
+REAL_SEEDS = tuple(range(int(os.environ.get("BENCH_BACKTEST_SEEDS", "3"))))
 
 
 def run() -> str:
@@ -39,9 +42,14 @@ def run() -> str:
     scenarios = [s for s in scenarios if s.kind != "control"] + control
     emb = make_cached_embedder()
     rows = []
-    for i, sc in enumerate(scenarios):
-        grid = grid_point(i, 0) if sc.kind == "realistic" else None
-        stream = build_stream(sc, 0, grid)
+    runs = [
+        (i, sc, seed)
+        for i, sc in enumerate(scenarios)
+        for seed in (REAL_SEEDS if sc.kind == "realistic" else (0,))
+    ]
+    for i, sc, seed in runs:
+        grid = grid_point(i, seed) if sc.kind == "realistic" else None
+        stream = build_stream(sc, seed, grid)
         x = np.asarray(embed_items(stream.items, emb), dtype=np.float32)
         length = grid.length if grid is not None else "1d"
         truth = [
@@ -78,7 +86,8 @@ def run() -> str:
 
     lines = [
         "## Alert backtest (issue 16)\n",
-        "`python -m benchmarks backtest`: each trends-benchmark stream (seed 0) replayed window by window "
+        "`python -m benchmarks backtest`: trends-benchmark streams (realistic: seeds 0-2, i.e. 200 / 500 / "
+        "1,000 items per window; control: seed 0) replayed window by window "
         "(`trendml.backtest.replay`, as `trendml backtest` does) under the rule `trend_emerging`, "
         "`min_size` 5, no severity. TTFA: windows (hours) from the campaign's onset to the first alert "
         f"whose members are >= 50 % campaign; P@{K}: of the first {K} alerts from the onset on, the share "
