@@ -143,6 +143,16 @@ def test_semantic_neighbours_from_the_on_disk_index(store, blobs):
         s.commit()
     again = srch.search(None, mode="semantic", like=a_ids[0], limit=50)
     assert not {i["id"] for i in again["items"]} & set(a_ids[1:40])
+    # content changed in place (an erasure that blanks the text): its old vector leaves the index
+    from sqlalchemy import update
+
+    blanked = next(i["id"] for i in again["items"])
+    with Session() as s:
+        s.execute(update(StoredItem).where(StoredItem.id == blanked).values(text="", content_hash="0" * 64))
+        s.commit()
+    assert srch.refresh_index(force=True)["removed"] == 1
+    after = srch.search(None, mode="semantic", like=a_ids[0], limit=50)
+    assert blanked not in {i["id"] for i in after["items"]}
     with pytest.raises(InputError) as err:
         srch.search(None, mode="semantic", like="no-such-item")
     assert err.value.field == "like"

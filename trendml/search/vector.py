@@ -34,6 +34,7 @@ class VectorIndex:
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.deleted: set[int] = set()
+        self.hashes: dict[int, str] = {}  # label -> content hash it was indexed with
         self._index = None
         self._mtime: float | None = None
 
@@ -90,6 +91,7 @@ class VectorIndex:
         self.ids = [str(i) for i in meta["ids"]]
         self.pos = {i: k for k, i in enumerate(self.ids)}
         self.deleted = {int(k) for k in meta.get("deleted", [])}
+        self.hashes = {k: str(h) for k, h in enumerate(meta.get("hashes") or []) if h}
         self._index = index
         self._mtime = mtime
         return self
@@ -103,7 +105,13 @@ class VectorIndex:
         self._index.save_index(str(tmp_graph))
         tmp_meta.write_text(
             json.dumps(
-                {"model": self.model, "dim": self.dim, "ids": self.ids, "deleted": sorted(self.deleted)}
+                {
+                    "model": self.model,
+                    "dim": self.dim,
+                    "ids": self.ids,
+                    "deleted": sorted(self.deleted),
+                    "hashes": [self.hashes.get(k, "") for k in range(len(self.ids))],
+                }
             ),
             encoding="utf-8",
         )
@@ -112,8 +120,9 @@ class VectorIndex:
         self._mtime = self.meta_path.stat().st_mtime
 
     # ----------------------------------------------------------------------------- updates
-    def add(self, ids: Sequence[str], vectors: np.ndarray) -> int:
+    def add(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None) -> int:
         """Add items (ids already indexed are skipped); returns how many were added."""
+        hash_of = dict(zip(ids, hashes, strict=True)) if hashes is not None else {}
         new = [(i, v) for i, v in zip(ids, vectors, strict=True) if i not in self.pos]
         if not new:
             return 0
@@ -135,6 +144,8 @@ class VectorIndex:
         for (i, _), lab in zip(new, labels, strict=True):
             self.ids.append(i)
             self.pos[i] = int(lab)
+            if i in hash_of:
+                self.hashes[int(lab)] = hash_of[i]
         return len(new)
 
     def remove(self, ids: Sequence[str]) -> int:
@@ -156,15 +167,27 @@ class VectorIndex:
         self.load()
         live = {i for i, _ in stored}
         gone = [i for i, lab in self.pos.items() if i not in live and lab not in self.deleted]
+        # an item whose content changed in place (an erasure that blanks the text) leaves with its old
+        # vector and comes back with the new content's, if the cache has one
+        changed = [
+            i
+            for i, h in stored
+            if i in self.pos and self.pos[i] not in self.deleted and self.hashes.get(self.pos[i], h) != h
+        ]
+        self.remove(changed)
         todo = [(i, h) for i, h in stored if i not in self.pos or self.pos[i] in self.deleted]
         # an id erased and stored again gets a fresh label: drop the old one from the map
         for i, _ in todo:
             if i in self.pos:
                 self.pos.pop(i)
         found = vectors_for([h for _, h in todo]) if todo else {}
-        ready = [(i, found[h]) for i, h in todo if h in found]
-        added = self.add([i for i, _ in ready], np.asarray([v for _, v in ready])) if ready else 0
-        removed = self.remove(gone)
+        ready = [(i, h, found[h]) for i, h in todo if h in found]
+        added = (
+            self.add([i for i, _, _ in ready], np.asarray([v for _, _, v in ready]), [h for _, h, _ in ready])
+            if ready
+            else 0
+        )
+        removed = self.remove(gone) + len(changed)
         if added or removed:
             self.save()
         return {"added": added, "removed": removed, "waiting": len(todo) - len(ready)}
