@@ -105,6 +105,8 @@ def detect(
         else:
             with state.batch():  # the whole run in one transaction: readers see all of it or none
                 found = detector.detect(clustered, vectors, severity=probs, state=state)
+                if live:  # issue 16: the live state's alerts go to the outbox with the run
+                    _queue_alerts(state, found.windows, cfg)
     finally:
         state.close()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +226,21 @@ def _severity_probs(
     probs = score_vectors(model, texts, vectors, model_name=name, model_version=version).probs
     console.print(f"[dim]severity mix from {name} v{version}[/dim]", highlight=False)
     return probs
+
+
+def _queue_alerts(state, windows, cfg) -> None:  # noqa: ANN001
+    """The policy's alert rules over a ``--live`` run, into the outbox in the run's transaction."""
+    from sqlalchemy.orm import Session
+
+    from trendml.alerts.detection import queue_alerts
+    from trendml.policy import load_policy
+    from trendml.schema import create_all
+
+    create_all(state.engine)
+    with Session(state.engine) as session:
+        found = queue_alerts(state, windows, load_policy(cfg.policy_file), session)
+    if found:
+        console.print(f"{len(found)} alerts queued (trendml alerts list)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -143,7 +143,10 @@ def up(
     embedder = make_embedder(cfg)
     models = ModelManager(cfg, embedder, interval_s=0)
     models.refresh()
-    trends = TrendBackend(engine, Session)
+    from trendml.policy import load_policy
+
+    # the policy's alert rules run as in the service (issue 16): the demo's alerts wait in the outbox
+    trends = TrendBackend(engine, Session, policy=load_policy(cfg.policy_file))
     out = detect_stored(Session, embedder.encode, trends, models.active)
     with Session() as session:
         record_admin(

@@ -60,6 +60,12 @@ RULES: list[tuple[str, re.Pattern[str], str]] = [
     ("*", re.compile(r"^/v1/audit/?$"), "admin"),
     ("GET", re.compile(r"^/v1/model/?$"), ANY_ROLE),
     ("GET", re.compile(r"^/metrics/?$"), ANY_ROLE),
+    # issue 16: alerts (list: analyst; replay: admin), search (analyst), curation (analyst)
+    ("GET", re.compile(r"^/v1/alerts/?$"), "analyst"),
+    ("POST", re.compile(r"^/v1/alerts/[^/]+/replay/?$"), "admin"),
+    ("GET", re.compile(r"^/v1/search/?$"), "analyst"),
+    ("POST", re.compile(r"^/v1/trends/[^/]+/(merge|split|rename)/?$"), "analyst"),
+    ("GET", re.compile(r"^/v1/trends/[^/]+/history/?$"), "analyst"),
 ]
 
 

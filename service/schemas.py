@@ -183,6 +183,7 @@ class DetectResponse(BaseModel):
         "supported (they are still scored).",
         examples=[0],
     )
+    n_alerts: int = Field(default=0, description="Alerts this run queued in the outbox (docs/alerts.md).")
 
 
 class TrendSummary(BaseModel):

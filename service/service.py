@@ -37,6 +37,7 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request  # noqa: E402
 from pydantic import BeforeValidator  # noqa: E402
 
 from service.auth import AuthMiddleware  # noqa: E402
+from service.curation_schemas import MergeRequest, RenameRequest, SplitRequest  # noqa: E402
 from service.detect_lease import DEFAULT_TTL_S, LeaseHeld, detection_lease, make_holder  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
@@ -168,7 +169,9 @@ class DashboardApp:
                 info = {**info, "monitoring": svc.monitor.snapshot}  # issue 22 (service.monitoring)
             return info
 
-        return create_app(svc.settings, engine=svc.engine, model_info=model_info, root_path="/ui")
+        app = create_app(svc.settings, engine=svc.engine, model_info=model_info, root_path="/ui")
+        app.state.searcher = svc.searcher()  # issue 16: the search page uses the service's index and model
+        return app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -222,8 +225,10 @@ class TriageService:
         self.models.refresh()
         self.models.start()
         self.trends = TrendBackend(
-            self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d"
+            self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d",
+            policy=self.policy,
         )
+        self._start_alert_delivery()
         self._start_detect_schedule(_env_float("TRENDML_DETECT_INTERVAL_S", 0.0))
         start_retention_schedule(self, self._stop_schedule)  # TRENDML_RETENTION_DAYS (service.retention)
         self.monitor = Monitor(self)  # drift, ECE, language share, cache hit rate (service.monitoring)
@@ -333,8 +338,19 @@ class TriageService:
 
         threading.Thread(target=loop, name="trendml-detect-schedule", daemon=True).start()
 
+    def _start_alert_delivery(self) -> None:
+        """The alert outbox's sender (service.alert_delivery): every ``TRENDML_ALERT_DELIVERY_INTERVAL_S``
+        seconds (default 5; 0 turns it off) when a webhook has a URL."""
+        from service.alert_delivery import DeliveryLoop
+
+        self.alert_delivery = DeliveryLoop(
+            self.Session, self.policy, interval_s=_env_float("TRENDML_ALERT_DELIVERY_INTERVAL_S", 5.0)
+        )
+        self.alert_delivery.start()
+
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
+        self.alert_delivery.stop()
         self._stop_schedule.set()
         self.models.stop()
         self.engine.dispose()
@@ -562,16 +578,24 @@ class TriageService:
         limit: int = Query(50, ge=1, le=500, description="Trends per page."),
     ) -> TrendList:
         """Trends, most recently seen first, then by emergence score (role: analyst)."""
+        from trendml.curation import curated_list, redirects
         from trendml.store.feedback import latest_actions
 
+        merged = bool(redirects(self.engine))  # issue 16: trends an analyst merged are left out
         found = self.trends.list_trends(
             status=status,
             emerging=emerging,
             region=region.upper() if region else None,
             since=since,
-            limit=limit,
-            offset=offset,
+            limit=500 if merged else limit,
+            offset=0 if merged else offset,
         )
+        if merged:
+            kept = curated_list(self.engine, found["items"])
+            total = found["total"] - (len(found["items"]) - len(kept))
+            found = {"total": total, "items": kept[offset : offset + limit]}
+        else:
+            found["items"] = curated_list(self.engine, found["items"])  # analyst titles
         with self.Session() as session:
             decided = {k: v.action for k, v in latest_actions(session).items()}
         return TrendList(
@@ -590,12 +614,14 @@ class TriageService:
     def get_trend(
         self,
         trend_id: str,
+        request: Request,
         members: bool = Query(False, description="Include each window's member item ids."),
     ) -> TrendDetail:
         """One trend: one entry per window, keywords, representative items with scores (role: analyst)."""
         from trendml.store.feedback import list_feedback
         from trendml.store.items import get_items
 
+        self._redirect_merged(trend_id, request)
         trend = self._trend_or_404(trend_id, members=members)
         rep_ids = list(trend.get("representative_ids", []))
         with self.Session() as session:
@@ -619,6 +645,9 @@ class TriageService:
                     model_version=row.model_version,
                 )
             )
+        from trendml.curation import titles
+
+        trend["title"] = titles(self.engine).get(trend_id, trend.get("title"))  # issue 16: analyst title
         fields = {k: v for k, v in trend.items() if k in TrendSummary.model_fields}
         return TrendDetail(
             **fields,
@@ -627,6 +656,25 @@ class TriageService:
             representatives=reps,
             feedback_history=[FeedbackOut(**f.to_dict()) for f in history],
         )
+
+    def _redirect_merged(self, trend_id: str, request: Request) -> None:
+        """A trend an analyst merged answers 307 to the trend it lives on (issue 16, curation)."""
+        from trendml.curation import resolve
+
+        target = resolve(self.engine, trend_id)
+        if target != trend_id:
+            from urllib.parse import quote
+
+            query = f"?{request.url.query}" if request.url.query else ""
+            raise HTTPException(
+                307,
+                detail={
+                    "error": "merged",
+                    "field": "trend_id",
+                    "detail": f'trend "{trend_id}" was merged into "{target}"; follow Location',
+                },
+                headers={"Location": quote(target) + query},  # relative: /v1/trends/<target>
+            )
 
     def _trend_or_404(self, trend_id: str, *, members: bool = False) -> dict[str, Any]:
         trend = self.trends.get_trend(trend_id, members=members)
@@ -781,6 +829,145 @@ class TriageService:
                 AdminAuditOut(**r.to_dict())
                 for r in list_admin(session, limit=limit, offset=offset, action=action)
             ]
+
+    # ------------------------------------------------------------------ alerts (issue 16)
+    @app.get("/alerts", responses=ERRORS, tags=["alerts"])
+    def list_alerts(
+        self,
+        trend_id: str | None = Query(None, max_length=64, description="Only this trend's alerts."),
+        offset: int = Query(0, ge=0, le=1_000_000),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        """Alerts, newest first, each with its webhook deliveries (role: analyst); see docs/alerts.md."""
+        from trendml.alerts.outbox import list_alerts
+
+        with self.Session() as session:
+            return list_alerts(session, limit=limit, offset=offset, trend_id=trend_id)
+
+    @app.post("/alerts/{alert_id}/replay", responses=ERRORS, tags=["alerts"])
+    def replay_alert(self, alert_id: str, request: Request) -> dict[str, Any]:
+        """Queue every delivery of an alert again (role: admin)."""
+        from trendml.alerts.outbox import replay_alert
+        from trendml.errors import InputError
+
+        with self.Session() as session:
+            try:
+                n = replay_alert(session, alert_id)
+            except InputError as exc:
+                raise HTTPException(
+                    404, detail={"error": "not found", "field": "alert_id", "detail": exc.message}
+                ) from None
+        self.admin_audit("alert.replay", request.state.caller, target=alert_id, detail={"deliveries": n})
+        return {"alert_id": alert_id, "queued": n}
+
+    # ------------------------------------------------------------------ search (issue 16)
+    def searcher(self) -> Any:
+        """The item search (trendml.search): the keyword index in the database, the hnswlib index
+        under ``TRENDML_HOME/search`` fed from the embedding cache, query texts embedded here."""
+        if getattr(self, "_searcher", None) is None:
+            from trendml.embed.base import embedder_id
+            from trendml.search import Searcher
+
+            cache = getattr(self.embedder, "cache", None)
+            model = embedder_id(self.embedder)
+            self._searcher = Searcher(
+                self.engine,
+                self.settings.home / "search",
+                model=model,
+                vectors_for=(lambda hashes: cache.get_many(model, hashes)) if cache is not None else None,
+                embed_query=lambda q: self.embed_texts([q])[0],
+                check_every_s=2.0,  # new items reach semantic search within 2 s of being embedded
+            )
+        return self._searcher
+
+    @app.get("/search", responses=ERRORS, tags=["search"])
+    def search(
+        self,
+        q: str | None = Query(None, max_length=2000, description="Words (keyword) or text (semantic)."),
+        mode: str = Query("keyword", pattern="^(keyword|semantic)$", description="keyword or semantic."),
+        like: str | None = Query(None, max_length=256, description="semantic: neighbours of this item id."),
+        since: Annotated[
+            datetime | None,
+            Query(description="Items created at or after (ISO-8601)."),
+            BeforeValidator(utc_time),
+        ] = None,
+        until: Annotated[
+            datetime | None, Query(description="Items created before (ISO-8601)."), BeforeValidator(utc_time)
+        ] = None,
+        region: str | None = Query(None, min_length=2, max_length=2, description="ISO country code."),
+        min_severity: int | None = Query(None, ge=0, le=3, description="Only items scored at least this."),
+        trend_id: str | None = Query(None, max_length=64, description="Only members of this trend."),
+        limit: int = Query(20, ge=1, le=200),
+    ) -> dict[str, Any]:
+        """Stored items by keyword or meaning (role: analyst): ``{"items": [{"id", "score",
+        "severity", "trend_id", "created_at", "region"}], "total", "engine"}``; see docs/search.md."""
+        from trendml.search import SearchFilters
+
+        filters = SearchFilters(
+            since=since, until=until, region=region.upper() if region else None, min_severity=min_severity,
+            trend_id=trend_id,
+        )
+        return self.searcher().search(q, mode=mode, filters=filters, limit=limit, like=like)
+
+    # ------------------------------------------------------------------ curation (issue 16)
+    def _curate(self, fn: Any, *args: Any) -> dict[str, Any]:
+        from trendml.errors import InputError
+
+        try:
+            return fn(self.engine, *args)
+        except InputError as exc:
+            if exc.field == "trend_id":
+                raise HTTPException(
+                    404, detail={"error": "not found", "field": "trend_id", "detail": exc.message}
+                ) from None
+            raise
+
+    @app.post("/trends/{trend_id}/merge", responses=ERRORS, tags=["curation"])
+    def merge_trend(self, trend_id: str, body: MergeRequest, request: Request) -> dict[str, Any]:
+        """Merge this trend into ``into`` (role: analyst): its id redirects to ``into`` from now on and
+        the next detection maps its group onto ``into``; attributed in the trend's history."""
+        from trendml.curation import merge
+
+        return self._curate(merge, trend_id, body.into, request.state.caller.name)
+
+    @app.post("/trends/{trend_id}/split", responses=ERRORS, tags=["curation"])
+    def split_trend(self, trend_id: str, body: SplitRequest, request: Request) -> dict[str, Any]:
+        """Move ``member_ids`` of this trend to a new trend (role: analyst); ``other_id`` names it."""
+        from trendml.curation import split
+        from trendml.embed.base import embedder_id
+        from trendml.store.items import get_items
+
+        cache = getattr(self.embedder, "cache", None)
+
+        def vectors(ids: list[str]) -> Any:
+            if cache is None:
+                return None
+            with self.Session() as session:
+                rows = get_items(session, ids)
+            found = cache.get_many(embedder_id(self.embedder), [r.content_hash for r in rows.values()])
+            vecs = [found[r.content_hash] for r in rows.values() if r.content_hash in found]
+            return np.stack(vecs) if vecs else None
+
+        return self._curate(
+            lambda engine, *a: split(engine, *a, title=body.title, vectors=vectors),
+            trend_id,
+            body.member_ids,
+            request.state.caller.name,
+        )
+
+    @app.post("/trends/{trend_id}/rename", responses=ERRORS, tags=["curation"])
+    def rename_trend(self, trend_id: str, body: RenameRequest, request: Request) -> dict[str, Any]:
+        """Give this trend the title analysts see (role: analyst)."""
+        from trendml.curation import rename
+
+        return self._curate(rename, trend_id, body.title, request.state.caller.name)
+
+    @app.get("/trends/{trend_id}/history", responses=ERRORS, tags=["curation"])
+    def trend_history(self, trend_id: str) -> list[dict[str, Any]]:
+        """Every curation action on this trend, oldest first: who, when, what (role: analyst)."""
+        from trendml.curation import history
+
+        return history(self.engine, trend_id)
 
 
 # Issue 14 (throughput): BentoML's output descriptor of `score` (a root model over list[ScoreResult])

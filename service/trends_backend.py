@@ -53,9 +53,17 @@ class TrendBackend:
     """Trend features of the service over one database engine."""
 
     def __init__(
-        self, engine: Any, sessionmaker: Any, *, window: str = "1d", detector_params: dict | None = None
+        self,
+        engine: Any,
+        sessionmaker: Any,
+        *,
+        window: str = "1d",
+        detector_params: dict | None = None,
+        policy: Any = None,
     ):
         self.engine = engine
+        #: the policy whose ``alerts`` rules each detection run evaluates (None: no alerts)
+        self.policy = policy
         self.Session = sessionmaker
         self.window = window
         self.detector_params = dict(detector_params or {})
@@ -169,6 +177,7 @@ class TrendBackend:
             result = self.detector().detect(
                 items, vectors, severity=severity_probs, state=state, previous_ids=previous
             )
+            n_alerts = self._queue_alerts(state, result.windows)
         self._load_snapshot()
         windows = result.windows
         latest = windows[-1] if windows else None
@@ -179,7 +188,18 @@ class TrendBackend:
         }
         if reset:
             out["retired_with_decisions"] = self._retired_with_decisions(state.generation)
+        if n_alerts:
+            out["n_alerts"] = n_alerts
         return out
+
+    def _queue_alerts(self, state: Any, windows: Any) -> int:
+        """The run's alerts into the outbox, in the run's transaction (docs/alerts.md)."""
+        if self.policy is None or not self.policy.alerts:
+            return 0
+        from trendml.alerts.detection import queue_alerts
+
+        with self.Session() as session:
+            return len(queue_alerts(state, windows, self.policy, session))
 
     def _retired_with_decisions(self, generation: int) -> list[str]:
         """Trends with an analyst decision that the reset committed as ``generation`` retired (their

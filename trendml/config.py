@@ -148,3 +148,12 @@ def apply_offline_environment() -> None:
     """Apply :func:`offline_environment` (used by entry points, not by library code)."""
     for key, value in offline_environment().items():
         os.environ.setdefault(key, value)
+
+
+def env_secret(name: str | None, environ: dict[str, str] | None = None) -> str | None:
+    """The value of the environment variable ``name`` (a webhook's ``secret_env``), or ``None``.
+    Secrets stay out of config files; this is where the library reads them (callers pass the name)."""
+    if not name:
+        return None
+    env = os.environ if environ is None else environ
+    return env.get(name) or None

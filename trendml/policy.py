@@ -8,7 +8,8 @@ What a platform words its own way lives in one YAML file instead of code:
   membership in an emerging trend raises, the priority labels);
 - ``policy_areas`` and ``report_reasons``: which policy area each ``report_reason`` belongs to
   (unlisted reasons go to ``default_area``);
-- ``alerts``: alert rules (the schema only; alerts themselves are a later issue).
+- ``alerts``: alert rules, evaluated on every detection run (:mod:`trendml.alerts`);
+- ``webhooks`` and ``alert_delivery``: where alerts go and how their delivery is retried.
 
 The dashboard, reports, briefs, the API docs and the model card read level names from here
 (:attr:`Policy.level_names`). :func:`load_policy` raises :class:`~trendml.errors.InputError`
@@ -75,15 +76,45 @@ class PolicyArea(_Strict):
 
 
 class AlertRule(_Strict):
-    """One alert rule (schema only; evaluated by a later issue)."""
+    """One alert rule, evaluated on every trend of every window a detection run adds
+    (:func:`trendml.alerts.rules.evaluate`; docs/alerts.md): ``when`` names the condition,
+    ``min_size`` the trend's size in the window, ``min_share`` the share of its members scored
+    ``min_severity`` or above (``severity_mix``), ``notify`` the ``webhooks`` it goes to."""
 
     name: str = Field(min_length=1, max_length=64)
-    when: Literal["trend_emerging", "trend_growing", "severity_share"]
+    when: Literal["trend_emerging", "trend_growing", "severity_share", "trend_us_specific", "trend_new"]
     min_severity: int = Field(default=0, ge=0, le=3)
     min_size: int = Field(default=1, ge=1)
     min_share: float | None = Field(default=None, ge=0.0, le=1.0)
     policy_areas: list[str] = Field(default_factory=list)
     notify: list[str] = Field(default_factory=list)
+
+
+class Webhook(_Strict):
+    """An alert destination. No ``url``: alerts for it wait in the outbox (shown on the dashboard)
+    until one is configured. ``secret_env`` names the environment variable holding the HMAC-SHA256
+    key (the secret itself never sits in this file)."""
+
+    url: str | None = Field(default=None, max_length=2000)
+    format: Literal["json", "slack"] = "json"
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v[:60]!r} is not an http(s) URL")
+        return v
+
+
+class AlertDelivery(_Strict):
+    """Outbox delivery: attempt ``n`` (1-based) that fails waits ``backoff_s * 2**(n-1)`` seconds
+    (at most ``max_backoff_s``); after ``max_attempts`` the delivery is ``failed`` (replayable)."""
+
+    max_attempts: int = Field(default=10, ge=1, le=100)
+    backoff_s: float = Field(default=2.0, gt=0, le=3600)
+    max_backoff_s: float = Field(default=900.0, gt=0, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
 
 
 class Policy(_Strict):
@@ -94,6 +125,8 @@ class Policy(_Strict):
     report_reasons: dict[str, str] = Field(default_factory=dict)
     default_area: str
     alerts: list[AlertRule] = Field(default_factory=list)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    alert_delivery: AlertDelivery = Field(default_factory=AlertDelivery)
 
     @field_validator("levels")
     @classmethod
@@ -123,6 +156,11 @@ class Policy(_Strict):
             missing = [a for a in rule.policy_areas if a not in areas]
             if missing:
                 raise ValueError(f"alerts[{i}].policy_areas: {missing} are not in policy_areas")
+            unknown = [n for n in rule.notify if n not in self.webhooks]
+            if unknown:
+                raise ValueError(f"alerts[{i}].notify: {unknown} are not in webhooks {sorted(self.webhooks)}")
+            if rule.when == "severity_share" and rule.min_share is None:
+                raise ValueError(f"alerts[{i}].min_share: needed when `when` is severity_share")
         return self
 
     # ------------------------------------------------------------------ reads

@@ -16,6 +16,8 @@ from trendml.store.base import create_all as _create_tables
 def all_tables() -> list[Table]:
     """Every table of the application schema (store tables and trend-state tables)."""
     import_table_modules()
+    import trendml.alerts.outbox  # noqa: F401 - declares the alert outbox tables on Base
+    import trendml.curation  # noqa: F401 - declares the trend curation log on Base
     import trendml.trends.state  # noqa: F401 - declares the trend tables on Base
 
     return list(Base.metadata.sorted_tables)

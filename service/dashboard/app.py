@@ -70,8 +70,16 @@ def create_app(
         *queue.routes(d),
         *model.routes(d),
         *qa.routes(d),
+        *_issue16_routes(d, settings),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)
     app.state.engine = engine
     return app
+
+
+def _issue16_routes(d: Dashboard, settings: Settings) -> list:
+    """Alerts, search and curation pages (issue 16), each in its own module under ``pages/``."""
+    from service.dashboard.pages import alerts, curation, search
+
+    return [*alerts.routes(d), *search.routes(d, settings.home), *curation.routes(d)]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from trendml.curation import curated_list, curated_trend
 from trendml.language import language_supported
 from trendml.priority import PRIORITY_LABELS, priority
 from trendml.store.feedback import latest_actions, list_feedback
@@ -60,6 +61,7 @@ def trends_overview(
 
     def read() -> tuple[list[dict[str, Any]], dict, dict, dict]:
         listed = list_trends(engine, status=status, region=region, since=since, limit=500)["items"]
+        listed = curated_list(engine, listed)  # issue 16: merged trends redirect, analyst titles
         if until is not None:
             cut = until.isoformat().replace("+00:00", "Z")
             listed = [t for t in listed if (t["first_seen"] or "") <= cut]
@@ -98,6 +100,7 @@ def trend_detail(engine: Engine, trend_id: str, *, max_examples: int = 12) -> di
     trend = trend_timeline(engine, trend_id)
     if trend is None:
         return None
+    trend = curated_trend(engine, trend)  # issue 16: analyst title, merged trends, curation history
     rep_ids = representative_ids(trend, max_examples)
     with Session(engine) as s:
         stored = get_items(s, rep_ids)

@@ -35,6 +35,11 @@ from trendml.errors import ConflictError, InputError, InternalError, ModelNotFou
         ("POST", "/v1/keys", "admin"),
         ("GET", "/v1/audit", "admin"),
         ("GET", "/v1/model", ANY_ROLE),
+        ("GET", "/v1/search", "analyst"),
+        ("GET", "/v1/alerts", "analyst"),
+        ("POST", "/v1/alerts/al-1/replay", "admin"),
+        ("POST", "/v1/trends/t1-000/merge", "analyst"),
+        ("GET", "/v1/trends/t1-000/history", "analyst"),
         ("GET", "/v1/unknown", ANY_ROLE),
     ],
 )

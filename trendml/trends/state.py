@@ -481,6 +481,11 @@ class TrendState:
 
         return write
 
+    def also_write(self, op: Callable[[Session], None]) -> None:
+        """Add a write of another table set (the alert outbox) to this state's transaction: inside
+        :meth:`batch` it commits with the run's windows, or not at all."""
+        self._write(op)
+
     def _write(self, op: Callable[[Session], None]) -> None:
         if self._pending is not None:
             self._pending.append(op)

@@ -20,6 +20,7 @@ from service.dashboard.web import (
     _parse_int,
     same_origin,
 )
+from trendml.curation import resolve
 from trendml.errors import InputError
 from trendml.items import show
 from trendml.regions import ISO_ALPHA2
@@ -89,6 +90,9 @@ def routes(d: Dashboard) -> list[Route]:
         if isinstance(who, Response):
             return who
         trend_id = request.path_params["trend_id"]
+        merged_into = resolve(d.engine, trend_id)  # issue 16: a merged trend redirects to its survivor
+        if merged_into != trend_id:
+            return RedirectResponse(f"{d.root_path}/trends/{quote(merged_into)}", status_code=303)
         detail = data.trend_detail(d.engine, trend_id)
         if detail is None:
             return d.render(request, "error.html", who, 404, message=f'trend "{trend_id}" does not exist')
