@@ -36,7 +36,9 @@ def erase(
 
     cfg = settings()
     with _session() as session:
-        res = erase_items(session, ids, actor=actor, cache_path=cfg.embedding_cache_path)
+        res = erase_items(
+            session, ids, actor=actor, cache_path=cfg.embedding_cache_path, search_dir=cfg.home / "search"
+        )
     if res.unknown and not res.erased:
         raise InputError(
             f"no stored item has the id(s) {', '.join(i[:80] for i in res.unknown[:5])}; expected ids of "
@@ -97,7 +99,13 @@ def apply(
                 f"{count_expired(session, n_days)} item(s) are older than {n_days} days", highlight=False
             )
             return
-        n = apply_retention(session, n_days, actor="cli", cache_path=cfg.embedding_cache_path)
+        n = apply_retention(
+            session,
+            n_days,
+            actor="cli",
+            cache_path=cfg.embedding_cache_path,
+            search_dir=cfg.home / "search",
+        )
     console.print(f"erased {n} item(s) received more than {n_days} days ago", highlight=False)
 
 

@@ -193,6 +193,7 @@ def install_item_routes(app: FastAPI) -> None:
                 actor=caller.name,
                 key_id=caller.id,
                 cache_path=svc.settings.embedding_cache_path,
+                search_dir=svc.settings.home / "search",
             )
         if not result.erased:
             raise _not_found(item_id)

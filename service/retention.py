@@ -22,7 +22,12 @@ def run_retention(svc: Any) -> int:
     if days <= 0:
         return 0
     with svc.Session() as session:
-        n = apply_retention(session, days, cache_path=svc.settings.embedding_cache_path)
+        n = apply_retention(
+            session,
+            days,
+            cache_path=svc.settings.embedding_cache_path,
+            search_dir=svc.settings.home / "search",
+        )
     if n:
         logger.info("retention: erased %d items received more than %d days ago", n, days)
     return n

@@ -82,8 +82,10 @@ def erase_items(
     key_id: int | None = None,
     reason: str = "request",
     cache_path: str | Path | None = None,
+    search_dir: str | Path | None = None,
 ) -> ErasureResult:
-    """Erase ``item_ids`` (module doc) and commit; ids not stored are returned as ``unknown``."""
+    """Erase ``item_ids`` (module doc) and commit; ids not stored are returned as ``unknown``.
+    ``search_dir`` (``TRENDML_HOME/search``): the semantic search index drops them at once too."""
     from trendml.store.erasure_log import Erasure
     from trendml.store.items import StoredItem, get_items
     from trendml.store.qa import QASample
@@ -136,6 +138,10 @@ def erase_items(
             result.cache_entries = cache.delete_hashes(orphaned)
         finally:
             cache.close()
+    if search_dir is not None and result.erased:
+        from trendml.search.vector import forget_ids
+
+        result.detail["search_index"] = forget_ids(search_dir, result.erased)
     logger.info(
         "erased %d items (%s; %d cache entries, %d unknown ids)",
         len(result.erased),
@@ -178,6 +184,7 @@ def apply_retention(
     *,
     actor: str = "retention",
     cache_path: str | Path | None = None,
+    search_dir: str | Path | None = None,
     now: datetime | None = None,
     batch: int = 500,
 ) -> int:
@@ -194,7 +201,10 @@ def apply_retention(
         ids = expired_ids(session, days, now=now, limit=batch)
         if not ids:
             return total
-        total += len(erase_items(session, ids, actor=actor, reason="retention", cache_path=cache_path).erased)
+        total += len(erase_items(
+                session, ids, actor=actor, reason="retention", cache_path=cache_path, search_dir=search_dir
+            ).erased
+        )
 
 
 def count_expired(session: Session, days: int, *, now: datetime | None = None) -> int:

@@ -126,12 +126,25 @@ def test_erasure_removes_the_text_everywhere_and_logs_hashes(detected_store, tmp
     cache = EmbeddingCache(tmp_path / "embeddings.db")
     cache.put_many("m@1", [h, "f" * 64], np.ones((2, 4), dtype=np.float32))
     cache.close()
+    from trendml.search.vector import VectorIndex
+
+    index = VectorIndex(tmp_path / "search", dim=4)  # the semantic search index holds it too
+    index.add([target, "other"], np.eye(4, dtype=np.float32)[:2], [h, "f" * 64])
+    index.save()
     gen = read_generation(engine)
     with Session() as s:
         res = erase_items(
-            s, [target, "never-stored"], actor="admin-1", key_id=7, cache_path=tmp_path / "embeddings.db"
+            s,
+            [target, "never-stored"],
+            actor="admin-1",
+            key_id=7,
+            cache_path=tmp_path / "embeddings.db",
+            search_dir=tmp_path / "search",
         )
     assert res.erased == [target] and res.unknown == ["never-stored"]
+    assert res.detail["search_index"] == 1
+    index = VectorIndex(tmp_path / "search").load()
+    assert index.vector_of(target) is None and index.vector_of("other") is not None
     assert res.cache_entries == 1 and res.detail["notes_redacted"] == 1 and res.detail["observations"] >= 1
     where_after = _text_anywhere(engine, body)
     assert where_after == [], f"the erased text is still in {where_after}"

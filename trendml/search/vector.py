@@ -206,3 +206,16 @@ class VectorIndex:
         k = min(k, len(self))
         labels, dist = self._index.knn_query(np.asarray(vector, dtype=np.float32).reshape(1, -1), k=k)
         return [(self.ids[int(lab)], float(1.0 - d)) for lab, d in zip(labels[0], dist[0], strict=True)]
+
+
+def forget_ids(directory: str | Path, ids: Sequence[str]) -> int:
+    """Mark ``ids`` deleted in the index files under ``directory`` (when there are any) and save;
+    returns how many were there. Erasure calls it so an erased item leaves semantic search at once,
+    not at the index's next sync. hnswlib keeps a deleted element's vector in the graph file until
+    the index is rebuilt (docs/items.md)."""
+    index = VectorIndex(directory).load()
+    removed = index.remove(ids)
+    if removed:
+        index.save()
+    return removed
+
