@@ -25,6 +25,18 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def open_store(cfg: Settings | None = None):  # noqa: ANN201 - (Engine, sessionmaker)
+    """The configured store with every table created: ``(engine, Session factory)``."""
+    from trendml.schema import create_all
+    from trendml.store.base import make_engine, make_sessionmaker
+
+    cfg = cfg or settings()
+    cfg.ensure_home()
+    engine = make_engine(cfg.db_url)
+    create_all(engine)
+    return engine, make_sessionmaker(engine)
+
+
 def load_items(
     path: Path,
     *,

@@ -8,7 +8,7 @@ import uuid
 
 import typer
 
-from cli._common import console, settings
+from cli._common import console, open_store, settings
 from trendml.errors import InputError
 
 alerts_app = typer.Typer(
@@ -17,12 +17,7 @@ alerts_app = typer.Typer(
 
 
 def _store():
-    from trendml.schema import create_all
-    from trendml.store.base import make_engine, make_sessionmaker
-
-    engine = make_engine(settings().db_url)
-    create_all(engine)
-    return engine, make_sessionmaker(engine)
+    return open_store()
 
 
 @alerts_app.command("list")

@@ -7,21 +7,14 @@ import json
 
 import typer
 
-from cli._common import console, settings
+from cli._common import console, open_store, settings
 
 items_app = typer.Typer(help="Stored items: erase them, read the erasure log.", no_args_is_help=True)
 retention_app = typer.Typer(help="The retention rule (TRENDML_RETENTION_DAYS).", no_args_is_help=True)
 
 
 def _session():
-    from trendml.schema import create_all
-    from trendml.store.base import make_engine, make_sessionmaker
-
-    cfg = settings()
-    cfg.ensure_home()
-    engine = make_engine(cfg.db_url)
-    create_all(engine)
-    return make_sessionmaker(engine)()
+    return open_store()[1]()
 
 
 @items_app.command("erase")

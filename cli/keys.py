@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli._common import console, settings
+from cli._common import console, open_store
 
 keys_app = typer.Typer(help="API keys for the service (roles: triage, analyst, admin).", no_args_is_help=True)
 
@@ -16,14 +16,7 @@ def _audit(session, action: str, info) -> None:  # noqa: ANN001 - Session, KeyIn
 
 
 def _session():
-    from trendml.schema import create_all
-    from trendml.store.base import make_engine, make_sessionmaker
-
-    cfg = settings()
-    cfg.ensure_home()
-    engine = make_engine(cfg.db_url)
-    create_all(engine)
-    return make_sessionmaker(engine)()
+    return open_store()[1]()
 
 
 @keys_app.command("create")
