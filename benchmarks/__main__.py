@@ -32,8 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write only results/<name>.md, leave RESULTS.md as it is (for runs in parallel)",
     )
+    parser.add_argument(
+        "--assemble-only",
+        action="store_true",
+        help="run nothing: rebuild RESULTS.md from the results/<name>.md already written",
+    )
     args = parser.parse_args(argv)
-    chosen = args.names or names
+    chosen = [] if args.assemble_only else (args.names or names)
     RESULTS.mkdir(exist_ok=True)
     for name in chosen:
         if name not in names:
