@@ -77,6 +77,7 @@ class Monitor:
         snap["alerts"] = reasons
         if reasons and reasons != self.reasons:
             logger.warning("monitoring bound crossed: %s; /readyz answers degraded", "; ".join(reasons))
+            self._queue_alert(reasons)
         elif self.reasons and not reasons:
             logger.info("monitoring back within bounds")
         self.snapshot, self.reasons = snap, reasons
@@ -89,6 +90,18 @@ class Monitor:
         ):
             _gauge(name).set(float("nan") if value is None else float(value))
         return snap
+
+    def _queue_alert(self, reasons: list[str]) -> None:
+        """The policy's ``monitoring_bound`` alert rules, through the alert outbox (issue 16)."""
+        from trendml.alerts.outbox import monitoring_alert_op
+        from trendml.utc import utcnow
+
+        rules = [r for r in self.svc.policy.alerts if r.when == "monitoring_bound"]
+        if not rules:
+            return
+        with self.svc.Session() as session:
+            monitoring_alert_op(rules, reasons, utcnow().date().isoformat())(session)
+            session.commit()
 
     def start(self, stop: threading.Event) -> None:
         interval = float(os.environ.get("TRENDML_MONITOR_INTERVAL_S") or 300)

@@ -82,7 +82,14 @@ class AlertRule(_Strict):
     ``min_severity`` or above (``severity_mix``), ``notify`` the ``webhooks`` it goes to."""
 
     name: str = Field(min_length=1, max_length=64)
-    when: Literal["trend_emerging", "trend_growing", "severity_share", "trend_us_specific", "trend_new"]
+    when: Literal[
+        "trend_emerging",
+        "trend_growing",
+        "severity_share",
+        "trend_us_specific",
+        "trend_new",
+        "monitoring_bound",  # live monitoring (issue 22): drift or ECE past its bound; not a trend rule
+    ]
     min_severity: int = Field(default=0, ge=0, le=3)
     min_size: int = Field(default=1, ge=1)
     min_share: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -113,8 +113,12 @@ def test_snapshot_and_monitor_on_a_store(store, caplog):
     assert lang["n"] == n_items and lang["unsupported"] == 1
     assert snap["cache"]["hit_rate"] == 0.75
 
+    from trendml.alerts.outbox import list_alerts
+    from trendml.policy import load_policy
+
     svc = SimpleNamespace(
         settings=Settings(drift_psi_bound=0.01, ece_bound=1.0),
+        policy=load_policy(),  # the shipped policy: its `model-quality` rule is a monitoring_bound rule
         Session=Session,
         models=SimpleNamespace(active=SimpleNamespace(version="1")),
         embedder=SimpleNamespace(hits=3, misses=1),
@@ -124,6 +128,17 @@ def test_snapshot_and_monitor_on_a_store(store, caplog):
         out = mon.refresh()
     assert mon.degraded and out["alerts"] and "drift" in out["alerts"][0]
     assert any("monitoring bound crossed" in r.getMessage() for r in caplog.records)
+    # the crossing goes to the alert outbox (issue 16) as the policy's monitoring_bound rule says
+    with Session() as s:
+        alerts = list_alerts(s)["items"]
+    assert [(a["rule"], a["trend_id"]) for a in alerts] == [
+        ("model-quality", f"monitoring-{now.date().isoformat()}")
+    ]
+    assert [d["webhook"] for d in alerts[0]["deliveries"]] == ["leads"]
+    mon.reasons = []  # crossed again the same day: still one alert
+    mon.refresh()
+    with Session() as s:
+        assert list_alerts(s)["total"] == 1
     from prometheus_client import REGISTRY
 
     assert REGISTRY.get_sample_value("trendml_monitoring_degraded") == 1.0

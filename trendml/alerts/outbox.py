@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from trendml.alerts.rules import AlertCandidate, severity_share
 from trendml.errors import InputError
-from trendml.policy import AlertDelivery, Policy
+from trendml.policy import AlertDelivery, AlertRule, Policy
 from trendml.store.base import Base
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,57 @@ def enqueue_op(candidates: Sequence[AlertCandidate]) -> Callable[[Session], None
                         status=PENDING,
                         attempts=0,
                         next_attempt_at=created,
+                    )
+                )
+
+    return write
+
+
+def monitoring_alert_op(
+    rules: Sequence[AlertRule], reasons: Sequence[str], day: str
+) -> Callable[[Session], None]:
+    """A write that queues the ``monitoring_bound`` rules' alert for ``day`` (ISO date) when live
+    monitoring crosses a bound (issue 22): one alert per rule and day (the same deterministic id, so a
+    bound crossed again the same day is not queued twice), one pending delivery per webhook. Its
+    ``trend_id`` is ``monitoring-DAY``; ``reasons`` (figures, no text) are the body's title."""
+    created = _now()
+
+    def write(s: Session) -> None:
+        for rule in (r for r in rules if r.when == "monitoring_bound"):
+            subject = f"monitoring-{day}"
+            aid = alert_id(rule.name, subject)
+            if s.get(AlertRow, aid) is not None:
+                continue
+            body = {
+                "alert_id": aid,
+                "rule": rule.name,
+                "when": rule.when,
+                "trend_id": subject,
+                "title": "; ".join(reasons),
+                "status": "degraded",
+                "size": None,
+                "window_start": day,
+                "created_at": created.replace(tzinfo=UTC).isoformat(),
+                "policy_areas": list(rule.policy_areas),
+                "notify": list(rule.notify),
+                "dashboard_path": "/ui/model",
+            }
+            s.add(
+                AlertRow(
+                    id=aid,
+                    rule=rule.name,
+                    trend_id=subject,
+                    window_start=datetime.fromisoformat(day),
+                    created_at=created,
+                    payload=json.dumps(body, sort_keys=True),
+                    member_ids="[]",
+                )
+            )
+            s.flush()
+            for hook in rule.notify:
+                s.add(
+                    AlertDeliveryRow(
+                        alert_id=aid, webhook=hook, status=PENDING, attempts=0, next_attempt_at=created
                     )
                 )
 

@@ -48,6 +48,8 @@ def severity_share(trend: TrendSnapshot, min_severity: int) -> float | None:
 
 def rule_matches(rule: AlertRule, trend: TrendSnapshot) -> bool:
     """Whether ``rule``'s condition holds for ``trend`` in its window."""
+    if rule.when == "monitoring_bound":  # fired by the service's monitor, never by a trend
+        return False
     if trend.size < rule.min_size:
         return False
     if rule.min_share is not None or rule.min_severity > 0:
