@@ -133,6 +133,7 @@ def train_severity(
     """
     t_start = time.perf_counter()
     cfg = validate_config(load_config(config))  # before any run exists
+    load_policy(settings.policy_file)  # the model card reads it at the end: a bad file fails before any work
     experiment = experiment or cfg["experiment"]
     with mlflow_store(settings):
         return _train(
