@@ -5,6 +5,7 @@ and outcomes as a retraining label source. SQLite and PostgreSQL (``store`` fixt
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -98,7 +99,11 @@ def test_weekly_report_gives_prescore_precision_against_simulated_outcomes(
                 s, o["item_id"], moderator="sim", areas=list(policy.policy_areas), commit=False, **fields
             )
         s.commit()
-        rep = build_report(load_report_data(s, report_period("weekly")), report_period("weekly"))
+        # the week the simulated moderators decided in (1-12 h after each item of the stream)
+        last = max(o["decided_at"] for o in outcomes).date()
+        period = report_period("weekly", last, today=last + timedelta(days=1))
+        assert period.start <= min(o["decided_at"] for o in outcomes)
+        rep = build_report(load_report_data(s, period), period)
     from service.dashboard.data import triage_queue
 
     queue = triage_queue(store[0], limit=len(items), policy=policy)

@@ -9,6 +9,7 @@ reason (``policy.policy_area``). Deterministic for a seed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,9 @@ def simulate_outcomes(
     noise: float = 0.1,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Outcomes (``item_id, action, severity, policy_area``) for ``share`` of the labelled items."""
+    """Outcomes (``item_id, action, severity, policy_area, decided_at``) for ``share`` of the labelled
+    items; ``decided_at`` is 1-12 hours after the item was posted (``None`` for an item without a time),
+    as a moderation queue would decide it."""
     rng = np.random.default_rng(seed)
     out = []
     for it in items:
@@ -35,7 +38,14 @@ def simulate_outcomes(
         if rng.random() < noise:
             sev = int(np.clip(sev + rng.choice([-1, 1]), 0, 3))
         area = policy.policy_area(it.report_reason) if policy is not None else "other"
+        delay = timedelta(hours=float(rng.uniform(1.0, 12.0)))
         out.append(
-            {"item_id": it.id, "action": ACTION_OF_SEVERITY[sev], "severity": sev, "policy_area": area}
+            {
+                "item_id": it.id,
+                "action": ACTION_OF_SEVERITY[sev],
+                "severity": sev,
+                "policy_area": area,
+                "decided_at": it.created_at + delay if it.created_at is not None else None,
+            }
         )
     return out

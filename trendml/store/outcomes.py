@@ -94,10 +94,12 @@ def record_outcome(
     key_id: int | None = None,
     areas: Sequence[str] | None = None,
     commit: bool = True,
+    decided_at: datetime | None = None,
 ) -> Recorded:
     """Record an outcome (validated; ``areas``: the policy's areas) and commit (unless ``commit``
     is false: a batch commits once). The same outcome as the item's latest is not stored again
-    (``unchanged``)."""
+    (``unchanged``). ``decided_at`` (default now; never later than now) backdates an imported or
+    simulated decision."""
     check_outcome(action, severity, policy_area, areas)
     last = latest_outcome(session, item_id)
     if last is not None and (last.action, last.severity, last.policy_area) == (action, severity, policy_area):
@@ -110,7 +112,7 @@ def record_outcome(
         moderator=moderator,
         key_id=key_id,
         previous_id=last.id if last is not None else None,
-        decided_at=utcnow(),
+        decided_at=min(_aware(decided_at), utcnow()) if decided_at is not None else utcnow(),
     )
     session.add(row)
     if commit:
