@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import call
 from tests.service.harness import cli
 
 BAD_LINES = [
@@ -70,29 +71,33 @@ def test_score_to_an_existing_directory_stops_first(service_home, champion, tmp_
     assert not (tmp_path / "out.tmp").exists()
 
 
-def test_embed_skip_invalid_rejects_the_bad_lines(service_home, tmp_path):
+# The two --skip-invalid runs call the entry point in-process (the console script's real-process
+# behaviour is tested in tests/cli/test_embed_cli.py and tests/training/test_score_cli.py): a
+# process per run cost ~10 s of imports each.
+def test_embed_skip_invalid_rejects_the_bad_lines(service_home, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TRENDML_HOME", str(service_home))
     items = _items(tmp_path / "items.jsonl", [*BAD_LINES, {"id": "good", "text": "a plain comment"}])
     rejects = tmp_path / "rejects.jsonl"
     out = tmp_path / "vectors.npy"
-    proc = cli(
-        service_home, "embed", str(items), "-o", str(out), "--skip-invalid", "--rejects", str(rejects),
-        timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
+    code, _, err = call(
+        capsys, "embed", str(items), "-o", str(out), "--skip-invalid", "--rejects", str(rejects)
+    )
+    assert code == 0, err[-2000:]
+    assert "Traceback" not in err
     assert json.loads((tmp_path / "vectors.ids.json").read_text()) == ["good"]
     got = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [r["line"] for r in got] == [1, 2, 3, 4, 5]
     assert [r["field"] for r in got] == ["created_at", "created_at", "text", "text", "id"]
 
 
-def test_score_skip_invalid_rejects_the_bad_lines(service_home, champion, tmp_path):
+def test_score_skip_invalid_rejects_the_bad_lines(service_home, champion, tmp_path, monkeypatch, capsys):
     assert champion
+    monkeypatch.setenv("TRENDML_HOME", str(service_home))
     items = _items(tmp_path / "items.jsonl", [*BAD_LINES, {"id": "good", "text": "a plain comment"}])
     out = tmp_path / "scores.jsonl"
-    proc = cli(service_home, "score", str(items), "-o", str(out), "--skip-invalid", timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
+    code, _, err = call(capsys, "score", str(items), "-o", str(out), "--skip-invalid")
+    assert code == 0, err[-2000:]
+    assert "Traceback" not in err
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["good"]
     rejects = tmp_path / "items.jsonl.rejects.jsonl"
     assert len(rejects.read_text().splitlines()) == len(BAD_LINES)
