@@ -340,7 +340,7 @@ def test_internal_detail_for_admins_only_and_rate_limits(tmp_path):
         keys=keys,
         need_ready=False,
         TRENDML_MODEL_URI=str(missing),
-        TRENDML_RATE_LIMIT_PER_MIN="3",
+        TRENDML_RATE_LIMIT_PER_MIN="12",  # a token every 5 s: the test waits one Retry-After
         TRENDML_RATE_LIMIT_BURST="4",
     )
     try:
