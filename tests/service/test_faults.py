@@ -1,7 +1,9 @@
 """``kill -9`` while the service is scoring and while it runs a reset detection: after a restart
 every acknowledged score is in the audit log (with the key that asked), and the trend state is
 whole: the listing is the one from before the unanswered detection run, or, if the run answered
-before the kill, the one it produced (never a part of either)."""
+before the kill, the one it produced (never a part of either). Nothing else acknowledged before the
+kill is lost either: a stored item, an analyst's decision with its note, a score's audit row with
+its model version (this was tests/service/test_persistence.py, which started two more servers)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,16 @@ def test_kill_9_during_scoring_and_detection(server, detected, service_home, key
     srv = start_server(service_home, keys=keys)
     before = _listing(srv)
     assert before, "the session's detection left trends"
+    # acknowledged writes of every kind, before the stress below
+    r = srv.request("POST", "/v1/items", "triage", json={"items": [{"id": "persist-1", "text": "kept"}]})
+    assert r.json()["stored"] == 1
+    decision = {"action": "escalate", "note": "persist-note"}
+    r = srv.request("POST", f"/v1/trends/{before[0][0]}/feedback", "analyst", json=decision)
+    assert r.status_code == 201
+    feedback_id = r.json()["id"]
+    r = srv.request("POST", "/v1/score", "triage", json={"items": [{"id": "persist-s", "text": "kept"}]})
+    assert r.status_code == 200
+    scored_version = r.json()[0]["model"]["version"]
     acked: list[str] = []
     detect_answer: dict[str, object] = {}
     stop = threading.Event()
@@ -80,9 +92,18 @@ def test_kill_9_during_scoring_and_detection(server, detected, service_home, key
             assert after, "the acknowledged detection's trends are there"
         else:
             assert after == before, "an unanswered reset left the old trend state whole"
+        again_item = {"items": [{"id": "persist-1", "text": "kept"}]}
+        r = again.request("POST", "/v1/items", "triage", json=again_item)
+        assert r.json()["stored"] == 0 and r.json()["duplicates"] == 1
     finally:
         again.stop()
     con = sqlite3.connect(service_home / "trendml.db")
+    note = con.execute("SELECT action, note FROM trend_feedback WHERE id = ?", (feedback_id,)).fetchone()
+    assert note == ("escalate", "persist-note")
+    audit = con.execute(
+        "SELECT model_version, input_hash FROM score_audit WHERE item_id = 'persist-s'"
+    ).fetchall()
+    assert audit and audit[0][0] == scored_version and len(audit[0][1]) == 64
     marks = ",".join("?" * len(acked))
     sql = f"SELECT item_id, key_name FROM score_audit WHERE item_id IN ({marks})"
     rows = dict(con.execute(sql, acked).fetchall())
