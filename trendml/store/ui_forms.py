@@ -88,6 +88,15 @@ def get_token(session: Session, token: str, subject: str) -> FormToken | None:
     )
 
 
+def _unused(token: str, subject: str):  # noqa: ANN202 - an UPDATE statement
+    """An UPDATE of ``token``'s row if it is for ``subject`` and not used yet."""
+    return update(UiFormToken).where(
+        UiFormToken.token_hash == _hash(token),
+        UiFormToken.subject == subject,
+        UiFormToken.used_at.is_(None),
+    )
+
+
 def use_token(session: Session, token: str, subject: str) -> bool:
     """Mark the token used, atomically: True for the one submit that gets it (it then stores its
     decision in the same transaction and calls :func:`record_result`), False for every other
@@ -95,13 +104,7 @@ def use_token(session: Session, token: str, subject: str) -> bool:
     if not token or len(token) > 100:
         return False
     n = session.execute(
-        update(UiFormToken)
-        .where(
-            UiFormToken.token_hash == _hash(token),
-            UiFormToken.subject == subject,
-            UiFormToken.used_at.is_(None),
-        )
-        .values(used_at=utcnow(), pending_action=None, pending_note=None)
+        _unused(token, subject).values(used_at=utcnow(), pending_action=None, pending_note=None)
     ).rowcount
     return bool(n)
 
@@ -119,13 +122,7 @@ def stash(session: Session, token: str, subject: str, action: str, note: str | N
     if not token or len(token) > 100:
         return False
     n = session.execute(
-        update(UiFormToken)
-        .where(
-            UiFormToken.token_hash == _hash(token),
-            UiFormToken.subject == subject,
-            UiFormToken.used_at.is_(None),
-        )
-        .values(pending_action=action[:32], pending_note=note)
+        _unused(token, subject).values(pending_action=action[:32], pending_note=note)
     ).rowcount
     session.commit()
     return bool(n)
