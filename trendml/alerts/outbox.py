@@ -115,31 +115,44 @@ def enqueue_op(candidates: Sequence[AlertCandidate]) -> Callable[[Session], None
             if c.key in stored:
                 continue
             stored.add(c.key)
-            body = alert_body(c, created)
-            s.add(
-                AlertRow(
-                    id=body["alert_id"],
-                    rule=c.rule.name,
-                    trend_id=c.trend.trend_id,
-                    window_start=c.window_start.astimezone(UTC).replace(tzinfo=None),
-                    created_at=created,
-                    payload=json.dumps(body, sort_keys=True),
-                    member_ids=json.dumps(list(c.trend.member_ids)),
-                )
+            _add_alert(
+                s,
+                alert_body(c, created),
+                window_start=c.window_start.astimezone(UTC).replace(tzinfo=None),
+                member_ids=list(c.trend.member_ids),
+                notify=c.rule.notify,
             )
-            s.flush()
-            for hook in c.rule.notify:
-                s.add(
-                    AlertDeliveryRow(
-                        alert_id=body["alert_id"],
-                        webhook=hook,
-                        status=PENDING,
-                        attempts=0,
-                        next_attempt_at=created,
-                    )
-                )
 
     return write
+
+
+def _add_alert(
+    s: Session, body: dict[str, Any], *, window_start: datetime, member_ids: list[str], notify: Sequence[str]
+) -> None:
+    """Store one alert (its generic body) and a pending delivery per webhook in ``notify``."""
+    created = datetime.fromisoformat(body["created_at"]).astimezone(UTC).replace(tzinfo=None)
+    s.add(
+        AlertRow(
+            id=body["alert_id"],
+            rule=body["rule"],
+            trend_id=body["trend_id"],
+            window_start=window_start,
+            created_at=created,
+            payload=json.dumps(body, sort_keys=True),
+            member_ids=json.dumps(member_ids),
+        )
+    )
+    s.flush()
+    for hook in notify:
+        s.add(
+            AlertDeliveryRow(
+                alert_id=body["alert_id"],
+                webhook=hook,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=created,
+            )
+        )
 
 
 def monitoring_alert_op(
@@ -171,24 +184,9 @@ def monitoring_alert_op(
                 "notify": list(rule.notify),
                 "dashboard_path": "/ui/model",
             }
-            s.add(
-                AlertRow(
-                    id=aid,
-                    rule=rule.name,
-                    trend_id=subject,
-                    window_start=datetime.fromisoformat(day),
-                    created_at=created,
-                    payload=json.dumps(body, sort_keys=True),
-                    member_ids="[]",
-                )
+            _add_alert(
+                s, body, window_start=datetime.fromisoformat(day), member_ids=[], notify=rule.notify
             )
-            s.flush()
-            for hook in rule.notify:
-                s.add(
-                    AlertDeliveryRow(
-                        alert_id=aid, webhook=hook, status=PENDING, attempts=0, next_attempt_at=created
-                    )
-                )
 
     return write
 
