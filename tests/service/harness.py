@@ -186,17 +186,13 @@ def make_keys(home: Path, prefix: str, database_url: str | None = None) -> dict[
     """One key per role, made in-process through the store's public API (the session's ``keys``
     fixture and tests/service/test_auth.py make theirs with the real ``trendml keys`` CLI; a process
     per key cost the suite ~2-6 s each, two dozen times)."""
+    from cli._common import open_store
     from trendml.config import Settings
-    from trendml.schema import create_all
-    from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.keys import create_key as store_create_key
 
-    settings = Settings(home=home, database_url=database_url)
-    settings.ensure_home()
-    engine = make_engine(settings.db_url)
+    engine, Session = open_store(Settings(home=home, database_url=database_url))  # noqa: N806
     try:
-        create_all(engine)
-        with make_sessionmaker(engine)() as session:
+        with Session() as session:
             return {
                 role: store_create_key(session, role, f"{prefix}-{role}")[0]
                 for role in ("triage", "analyst", "admin")
