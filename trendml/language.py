@@ -49,13 +49,17 @@ def _detect(text: str | None) -> tuple[str, float]:
     return str(lang), round(prob, 4)
 
 
-def _one_blas_thread() -> Any:
+def _one_blas_thread(controller: Any = None) -> Any:
     """The detector is one small matrix-vector product per text: with BLAS's thread pool on a busy
     machine it ran 30x slower (20 ms vs 0.6 ms per text on the shared 2 cores), so detection runs
-    with one BLAS thread (restored afterwards)."""
-    from threadpoolctl import threadpool_limits
+    with one BLAS thread (restored afterwards). Finding the BLAS libraries costs more than detecting
+    a few texts, so a caller that detects often (the service, per batch) passes its own
+    ``threadpoolctl.ThreadpoolController``, made once."""
+    if controller is None:
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=1, user_api="blas")
+        controller = ThreadpoolController()
+    return controller.limit(limits=1, user_api="blas")
 
 
 def detect_language(text: str | None) -> tuple[str, float]:
@@ -66,12 +70,13 @@ def detect_language(text: str | None) -> tuple[str, float]:
         return _detect(text)
 
 
-def detect_languages(texts: Iterable[str | None]) -> list[str]:
-    """The language code of each text (:func:`detect_language`)."""
+def detect_languages(texts: Iterable[str | None], *, blas: Any = None) -> list[str]:
+    """The language code of each text (:func:`detect_language`); ``blas``: an optional
+    ``threadpoolctl.ThreadpoolController`` to reuse (see :func:`_one_blas_thread`)."""
     texts = list(texts)
     if not texts:
         return []
-    with _one_blas_thread():
+    with _one_blas_thread(blas):
         return [_detect(t)[0] for t in texts]
 
 

@@ -45,3 +45,34 @@ def test_cli_revocation_reaches_the_running_server_within_the_ttl(server):
         assert time.monotonic() - revoked_at < ttl_s + 5, "the revoked key still works"
         time.sleep(0.2)
     assert server.request("GET", "/v1/trends", headers=probe).status_code == 401
+
+
+def test_an_expired_key_is_looked_up_once_however_many_requests_wait():
+    """32 requests with one key meet an expired entry together: one database lookup, one answer."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    info = SimpleNamespace(id=1, name="ana", role="triage")
+    cache = KeyCache(ttl_s=60)
+    calls = []
+    started = threading.Barrier(32)
+
+    def lookup():
+        calls.append(1)
+        time.sleep(0.05)  # the query; every other request arrives meanwhile
+        return info
+
+    def request(_):
+        started.wait()
+        return cache.get_or_load("tml_a", lookup)
+
+    with ThreadPoolExecutor(32) as ex:
+        got = list(ex.map(request, range(32)))
+    assert got == [info] * 32 and len(calls) == 1
+    # unknown keys are never cached: each asks again (a key created a moment ago works at once)
+    assert cache.get_or_load("tml_new", lambda: None) is None
+    assert cache.get_or_load("tml_new", lambda: info) is info
+    off = KeyCache(ttl_s=0)
+    n = []
+    assert off.get_or_load("tml_a", lambda: n.append(1) or info) is info
+    assert off.get_or_load("tml_a", lambda: n.append(1) or info) is info and len(n) == 2

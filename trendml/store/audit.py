@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, func, select
+from sqlalchemy import JSON, DateTime, Integer, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from trendml.store.base import Base
@@ -50,9 +50,10 @@ def add_audit(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     severity_probs, trend_id, emerging, priority, and optionally trend_status, key_id, key_name); no
     commit."""
     now = utcnow()
-    objs = [ScoreAudit(scored_at=now, **row) for row in rows]
-    session.add_all(objs)
-    return len(objs)
+    values = [{"scored_at": now, **row} for row in rows]
+    if values:  # one executemany, no ORM objects (the service writes one per scored item)
+        session.execute(insert(ScoreAudit), values)
+    return len(values)
 
 
 def audit_for(session: Session, item_ids: Sequence[str]) -> list[ScoreAudit]:

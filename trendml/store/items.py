@@ -152,12 +152,19 @@ def count_items(session: Session) -> int:
 
 
 def content_conflicts(session: Session, items: Sequence[Item]) -> list[int]:
-    """Indexes of ``items`` whose id is stored with other content (another content hash)."""
-    rows = get_items(session, [it.id for it in items])
+    """Indexes of ``items`` whose id is stored with other content (another content hash).
+
+    Reads two columns, not the rows: the service asks this once per score request."""
+    stored: dict[str, str | None] = {}
+    unique = list(dict.fromkeys(it.id for it in items))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        stmt = select(StoredItem.id, StoredItem.content_hash).where(StoredItem.id.in_(chunk))
+        stored.update({row.id: row.content_hash for row in session.execute(stmt)})
     return [
         i
         for i, it in enumerate(items)
-        if it.id in rows and rows[it.id].content_hash != content_hash(it.content)
+        if it.id in stored and stored[it.id] != content_hash(it.content)
     ]
 
 
