@@ -91,3 +91,41 @@ def test_readers_for_the_dashboard_and_reports(stored, basic_stream):
         n_obs = sum(len(w.trends) for w in result.windows)
         assert len(observations_between(s, T0, T0 + 100 * DAY)) == n_obs
         assert observations_between(s, T0 + 100 * DAY, T0 + 200 * DAY) == []
+
+
+def test_only_queries_reads_the_trend_tables():
+    """The trend tables' classes are used only by the reader (queries.py), the writer (state.py) and
+    the two write paths that run in the state's transaction (forget.py: erasure; curation.py: merge
+    and split); every other module reads trends through queries.py's typed records (issue #15)."""
+    import ast
+    from pathlib import Path
+
+    import trendml.trends.state as state
+
+    tables = {
+        n
+        for n, v in vars(state).items()
+        if isinstance(v, type) and hasattr(v, "__tablename__") and v.__module__ == state.__name__
+    }
+    assert {"TrendRow", "TrendObservation", "TrendWindow", "TrendEvent", "TrendRetired"} <= tables
+    allowed = {  # besides state.py, which defines them
+        "trendml/trends/queries.py",
+        "trendml/trends/forget.py",
+        "trendml/curation.py",
+    }
+    root = Path(__file__).resolve().parents[2]
+    users = set()
+    for pkg in ("trendml", "service", "cli", "training", "batch", "benchmarks"):
+        for path in (root / pkg).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            nodes = list(ast.walk(tree))
+            names = {
+                a.name
+                for n in nodes
+                if isinstance(n, ast.ImportFrom) and n.module == "trendml.trends.state"
+                for a in n.names
+            }
+            names |= {n.attr for n in nodes if isinstance(n, ast.Attribute)}  # state.TrendRow
+            if names & tables:
+                users.add(path.relative_to(root).as_posix())
+    assert users == allowed
