@@ -253,6 +253,7 @@ class TrendBackend:
             since=since,
             limit=limit,
             offset=offset,
+            with_latest=False,  # the API's list shows the trend row's fields (TrendSummary.from_view)
         )
 
     def get_trend(self, trend_id: str) -> TrendTimeline | None:

@@ -100,6 +100,7 @@ def _latest(s: Session, trend_ids: Sequence[str]) -> dict[str, TrendSnapshot]:
 
 
 def _views(s: Session, rows: Sequence[TrendRow]) -> list[TrendView]:
+    """The typed trends of these rows, each with its latest ``TrendSnapshot``."""
     latest = _latest(s, [r.trend_id for r in rows])
     return [_view(r, latest.get(r.trend_id)) for r in rows]
 
@@ -114,6 +115,7 @@ def list_trends(
     limit: int = 50,
     offset: int = 0,
     alpha: float = 0.01,
+    with_latest: bool = True,
 ) -> TrendPage:
     """Trends, most recently seen first, then by emergence score.
 
@@ -121,7 +123,8 @@ def list_trends(
     (in its last window), ``region`` (ISO code: trends whose members in their last window come
     from that region significantly more than the window's items do, one-sided p < ``alpha``),
     ``since`` (seen in a window starting at or after it). Returns the page of ``TrendView`` (each
-    with its latest ``TrendSnapshot``) and the number that matched before paging.
+    with its latest ``TrendSnapshot``, unless ``with_latest`` is false: the API's list shows the
+    row's fields only and skips parsing the snapshots) and the number that matched before paging.
     """
     if status is not None and parse_status(status) is None:
         raise InputError(f'status is "{status}"; expected one of {", ".join(STATUS_VALUES)}', field="status")
@@ -149,7 +152,8 @@ def list_trends(
                 rows = [r for r in rows if _region_significant(s, r, code, alpha)]
             total = len(rows)
             page = rows[offset : offset + limit]
-            return TrendPage(total=total, items=tuple(_views(s, page)))
+            items = _views(s, page) if with_latest else [_view(r, None) for r in page]
+            return TrendPage(total=total, items=tuple(items))
 
     return consistent_read(eng, read)[0]
 

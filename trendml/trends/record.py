@@ -126,8 +126,8 @@ class TrendSnapshot:
 class TrendView:
     """A trend as the store keeps it: its lifecycle (first and latest window, windows, members over
     all of them, lineage) and its latest window's summary (``size`` … ``title``, as the trend row
-    holds them), plus the stored ``TrendSnapshot`` of that latest window (``latest``; ``None`` only
-    for a trend with no stored observation)."""
+    holds them), plus the stored ``TrendSnapshot`` of that latest window (``latest``; ``None`` for a
+    trend with no stored observation, or from ``queries.list_trends(with_latest=False)``)."""
 
     trend_id: str
     status: TrendStatus
