@@ -191,11 +191,11 @@ def _decisions_on_retired(state) -> list[tuple[str, str, int]]:
         return []
     from trendml.store.feedback import latest_actions
 
-    retired = {k: v for k, v in retired_trends(state.engine).items() if v["generation"] == state.generation}
+    retired = {k: v for k, v in retired_trends(state.engine).items() if v.generation == state.generation}
     with Session(state.engine) as s:
         actions = latest_actions(s)
     return [
-        (tid, actions[tid].action, info["n_members"])
+        (tid, actions[tid].action, info.n_members)
         for tid, info in sorted(retired.items())
         if tid in actions
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -11,6 +11,10 @@ from pydantic_core import PydanticCustomError
 
 from trendml.config import Settings
 from trendml.items import Item, ItemLimits, first_duplicate, parse_timestamp
+from trendml.utc import iso_z
+
+if TYPE_CHECKING:
+    from trendml.trends.record import TimelinePoint, TrendTimeline, TrendView
 
 #: Read once at import: the limits are part of the published schema.
 LIMITS = Settings.from_env()
@@ -211,6 +215,33 @@ class TrendSummary(BaseModel):
     merged_into: str | None = Field(default=None, description="Trend it merged into, if it ended so.")
     feedback: str | None = Field(default=None, description="Latest analyst decision, if any.")
 
+    @classmethod
+    def view_fields(cls, view: TrendView) -> dict[str, Any]:
+        """The fields of a stored trend (:class:`trendml.trends.record.TrendView`): the one place the
+        API's trend models are filled from the typed trend record."""
+        return {
+            "trend_id": view.trend_id,
+            "status": view.status.value,
+            "emerging": view.emerging,
+            "ever_emerging": view.ever_emerging,
+            "size": view.size,
+            "total_size": view.total_size,
+            "n_windows": view.n_windows,
+            "emergence_score": view.emergence_score,
+            "us_share": view.us_share,
+            "us_lift": view.us_lift,
+            "keywords": list(view.keywords),
+            "title": view.title,
+            "first_seen": iso_z(view.first_seen),
+            "last_seen": iso_z(view.last_seen),
+            "parent_id": view.parent_id,
+            "merged_into": view.merged_into,
+        }
+
+    @classmethod
+    def from_view(cls, view: TrendView, *, feedback: str | None = None) -> TrendSummary:
+        return cls(**cls.view_fields(view), feedback=feedback)
+
 
 class TrendList(BaseModel):
     items: list[TrendSummary] = Field(description="This page of trends.")
@@ -240,6 +271,28 @@ class TrendWindow(BaseModel):
     )
     member_ids: list[str] | None = Field(default=None, description="Member item ids (with ?members=true).")
 
+    @classmethod
+    def from_point(cls, point: TimelinePoint, *, members: bool = False) -> TrendWindow:
+        """The trend's stored ``TrendSnapshot`` in one window of its timeline."""
+        t = point.trend
+        return cls(
+            start=iso_z(point.start),
+            end=iso_z(point.end),
+            n_items=point.n_items,
+            size=t.size,
+            status=t.status.value,
+            emerging=t.emerging,
+            emergence_score=t.emergence_score,
+            us_share=t.us_share,
+            us_lift=t.us_lift,
+            keywords=list(t.keywords),
+            title=t.title,
+            representative_ids=list(t.representative_ids),
+            region_counts=dict(t.region_counts or {}),
+            severity_mix=list(t.severity_mix) if t.severity_mix is not None else None,
+            member_ids=list(t.member_ids) if members else None,
+        )
+
 
 class RepresentativeItem(BaseModel):
     id: str
@@ -267,6 +320,25 @@ class TrendDetail(TrendSummary):
     )
     representatives: list[RepresentativeItem] = Field(description="Representative items with their scores.")
     feedback_history: list[FeedbackOut] = Field(default_factory=list)
+
+    @classmethod
+    def from_timeline(
+        cls,
+        timeline: TrendTimeline,
+        *,
+        title: str | None,
+        representatives: list[RepresentativeItem],
+        feedback_history: list[FeedbackOut],
+        members: bool = False,
+    ) -> TrendDetail:
+        """One trend's timeline, with its analyst ``title``, representative items and decisions."""
+        return cls(
+            **{**cls.view_fields(timeline.trend), "title": title},
+            feedback=feedback_history[-1].action if feedback_history else None,
+            windows=[TrendWindow.from_point(p, members=members) for p in timeline.windows],
+            representatives=representatives,
+            feedback_history=feedback_history,
+        )
 
 
 class FeedbackRequest(BaseModel):

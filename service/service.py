@@ -74,7 +74,6 @@ from service.schemas import (  # noqa: E402
     TrendDetail,
     TrendList,
     TrendSummary,
-    TrendWindow,
     utc_time,
 )
 from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connection_error  # noqa: E402
@@ -602,17 +601,15 @@ class TriageService:
             limit=500 if merged else limit,
             offset=0 if merged else offset,
         )
+        listed, total = curated_list(self.engine, found.items), found.total  # analyst titles
         if merged:
-            kept = curated_list(self.engine, found["items"])
-            total = found["total"] - (len(found["items"]) - len(kept))
-            found = {"total": total, "items": kept[offset : offset + limit]}
-        else:
-            found["items"] = curated_list(self.engine, found["items"])  # analyst titles
+            total -= len(found.items) - len(listed)
+            listed = listed[offset : offset + limit]
         with self.Session() as session:
             decided = {k: v.action for k, v in latest_actions(session).items()}
         return TrendList(
-            items=[TrendSummary(**{**t, "feedback": decided.get(t["trend_id"])}) for t in found["items"]],
-            total=found["total"],
+            items=[TrendSummary.from_view(t, feedback=decided.get(t.trend_id)) for t in listed],
+            total=total,
             offset=offset,
             limit=limit,
         )
@@ -634,8 +631,9 @@ class TriageService:
         from trendml.store.items import get_items
 
         self._redirect_merged(trend_id, request)
-        trend = self._trend_or_404(trend_id, members=members)
-        rep_ids = list(trend.get("representative_ids", []))
+        timeline = self._trend_or_404(trend_id)
+        latest = timeline.windows[-1].trend if timeline.windows else None
+        rep_ids = list(latest.representative_ids) if latest is not None else []
         with self.Session() as session:
             rows = get_items(session, rep_ids)
             history = list_feedback(session, trend_id)
@@ -659,14 +657,12 @@ class TriageService:
             )
         from trendml.curation import titles
 
-        trend["title"] = titles(self.engine).get(trend_id, trend.get("title"))  # issue 16: analyst title
-        fields = {k: v for k, v in trend.items() if k in TrendSummary.model_fields}
-        return TrendDetail(
-            **fields,
-            feedback=history[-1].action if history else None,
-            windows=[TrendWindow(**w) for w in trend.get("windows", [])],
+        return TrendDetail.from_timeline(
+            timeline,
+            title=titles(self.engine).get(trend_id, timeline.trend.title),  # issue 16: analyst title
             representatives=reps,
             feedback_history=[FeedbackOut(**f.to_dict()) for f in history],
+            members=members,
         )
 
     def _redirect_merged(self, trend_id: str, request: Request) -> None:
@@ -688,8 +684,9 @@ class TriageService:
                 headers={"Location": quote(target) + query},  # relative: /v1/trends/<target>
             )
 
-    def _trend_or_404(self, trend_id: str, *, members: bool = False) -> dict[str, Any]:
-        trend = self.trends.get_trend(trend_id, members=members)
+    def _trend_or_404(self, trend_id: str) -> Any:
+        """The trend's ``TrendTimeline``, or 404."""
+        trend = self.trends.get_trend(trend_id)
         if trend is None:
             raise HTTPException(
                 404,

@@ -12,7 +12,9 @@
   A run (with its reset) is one transaction (:meth:`TrendState.batch`): readers never see it half-done.
 - reads (``list_trends``, ``get_trend``, ``members_of``, ``export``) go through the trend engine's
   read-only queries (:mod:`trendml.trends.queries`), each inside
-  :func:`~trendml.trends.state.consistent_read`, so they see one generation of the state.
+  :func:`~trendml.trends.state.consistent_read`, so they see one generation of the state; they
+  return the typed trend records (:mod:`trendml.trends.record`) that the API's response models
+  are filled from (``service.schemas.TrendSummary.from_view`` and the like).
 
 The trend engine is part of trendml and always imported; a broken trend state degrades
 assignment (above), it never stops scoring.
@@ -24,11 +26,14 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trendml.items import Item
+
+if TYPE_CHECKING:
+    from trendml.trends.record import TrendPage, TrendTimeline
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +212,7 @@ class TrendBackend:
         from trendml.store.feedback import latest_actions
         from trendml.trends.queries import retired_trends
 
-        retired = {k for k, v in retired_trends(self.engine).items() if v["generation"] == generation}
+        retired = {k for k, v in retired_trends(self.engine).items() if v.generation == generation}
         with self.Session() as session:
             decided = sorted(retired & set(latest_actions(session)))
         if decided:
@@ -236,11 +241,11 @@ class TrendBackend:
         since: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> dict[str, Any]:
-        """``{"total", "items"}`` via :func:`trendml.trends.queries.list_trends`, latest seen first."""
+    ) -> TrendPage:
+        """A page of trends (:func:`trendml.trends.queries.list_trends`), latest seen first."""
         from trendml.trends.queries import list_trends
 
-        out = list_trends(  # one generation of the state (consistent_read inside)
+        return list_trends(  # one generation of the state (consistent_read inside)
             self.engine,
             status=status,
             emerging=emerging,
@@ -248,23 +253,14 @@ class TrendBackend:
             since=since,
             limit=limit,
             offset=offset,
+            with_latest=False,  # the API's list shows the trend row's fields (TrendSummary.from_view)
         )
-        for t in out["items"]:
-            t["size"] = int(t.get("last_size") or 0)
-        return out
 
-    def get_trend(self, trend_id: str, *, members: bool = False) -> dict[str, Any] | None:
+    def get_trend(self, trend_id: str) -> TrendTimeline | None:
         """One trend with its timeline (:func:`trendml.trends.queries.trend_timeline`), or None."""
         from trendml.trends.queries import trend_timeline
 
-        out = trend_timeline(self.engine, trend_id, include_members=members)  # one generation
-        if out is None:
-            return None
-        out["size"] = int(out.get("last_size") or 0)
-        windows = out.pop("windows", [])
-        out["windows"] = [_window_view(w, members) for w in windows]
-        out["representative_ids"] = out["windows"][-1]["representative_ids"] if out["windows"] else []
-        return out
+        return trend_timeline(self.engine, trend_id)  # one generation
 
     def members_of(self, trend_id: str) -> list[str]:
         """Member item ids of a trend over every window it appeared in (for label export); for a
@@ -281,27 +277,3 @@ class TrendBackend:
         out, _ = consistent_read(self.engine, lambda: read(self.members_of))
         return out
 
-
-_WINDOW_FIELDS = (
-    "size",
-    "status",
-    "emerging",
-    "emergence_score",
-    "us_share",
-    "us_lift",
-    "keywords",
-    "title",
-    "representative_ids",
-    "region_counts",
-    "severity_mix",
-)
-
-
-def _window_view(w: dict[str, Any], members: bool) -> dict[str, Any]:
-    """One timeline entry as the API's ``TrendWindow``: the window, then the fields of the stored
-    ``TrendSnapshot`` (``trend_timeline`` gives its full ``to_json()`` shape, older payloads
-    included, so no field needs a fallback here)."""
-    out = {"start": w["start"], "end": w["end"], "n_items": w["n_items"]}
-    out.update({k: w[k] for k in _WINDOW_FIELDS})
-    out["member_ids"] = w["member_ids"] if members else None
-    return out

@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import DateTime, Engine, Integer, String, Text, select
@@ -31,6 +32,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from trendml.errors import ConflictError, InputError
 from trendml.store.base import Base
+
+if TYPE_CHECKING:
+    from trendml.trends.record import TrendTimeline, TrendView
 
 logger = logging.getLogger(__name__)
 
@@ -309,24 +313,25 @@ def split(
     return row.to_dict()
 
 
-def curated_list(engine: Engine, trends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def curated_list(engine: Engine, trends: Sequence[TrendView]) -> list[TrendView]:
     """A trend list as analysts curated it: merged trends left out (they redirect), titles renamed."""
     gone, named = redirects(engine), titles(engine)
     if not gone and not named:
-        return trends
+        return list(trends)
     return [
-        {**t, "title": named.get(t["trend_id"], t.get("title"))} for t in trends if t["trend_id"] not in gone
+        replace(t, title=named.get(t.trend_id, t.title)) for t in trends if t.trend_id not in gone
     ]
 
 
-def curated_trend(engine: Engine, trend: dict[str, Any]) -> dict[str, Any]:
-    """One trend with its analyst title, the trends merged into it and its curation history."""
+def curated_trend(engine: Engine, timeline: TrendTimeline) -> dict[str, Any]:
+    """One trend (``TrendTimeline.to_json()``) with its analyst title, the trends merged into it and
+    its curation history."""
     named = titles(engine)
-    tid = trend["trend_id"]
+    tid = timeline.trend.trend_id
     merged_in = sorted(a for a, b in redirects(engine).items() if b == tid)
     return {
-        **trend,
-        "title": named.get(tid, trend.get("title")),
+        **timeline.to_json(),
+        "title": named.get(tid, timeline.trend.title),
         "merged_from": merged_in,
         "curation": history(engine, tid),
     }

@@ -1,7 +1,9 @@
 """What each dashboard page shows, read from the service's database (no second store).
 
 Plain functions returning dicts, so pages are cheap to test and time. Trend data comes from
-the trend engine's tables (``trendml.trends``), items and scores from ``trendml.store``.
+the trend engine's queries (:mod:`trendml.trends.queries`) as typed records, each page's dict is
+built from them here (``TrendView.to_json()``, ``TrendTimeline.to_json()``); items and scores
+from ``trendml.store``.
 """
 
 from __future__ import annotations
@@ -19,16 +21,11 @@ from trendml.priority import PRIORITY_LABELS, priority
 from trendml.store.feedback import latest_actions, list_feedback
 from trendml.store.items import StoredItem, get_items
 from trendml.store.outcomes import latest_outcomes
-from trendml.trends.queries import (
-    item_trends,
-    latest_payloads,
-    list_trends,
-    representative_ids,
-    sizes_by_trend,
-    trend_timeline,
-)
+from trendml.trends.queries import item_trends, list_trends, sizes_by_trend, trend_timeline
+from trendml.trends.record import TrendView
 from trendml.trends.state import consistent_read
 from trendml.trends.status import STATUS_VALUES
+from trendml.utc import aware
 
 logger = logging.getLogger(__name__)
 
@@ -59,30 +56,29 @@ def trends_overview(
     least that level; ``since``/``until`` bound the trend's last/first window.
     """
 
-    def read() -> tuple[list[dict[str, Any]], dict, dict, dict]:
-        listed = list_trends(engine, status=status, region=region, since=since, limit=500)["items"]
+    def read() -> tuple[list[TrendView], dict, dict]:
+        listed = list_trends(engine, status=status, region=region, since=since, limit=500).items
         listed = curated_list(engine, listed)  # issue 16: merged trends redirect, analyst titles
         if until is not None:
-            cut = until.isoformat().replace("+00:00", "Z")
-            listed = [t for t in listed if (t["first_seen"] or "") <= cut]
-        ids = [t["trend_id"] for t in listed]
+            listed = [t for t in listed if t.first_seen <= aware(until)]
+        ids = [t.trend_id for t in listed]
         with Session(engine) as s:
-            return listed, sizes_by_trend(s, ids), latest_payloads(s, ids), latest_actions(s)
+            return listed, sizes_by_trend(s, ids), latest_actions(s)
 
-    # the list, its sizes and payloads from one generation of the trend state (re-read if it moved)
-    (listed, sizes, payloads, decisions), _ = consistent_read(engine, read)
+    # the list and its sizes from one generation of the trend state (re-read if it moved)
+    (listed, sizes, decisions), _ = consistent_read(engine, read)
     rows = []
     for t in listed:
-        snap = payloads.get(t["trend_id"])
+        snap = t.latest
         mix = list(snap.severity_mix) if snap is not None and snap.severity_mix is not None else None
         dom = dominant_severity(mix)
         if min_severity is not None and (dom is None or dom < min_severity):
             continue
-        series = sizes.get(t["trend_id"], [])
-        fb = decisions.get(t["trend_id"])
+        series = sizes.get(t.trend_id, [])
+        fb = decisions.get(t.trend_id)
         rows.append(
             {
-                **t,
+                **t.to_json(),
                 "sizes": [size for _, size, _ in series],
                 "severity_mix": mix,
                 "dominant_severity": dom,
@@ -97,11 +93,11 @@ def trends_overview(
 
 def trend_detail(engine: Engine, trend_id: str, *, max_examples: int = 12) -> dict[str, Any] | None:
     """One trend: timeline, keywords, representative items with their scores, decisions."""
-    trend = trend_timeline(engine, trend_id)
-    if trend is None:
+    timeline = trend_timeline(engine, trend_id)
+    if timeline is None:
         return None
-    trend = curated_trend(engine, trend)  # issue 16: analyst title, merged trends, curation history
-    rep_ids = representative_ids(trend, max_examples)
+    trend = curated_trend(engine, timeline)  # issue 16: analyst title, merged trends, curation history
+    rep_ids = timeline.representative_ids(max_examples)
     with Session(engine) as s:
         stored = get_items(s, rep_ids)
         decisions = [fb.to_dict() for fb in list_feedback(s, trend_id)]

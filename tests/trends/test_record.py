@@ -86,13 +86,8 @@ def test_detector_builds_records_that_the_store_gives_back() -> None:
         stored = latest_payloads(s, list(last))
     assert stored == last  # what the detector built is what the store reads back
     tid = next(iter(last))
-    tl = trend_timeline(state, tid, include_members=True)
-    assert tl["windows"][-1] == {
-        **last[tid].to_json(),
-        "start": tl["windows"][-1]["start"],
-        "end": tl["windows"][-1]["end"],
-        "n_items": tl["windows"][-1]["n_items"],
-    }
+    tl = trend_timeline(state, tid)
+    assert tl.windows[-1].trend == last[tid] == tl.trend.latest
 
 
 def test_dashboard_list_reads_the_stored_record() -> None:

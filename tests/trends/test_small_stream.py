@@ -39,15 +39,15 @@ def test_planted_campaign_is_flagged_and_background_is_quiet(detected, small_str
 def test_queries_and_assign_on_the_real_stream(detected, small_stream, small_stream_vectors):
     result, state = detected
     emerging = list_trends(state, emerging=True)
-    assert emerging["total"] >= 1
-    tid = emerging["items"][0]["trend_id"]
+    assert emerging.total >= 1
+    tid = emerging.items[0].trend_id
     tl = trend_timeline(state, tid)
-    assert [w["start"] for w in tl["windows"]] == sorted(w["start"] for w in tl["windows"])
-    assert all(w["representative_ids"] and "member_ids" not in w for w in tl["windows"])
+    assert [p.start for p in tl.windows] == sorted(p.start for p in tl.windows)
+    assert all(p.trend.representative_ids and "member_ids" not in p.to_json() for p in tl.windows)
     assert trend_timeline(state, "no-such-trend") is None
     page1 = list_trends(state, limit=1)
     page2 = list_trends(state, limit=1, offset=1)
-    assert page1["total"] == page2["total"] >= 2 and page1["items"] != page2["items"]
+    assert page1.total == page2.total >= 2 and page1.items != page2.items
     assert len(list_windows(state)) == small_stream.n_windows
     # items of the last window, re-assigned through the stored model: those that pass the acceptance test
     # (a trend's coherent core and its radius, docs/trends.md "Assignment") land where detection put them

@@ -43,7 +43,7 @@ def test_a_batch_is_one_generation_and_invisible_until_it_commits(tmp_path, stre
     url = f"sqlite:///{tmp_path / 't.db'}"
     writer = _detected(url, *streams["old"])
     reader = TrendState.open(url)
-    old_total = list_trends(reader.engine, limit=500)["total"]
+    old_total = list_trends(reader.engine, limit=500).total
     gen = read_generation(reader.engine)
     assert old_total > 0 and gen == writer.generation == reader.generation
     previous = writer.memberships()
@@ -52,9 +52,9 @@ def test_a_batch_is_one_generation_and_invisible_until_it_commits(tmp_path, stre
         TrendDetector(window="1d").detect(*streams["new"], state=writer, previous_ids=previous)
         # inside the batch nothing is written: another process still sees the whole old state
         assert read_generation(reader.engine) == gen
-        assert list_trends(reader.engine, limit=500)["total"] == old_total
+        assert list_trends(reader.engine, limit=500).total == old_total
     assert read_generation(reader.engine) == gen + 1 == writer.generation  # one bump for all of it
-    assert list_trends(reader.engine, limit=500)["total"] == len(writer.trends)
+    assert list_trends(reader.engine, limit=500).total == len(writer.trends)
     # the reader notices the newer state with one read and reloads it
     assert reader.refresh() is True and reader.generation == gen + 1
     assert set(reader.trends) == set(writer.trends)
@@ -106,7 +106,7 @@ def test_retired_trends_keep_their_members(tmp_path, streams):
     assert retired and set(retired).isdisjoint(state.trends)
     assert set(retired) == set(old_members) - set(state.trends)
     for tid, info in retired.items():
-        assert info["generation"] == state.generation
+        assert info.generation == state.generation
         assert sorted(trend_members(state.engine, tid)) == sorted(old_members[tid])
         assert trend_timeline(state.engine, tid) is None  # gone from the live trends
 
@@ -122,7 +122,7 @@ def test_consistent_read_repeats_a_read_that_a_commit_landed_in(tmp_path, stream
         if len(calls) == 1:  # a writer commits in the middle of the first read
             with other.batch():
                 other.reset()
-        return list_trends(state.engine, limit=500)["total"]
+        return list_trends(state.engine, limit=500).total
 
     total, gen = consistent_read(state.engine, read)
     assert len(calls) == 2 and total == 0 and gen == other.generation

@@ -30,7 +30,7 @@ def test_titles_in_detect_json_and_queries():
     for t in trends:  # each blob's own words, not the shared filler word
         blob = st.blob_of[t["member_ids"][0]]
         assert t["title"].startswith(f"{blob}word") and "common" not in t["title"]
-    listed = list_trends(state)["items"]
-    assert listed and all(t["title"] == trend_title(t["keywords"]) for t in listed)
-    tl = trend_timeline(state, listed[0]["trend_id"])
-    assert tl["title"] and all(w["title"] for w in tl["windows"])
+    listed = list_trends(state).items
+    assert listed and all(t.title == trend_title(list(t.keywords)) for t in listed)
+    tl = trend_timeline(state, listed[0].trend_id)
+    assert tl.trend.title and all(p.trend.title for p in tl.windows)

@@ -37,10 +37,10 @@ def build_brief(
     """
     from trendml.store.feedback import list_feedback
     from trendml.store.items import get_items
-    from trendml.trends.queries import representative_ids, trend_timeline
+    from trendml.trends.queries import trend_timeline
 
-    tl = trend_timeline(engine, trend_id)
-    if tl is None:
+    timeline = trend_timeline(engine, trend_id)
+    if timeline is None:
         raise InputError(
             f'trend "{trend_id}" does not exist; expected a trend id from the dashboard, the trends API '
             "or `trendml report`",
@@ -49,12 +49,13 @@ def build_brief(
     from trendml.reports.aggregate import SEVERITY_NAMES
 
     names = dict(level_names or SEVERITY_NAMES)
+    tl = timeline.to_json()
     if not show_text:  # keywords and the title are the trend's label: slurs in them are masked too
         from trendml.lexicon import mask_keywords, mask_text
 
         tl["keywords"] = mask_keywords(tl["keywords"])
         tl["title"] = mask_text(tl["title"]) if tl.get("title") else tl.get("title")
-    rep_ids = representative_ids(tl, n_examples)
+    rep_ids = timeline.representative_ids(n_examples)
     windows = tl.pop("windows")
     with Session(engine) as s:
         rows = get_items(s, rep_ids)
@@ -110,7 +111,7 @@ def _facts(brief: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Last seen", fmt_value(t["last_seen"])),
         ("Windows", fmt_value(t["n_windows"])),
         ("Members, all windows", fmt_value(t["total_size"])),
-        ("Members, latest window", fmt_value(t["last_size"])),
+        ("Members, latest window", fmt_value(t["size"])),
         ("US share", _pct(t["us_share"])),
         ("US lift", fmt_value(t["us_lift"])),
         ("Emergence score", fmt_value(t["emergence_score"])),

@@ -6,9 +6,9 @@ feedback, which is read up to the period's end (time-to-decision needs first dec
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
@@ -24,6 +24,9 @@ from trendml.reports.records import (
     TrendInfo,
 )
 from trendml.utc import aware as _aware
+
+if TYPE_CHECKING:
+    from trendml.trends.record import TrendView
 
 logger = logging.getLogger(__name__)
 
@@ -67,24 +70,24 @@ def open_store(db_url: str) -> Engine:
     return engine
 
 
-def _trend_info(row) -> TrendInfo:
+def _trend_info(view: TrendView) -> TrendInfo:
     return TrendInfo(
-        trend_id=row.trend_id,
-        first_start=_aware(row.first_start),
-        last_start=_aware(row.last_start),
-        status=row.status,
-        emerging=bool(row.emerging),
-        keywords=tuple(json.loads(row.keywords or "[]")),
-        total_size=int(row.total_size or 0),
-        us_share=row.us_share,
-        us_lift=row.us_lift,
+        trend_id=view.trend_id,
+        first_start=view.first_seen,
+        last_start=view.last_seen,
+        status=view.status.value,
+        emerging=view.emerging,
+        keywords=view.keywords,
+        total_size=view.total_size,
+        us_share=view.us_share,
+        us_lift=view.us_lift,
     )
 
 
 def load_trends(session: Session, trend_ids) -> dict[str, TrendInfo]:
-    from trendml.trends.queries import trend_rows
+    from trendml.trends.queries import trend_views
 
-    return {row.trend_id: _trend_info(row) for row in trend_rows(session, trend_ids)}
+    return {view.trend_id: _trend_info(view) for view in trend_views(session, trend_ids)}
 
 
 def load_report_data(session: Session, period: Period) -> ReportData:
@@ -101,7 +104,7 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     from trendml.store.feedback import TrendFeedback
     from trendml.store.items import StoredItem
     from trendml.store.qa import qa_counts, review_pairs
-    from trendml.trends.queries import observation_snapshot, observations_between
+    from trendml.trends.queries import observations_between
 
     at = func.coalesce(StoredItem.created_at, StoredItem.received_at)
     items = [
@@ -114,15 +117,15 @@ def _load_report_data(session: Session, period: Period) -> ReportData:
     ]
     items = [it for it in items if period.contains(it.at)]
     observations = []
-    for o in observations_between(session, period.start, period.end):
-        snap = observation_snapshot(o)
+    for point in observations_between(session, period.start, period.end):
+        snap = point.trend
         observations.append(
             ObservationRecord(
-                trend_id=o.trend_id,
-                window_start=_aware(o.window_start),
-                size=int(o.size),
-                emerging=bool(o.emerging),
-                status=o.status,
+                trend_id=snap.trend_id,
+                window_start=point.start,
+                size=snap.size,
+                emerging=snap.emerging,
+                status=snap.status.value,
                 keywords=snap.keywords,
                 us_share=snap.us_share,
                 us_lift=snap.us_lift,

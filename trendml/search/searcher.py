@@ -99,26 +99,18 @@ class Searcher:
     def trend_map(self) -> dict[str, str]:
         """Item id -> trend id (the latest trend it was a member of; merged trends -> survivor),
         cached per generation of the trend state."""
-        from trendml.trends.state import TrendObservation, consistent_read, read_generation
+        from trendml.trends.queries import item_trends
+        from trendml.trends.state import consistent_read, read_generation
 
         gen = read_generation(self.engine)
         if self._trend_map is not None and self._trend_map[0] == gen:
             return self._trend_map[1]
 
         def read() -> dict[str, str]:
-            import json
-
-            from sqlalchemy import select
             from sqlalchemy.orm import Session
 
-            out: dict[str, str] = {}
             with Session(self.engine) as s:
-                for tid, payload in s.execute(
-                    select(TrendObservation.trend_id, TrendObservation.payload).order_by(TrendObservation.seq)
-                ):
-                    for i in json.loads(payload).get("member_ids") or ():
-                        out[str(i)] = str(tid)
-            return out
+                return item_trends(s)[0]
 
         mapping, gen = consistent_read(self.engine, read)
         if self.trend_redirects is not None:

@@ -1,9 +1,12 @@
-"""Read-only queries over the trend state for the service, reports and the CLI.
+"""Read-only queries over the trend state for the service, the dashboard, the reports and the CLI:
+the one module that reads the trend tables (:mod:`trendml.trends.state` writes them).
 
-Each takes a :class:`TrendState` or a SQLAlchemy ``Engine`` on the trendml database and returns
-plain dicts (JSON-ready, datetimes as ISO-8601 strings with ``Z``). Each reads the database afresh
-and sees ONE generation of the state (:func:`~trendml.trends.state.consistent_read`): a reset or
-re-run committed by another process while a query runs makes it read again, never mix the two.
+Each takes a :class:`TrendState` or a SQLAlchemy ``Engine`` on the trendml database (the dashboard's
+and reports' readers: the caller's ``Session``) and returns the typed records of
+:mod:`trendml.trends.record` (``TrendView``, ``TrendTimeline``, ``TrendSnapshot`` …), never rows
+or dicts. Each reads the database afresh and sees ONE generation of the state
+(:func:`~trendml.trends.state.consistent_read`): a reset or re-run committed by another process
+while a query runs makes it read again, never mix the two.
 """
 
 from __future__ import annotations
@@ -11,16 +14,24 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
 from trendml.errors import InputError
 from trendml.trends.keywords import trend_title
-from trendml.trends.record import TrendSnapshot
+from trendml.trends.record import (
+    LineageEvent,
+    RetiredTrend,
+    TimelinePoint,
+    TrendPage,
+    TrendSnapshot,
+    TrendTimeline,
+    TrendView,
+    WindowSummary,
+)
 from trendml.trends.scoring import region_lift
 from trendml.trends.state import (
     TrendEvent,
@@ -31,38 +42,67 @@ from trendml.trends.state import (
     TrendWindow,
     consistent_read,
 )
-from trendml.trends.status import STATUS_VALUES, parse_status
-from trendml.utc import iso_z as _iso
+from trendml.trends.status import STATUS_VALUES, TrendStatus, parse_status
+from trendml.utc import aware as _aware
 from trendml.utc import naive as _naive
 
 logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 500
+_CHUNK = 500  # ids per IN (...) clause
 
 
 def _engine(source: TrendState | Engine) -> Engine:
     return source.engine if isinstance(source, TrendState) else source
 
 
-def _trend_dict(row: TrendRow) -> dict[str, Any]:
-    return {
-        "trend_id": row.trend_id,
-        "status": row.status,
-        "emerging": bool(row.emerging),
-        "ever_emerging": bool(row.ever_emerging),
-        "first_seen": _iso(row.first_start),
-        "last_seen": _iso(row.last_start),
-        "n_windows": row.n_windows,
-        "total_size": row.total_size,
-        "last_size": row.last_size,
-        "emergence_score": row.emergence_score,
-        "us_share": row.us_share,
-        "us_lift": row.us_lift,
-        "keywords": json.loads(row.keywords or "[]"),
-        "title": trend_title(json.loads(row.keywords or "[]")),
-        "parent_id": row.parent_id,
-        "merged_into": row.merged_into,
-    }
+def _view(row: TrendRow, latest: TrendSnapshot | None) -> TrendView:
+    """The typed trend of a stored row (and its latest observation)."""
+    keywords = tuple(json.loads(row.keywords or "[]"))
+    return TrendView(
+        trend_id=row.trend_id,
+        status=TrendStatus(row.status),
+        emerging=bool(row.emerging),
+        ever_emerging=bool(row.ever_emerging),
+        first_seen=_aware(row.first_start),
+        last_seen=_aware(row.last_start),
+        n_windows=int(row.n_windows or 0),
+        total_size=int(row.total_size or 0),
+        size=int(row.last_size or 0),
+        emergence_score=row.emergence_score,
+        us_share=row.us_share,
+        us_lift=row.us_lift,
+        keywords=keywords,
+        title=trend_title(list(keywords)),
+        parent_id=row.parent_id,
+        merged_into=row.merged_into,
+        latest=latest,
+    )
+
+
+def _latest(s: Session, trend_ids: Sequence[str]) -> dict[str, TrendSnapshot]:
+    """The stored observation of each trend's latest window, typed (one indexed join per chunk)."""
+    out: dict[str, TrendSnapshot] = {}
+    ids = list(dict.fromkeys(trend_ids))
+    for k in range(0, len(ids), _CHUNK):
+        rows = s.execute(
+            select(TrendObservation.trend_id, TrendObservation.payload)
+            .join(
+                TrendRow,
+                and_(
+                    TrendRow.trend_id == TrendObservation.trend_id, TrendRow.last_seq == TrendObservation.seq
+                ),
+            )
+            .where(TrendObservation.trend_id.in_(ids[k : k + _CHUNK]))
+        )
+        out.update({tid: TrendSnapshot.from_payload(json.loads(payload)) for tid, payload in rows})
+    return out
+
+
+def _views(s: Session, rows: Sequence[TrendRow]) -> list[TrendView]:
+    """The typed trends of these rows, each with its latest ``TrendSnapshot``."""
+    latest = _latest(s, [r.trend_id for r in rows])
+    return [_view(r, latest.get(r.trend_id)) for r in rows]
 
 
 def list_trends(
@@ -75,13 +115,16 @@ def list_trends(
     limit: int = 50,
     offset: int = 0,
     alpha: float = 0.01,
-) -> dict[str, Any]:
+    with_latest: bool = True,
+) -> TrendPage:
     """Trends, most recently seen first, then by emergence score.
 
     Filters: ``status`` (new/growing/stable/fading, as of the trend's last window), ``emerging``
     (in its last window), ``region`` (ISO code: trends whose members in their last window come
     from that region significantly more than the window's items do, one-sided p < ``alpha``),
-    ``since`` (seen in a window starting at or after it). Returns ``{"total", "items"}``.
+    ``since`` (seen in a window starting at or after it). Returns the page of ``TrendView`` (each
+    with its latest ``TrendSnapshot``, unless ``with_latest`` is false: the API's list shows the
+    row's fields only and skips parsing the snapshots) and the number that matched before paging.
     """
     if status is not None and parse_status(status) is None:
         raise InputError(f'status is "{status}"; expected one of {", ".join(STATUS_VALUES)}', field="status")
@@ -101,9 +144,7 @@ def list_trends(
     )
     eng = _engine(source)
 
-    def read() -> dict[str, Any]:
-        from sqlalchemy.orm import Session
-
+    def read() -> TrendPage:
         with Session(eng) as s:
             rows = list(s.scalars(stmt))
             if region is not None:
@@ -111,7 +152,8 @@ def list_trends(
                 rows = [r for r in rows if _region_significant(s, r, code, alpha)]
             total = len(rows)
             page = rows[offset : offset + limit]
-            return {"total": total, "items": [_trend_dict(r) for r in page]}
+            items = _views(s, page) if with_latest else [_view(r, None) for r in page]
+            return TrendPage(total=total, items=tuple(items))
 
     return consistent_read(eng, read)[0]
 
@@ -133,24 +175,19 @@ def _region_significant(s, row: TrendRow, code: str, alpha: float) -> bool:
     return lift is not None and p is not None and lift > 1 and p < alpha
 
 
-def trend_timeline(
-    source: TrendState | Engine, trend_id: str, *, include_members: bool = False
-) -> dict[str, Any] | None:
-    """One trend with one entry per window it appeared in (time order): size, status, scores,
-    keywords and representative ids; plus its split/merge events. ``None`` if unknown."""
+def trend_timeline(source: TrendState | Engine, trend_id: str) -> TrendTimeline | None:
+    """One trend with one point per window it appeared in (time order: the stored
+    ``TrendSnapshot`` there, member ids included) and its split/merge events. ``None`` if unknown."""
     eng = _engine(source)
-    return consistent_read(eng, lambda: _timeline(eng, trend_id, include_members))[0]
+    return consistent_read(eng, lambda: _timeline(eng, trend_id))[0]
 
 
-def _timeline(eng: Engine, trend_id: str, include_members: bool) -> dict[str, Any] | None:
-    from sqlalchemy.orm import Session
-
+def _timeline(eng: Engine, trend_id: str) -> TrendTimeline | None:
     with Session(eng) as s:
         row = s.get(TrendRow, trend_id)
         if row is None:
             return None
-        out = _trend_dict(row)
-        windows = []
+        by_seq: dict[int, TimelinePoint] = {}
         q = (
             select(TrendObservation, TrendWindow)
             .join(TrendWindow, TrendWindow.seq == TrendObservation.seq)
@@ -158,39 +195,45 @@ def _timeline(eng: Engine, trend_id: str, include_members: bool) -> dict[str, An
             .order_by(TrendObservation.seq)
         )
         for obs, win in s.execute(q):
-            payload = TrendSnapshot.from_payload(json.loads(obs.payload)).to_json()
-            if not include_members:
-                payload.pop("member_ids", None)
-            payload.update({"start": _iso(win.start), "end": _iso(win.end), "n_items": win.n_items})
-            windows.append(payload)
-        out["windows"] = windows
-        out["events"] = [
-            {"kind": e.kind, "trend_id": e.trend_id, "other_id": e.other_id, "window_seq": e.seq}
+            by_seq[obs.seq] = _point(obs, win)
+        events = tuple(
+            LineageEvent(kind=e.kind, trend_id=e.trend_id, other_id=e.other_id, window_seq=e.seq)
             for e in s.scalars(
                 select(TrendEvent)
                 .where((TrendEvent.trend_id == trend_id) | (TrendEvent.other_id == trend_id))
                 .order_by(TrendEvent.id)
             )
-        ]
-        return out
+        )
+        latest = by_seq.get(row.last_seq)
+        return TrendTimeline(
+            trend=_view(row, latest.trend if latest is not None else None),
+            windows=tuple(by_seq.values()),
+            events=events,
+        )
 
 
-def list_windows(source: TrendState | Engine, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Processed windows, newest first: start, end, n_items, n_trends, note, us_share."""
-    eng = _engine(source)
-    from sqlalchemy.orm import Session
+def _point(obs: TrendObservation, win: TrendWindow) -> TimelinePoint:
+    return TimelinePoint(
+        start=_aware(win.start),
+        end=_aware(win.end),
+        n_items=int(win.n_items),
+        trend=TrendSnapshot.from_payload(json.loads(obs.payload)),
+    )
 
-    with Session(eng) as s:
+
+def list_windows(source: TrendState | Engine, *, limit: int = 100) -> list[WindowSummary]:
+    """Processed windows, newest first."""
+    with Session(_engine(source)) as s:
         rows = s.scalars(select(TrendWindow).order_by(TrendWindow.seq.desc()).limit(limit))
         return [
-            {
-                "start": _iso(w.start),
-                "end": _iso(w.end),
-                "n_items": w.n_items,
-                "n_trends": w.n_trends,
-                "note": w.note,
-                "us_share": w.us_share,
-            }
+            WindowSummary(
+                start=_aware(w.start),
+                end=_aware(w.end),
+                n_items=int(w.n_items),
+                n_trends=int(w.n_trends or 0),
+                note=w.note,
+                us_share=w.us_share,
+            )
             for w in rows
         ]
 
@@ -221,18 +264,17 @@ def _members(eng: Engine, trend_id: str) -> list[str]:
     )
 
 
-def retired_trends(source: TrendState | Engine) -> dict[str, dict[str, Any]]:
-    """Trends deleted by a reset that the re-run did not bring back: id -> ``{"retired_at",
-    "generation", "n_members"}`` (their members stay readable through :func:`trend_members`)."""
-    from sqlalchemy.orm import Session
-
+def retired_trends(source: TrendState | Engine) -> dict[str, RetiredTrend]:
+    """Trends deleted by a reset that the re-run did not bring back, by id (their members stay
+    readable through :func:`trend_members`)."""
     with Session(_engine(source)) as s:
         return {
-            r.trend_id: {
-                "retired_at": _iso(r.retired_at),
-                "generation": r.generation,
-                "n_members": len(json.loads(r.member_ids)),
-            }
+            r.trend_id: RetiredTrend(
+                trend_id=r.trend_id,
+                retired_at=_aware(r.retired_at),
+                generation=int(r.generation),
+                n_members=len(json.loads(r.member_ids)),
+            )
             for r in s.scalars(select(TrendRetired).order_by(TrendRetired.trend_id))
         }
 
@@ -242,15 +284,10 @@ def count_trends(source: TrendState | Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(TrendRow)).scalar_one())
 
 
-def representative_ids(timeline: dict[str, Any], limit: int) -> list[str]:
+def representative_ids(timeline: TrendTimeline, limit: int) -> list[str]:
     """A trend's representative item ids across its windows, latest window first, unique, at
-    most ``limit`` (``timeline`` as returned by :func:`trend_timeline`)."""
-    ids: list[str] = []
-    for window in reversed(timeline.get("windows", [])):
-        for item_id in window.get("representative_ids", []):
-            if item_id not in ids:
-                ids.append(item_id)
-    return ids[:limit]
+    most ``limit`` (:meth:`TrendTimeline.representative_ids`)."""
+    return timeline.representative_ids(limit)
 
 
 # -- readers for the dashboard and the reports (inside the caller's session / consistent_read) ----
@@ -273,21 +310,7 @@ def sizes_by_trend(s: Session, trend_ids: list[str]) -> dict[str, list[tuple[int
 
 def latest_payloads(s: Session, trend_ids: list[str]) -> dict[str, TrendSnapshot]:
     """The stored observation of each trend's latest window, typed."""
-    if not trend_ids:
-        return {}
-    last_seq = dict(
-        s.execute(select(TrendRow.trend_id, TrendRow.last_seq).where(TrendRow.trend_id.in_(trend_ids))).all()
-    )
-    rows = s.execute(
-        select(TrendObservation.trend_id, TrendObservation.seq, TrendObservation.payload).where(
-            TrendObservation.trend_id.in_(trend_ids)
-        )
-    )
-    return {
-        tid: TrendSnapshot.from_payload(json.loads(payload))
-        for tid, seq, payload in rows
-        if last_seq.get(tid) == seq
-    }
+    return _latest(s, trend_ids)
 
 
 def item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
@@ -310,27 +333,25 @@ def item_trends(s: Session) -> tuple[dict[str, str], set[str]]:
     return trend_of, emerging_ids
 
 
-def trend_rows(session: Session, trend_ids: Iterable[str]) -> list[TrendRow]:
-    """The stored rows of these trends (any order; unknown ids are skipped)."""
+def trend_views(session: Session, trend_ids: Iterable[str]) -> list[TrendView]:
+    """These trends, typed (any order; unknown ids are skipped)."""
     ids = sorted(set(trend_ids))
-    out: list[TrendRow] = []
-    for k in range(0, len(ids), 500):
-        out.extend(session.scalars(select(TrendRow).where(TrendRow.trend_id.in_(ids[k : k + 500]))))
-    return out
+    rows: list[TrendRow] = []
+    for k in range(0, len(ids), _CHUNK):
+        rows.extend(session.scalars(select(TrendRow).where(TrendRow.trend_id.in_(ids[k : k + _CHUNK]))))
+    return _views(session, rows)
 
 
-def observations_between(session: Session, start: datetime, end: datetime) -> list[TrendObservation]:
-    """Every observation whose window starts in ``[start, end)``."""
-    return list(
-        session.scalars(
-            select(TrendObservation).where(
-                TrendObservation.window_start >= _naive(start),
-                TrendObservation.window_start < _naive(end),
-            )
+def observations_between(session: Session, start: datetime, end: datetime) -> list[TimelinePoint]:
+    """Every trend observed in a window that starts in ``[start, end)``: the window and the stored
+    ``TrendSnapshot`` (window order)."""
+    q = (
+        select(TrendObservation, TrendWindow)
+        .join(TrendWindow, TrendWindow.seq == TrendObservation.seq)
+        .where(
+            TrendObservation.window_start >= _naive(start),
+            TrendObservation.window_start < _naive(end),
         )
+        .order_by(TrendObservation.seq, TrendObservation.id)
     )
-
-
-def observation_snapshot(obs: TrendObservation) -> TrendSnapshot:
-    """The typed trend of a stored observation row (older payload shapes included)."""
-    return TrendSnapshot.from_payload(json.loads(obs.payload))
+    return [_point(obs, win) for obs, win in session.execute(q)]
