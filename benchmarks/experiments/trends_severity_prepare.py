@@ -1,0 +1,117 @@
+"""Streams with honest severity probabilities for the severity-burst experiments (issue #12).
+
+For every stream (realistic scenarios at the given seeds, the ToxiGen control at the given control
+seeds) this writes ``OUT/<i>-<seed>.npz``: the item embeddings (float32), the 4-class severity
+probabilities, each item's window index, the campaign mask, the item ids and the stream's campaign
+start. The probabilities come from a class-balanced logistic regression on the cached MiniLM
+embeddings of every dataset **except the campaign's own** (HatEval scenarios: trained without
+HatEval; OLID: without OLID; ToxicSpans: without ToxicSpans; control: without ToxiGen), so no
+campaign text, nor any text of its dataset, was seen in training. Training rows per dataset: every
+row of severity >= 2 plus up to ``NEG`` rows below 2 (sampled, seed 0).
+
+    python -m benchmarks.experiments.trends_severity_prepare OUT REAL_SEEDS CONTROL_SEEDS
+    e.g. python -m benchmarks.experiments.trends_severity_prepare /tmp/trends-sev 1,2 0
+
+Numbers only (never texts).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from benchmarks import bench_trends as bt
+from trendml.embed.base import embed_items
+
+NEG = 3000
+DATASETS = ("davidson", "olid", "hateval", "toxicspans", "toxigen")
+
+
+def source_of(name: str) -> str:
+    return name.split(":", 1)[0]
+
+
+def train_rows(data: dict[str, pd.DataFrame], exclude: str) -> pd.DataFrame:
+    parts = []
+    for k in DATASETS:
+        if k == exclude:
+            continue
+        df = data[k].drop_duplicates("text")
+        hi = df[df["severity"] >= 2]
+        lo = df[df["severity"] < 2]
+        lo = lo if len(lo) <= NEG else lo.sample(NEG, random_state=0)
+        parts.append(pd.concat([hi, lo])[["text", "severity"]])
+    return pd.concat(parts).reset_index(drop=True)
+
+
+def fit_severity(emb, rows: pd.DataFrame) -> LogisticRegression:
+    x = emb.encode(rows["text"].tolist())
+    lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=1.0)
+    lr.fit(x, rows["severity"].to_numpy())
+    return lr
+
+
+def probs4(lr: LogisticRegression, x: np.ndarray) -> np.ndarray:
+    p = lr.predict_proba(x)
+    out = np.zeros((len(x), 4))
+    for j, c in enumerate(lr.classes_):
+        out[:, int(c)] = p[:, j]
+    return out
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    real_seeds = [int(s) for s in sys.argv[2].split(",") if s]
+    control_seeds = [int(s) for s in sys.argv[3].split(",") if s] if len(sys.argv) > 3 else []
+    emb = bt.make_cached_embedder()
+    data = bt._load_all()
+    scs = bt.load_scenarios(("realistic", "control"))
+    real = [s.name for s in scs if s.kind == "realistic"]
+    models: dict[str, LogisticRegression] = {}
+    for i, sc in enumerate(scs):
+        src = source_of(sc.name)
+        if src not in models:
+            t0 = time.process_time()
+            rows = train_rows(data, src)
+            models[src] = fit_severity(emb, rows)
+            print(f"model without {src}: {len(rows)} rows, classes {models[src].classes_.tolist()}, "
+                  f"{time.process_time() - t0:.0f}s cpu", flush=True)
+        seeds = real_seeds if sc.kind == "realistic" else control_seeds
+        for seed in seeds:
+            grid = bt.grid_point(real.index(sc.name), seed) if sc.kind == "realistic" else None
+            st = bt.build_stream(sc, seed, grid)
+            x = embed_items(st.items, emb)
+            p = probs4(models[src], x)
+            win = np.array([st.window_of(it) for it in st.items])
+            camp = np.array([it.id in st.campaign_ids for it in st.items])
+            np.savez(
+                out / f"{i}-{seed}.npz",
+                x=x.astype(np.float32),
+                probs=p,
+                win=win,
+                camp=camp,
+                ids=np.array([it.id for it in st.items]),
+                start=st.campaign_start,
+                n_windows=st.n_windows,
+                name=sc.name,
+                kind=sc.kind,
+                grid=grid.label() if grid else "control",
+                length=grid.length if grid else "1d",
+            )
+            ph = p[:, 2:].sum(1)
+            from sklearn.metrics import roc_auc_score
+
+            auc = roc_auc_score(camp[win >= st.campaign_start], ph[win >= st.campaign_start])
+            print(f"{sc.name} seed {seed}: {len(x)} items, AUC P(sev>=2) campaign vs rest after onset "
+                  f"{auc:.3f}, campaign mean {ph[camp].mean():.2f}, background mean {ph[~camp].mean():.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
