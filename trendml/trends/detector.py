@@ -33,7 +33,6 @@ from trendml.trends.scoring import (
     region_lift,
     severity_mix,
 )
-from trendml.trends.sevburst import SeverityBurstParams, hateful_mass, severity_groups
 from trendml.trends.state import TrendRecord, TrendState, WindowRecord
 from trendml.trends.status import STATUS_VALUES, TrendStatus
 from trendml.trends.tracking import match_clusters
@@ -125,12 +124,6 @@ class TrendDetector:
         ``density_alpha``) are grouped; a group of >= ``density_min_size`` whose region passes the
         emergence thresholds becomes a cluster of its own. Windows over ``density_max_query``
         items query an id-hash subsample of that size.
-    severity_burst, severity_threshold, severity_k, severity_alpha, severity_min_size: the
-        severity-burst signal (``trends.sevburst``; needs ``severity`` in :meth:`detect`): the same
-        burst test on the items (and history points) with ``P(severity >= 2) >=
-        severity_threshold`` only; a group of >= ``severity_min_size`` hateful items whose region
-        passes the emergence thresholds against the hateful totals becomes a cluster of its own
-        (``signal: "severity-burst"``).
     """
 
     def __init__(
@@ -165,11 +158,6 @@ class TrendDetector:
         density_alpha: float = 0.01,
         density_min_size: int = 10,
         density_max_query: int = 20_000,
-        severity_burst: bool = False,
-        severity_threshold: float = 0.5,
-        severity_k: int = 10,
-        severity_alpha: float = 0.01,
-        severity_min_size: int = 6,
         n_jobs: int = 2,
     ) -> None:
         self.window = window
@@ -200,11 +188,6 @@ class TrendDetector:
         self.density_alpha = density_alpha
         self.density_min_size = density_min_size
         self.density_max_query = density_max_query
-        self.severity_burst = severity_burst
-        self.severity_threshold = severity_threshold
-        self.severity_k = severity_k
-        self.severity_alpha = severity_alpha
-        self.severity_min_size = severity_min_size
         self.max_fit_items = max_fit_items
         self.n_jobs = n_jobs
 
@@ -242,11 +225,6 @@ class TrendDetector:
                 "density_alpha",
                 "density_min_size",
                 "density_max_query",
-                "severity_burst",
-                "severity_threshold",
-                "severity_k",
-                "severity_alpha",
-                "severity_min_size",
                 "n_jobs",
             )
         }
@@ -271,8 +249,6 @@ class TrendDetector:
     def state_config(self, dim: int) -> dict[str, Any]:
         """The settings a state is bound to (everything that changes results, plus the vector size)."""
         cfg = {k: v for k, v in self.get_params().items() if k != "n_jobs"}
-        if not self.severity_burst:  # states built before the severity-burst signal stay valid
-            cfg = {k: v for k, v in cfg.items() if not k.startswith("severity_")}
         cfg["window"] = format_window(parse_window(self.window))
         cfg["dim"] = int(dim)
         return cfg
@@ -378,58 +354,6 @@ class TrendDetector:
             model.n_clusters = int(new.max()) + 1
         return new, counts
 
-    def _severity_step(
-        self,
-        model: Any,
-        xw: np.ndarray,
-        idx: np.ndarray,
-        labels: np.ndarray,
-        past: list[WindowRecord],
-        severity: np.ndarray | None,
-        params: ClusterParams,
-    ) -> tuple[np.ndarray, dict[int, tuple[float, float, float, float]]]:
-        """Groups of bursting hateful items (``trends.sevburst``) as extra clusters, with their
-        hateful counts ``(k, m, N_h, M_h)``. History windows stored without severity are left out;
-        without severity, history or a clustered window nothing changes."""
-        known = [w for w in past if w.history_hateful is not None]
-        if not self.severity_burst or severity is None or not known or model.kind != "hdbscan":
-            return labels, {}
-        pv = np.concatenate([w.history for w in known])
-        pw = np.concatenate([np.full(len(w.history_ids), w.n_items / len(w.history_ids)) for w in known])
-        ph = np.concatenate([w.history_hateful for w in known])
-        sp = SeverityBurstParams(
-            threshold=float(self.severity_threshold),
-            k=int(self.severity_k),
-            alpha=float(self.severity_alpha),
-            min_size=int(self.severity_min_size),
-            quantile=params.assign_quantile,
-        )
-        out = np.asarray(labels, dtype=np.int64).copy()
-        counts: dict[int, tuple[float, float, float, float]] = {}
-        nxt = int(out.max()) + 1 if len(out) else 0
-        for g in severity_groups(xw, hateful_mass(severity[idx]), pv, pw, ph, params=sp):
-            if burst_z(g.k, g.m, g.n, g.big_m) < self.emerging_z:
-                continue
-            if density_ratio(g.k, g.m, g.n, g.big_m) < self.emerging_ratio:
-                continue
-            held = labels[g.members]
-            held = held[held >= 0]
-            if len(held):
-                vals, cnt = np.unique(held, return_counts=True)
-                top = int(vals[np.argmax(cnt)])
-                if cnt.max() >= 0.5 * len(g.members) and (labels == top).sum() <= 2 * len(g.members):
-                    continue  # a cluster already is this group
-            take = g.members[out[g.members] == labels[g.members]]  # not taken by an earlier group
-            if len(take) < sp.min_size:
-                continue
-            out[take] = nxt
-            counts[nxt] = (g.k, g.m, g.n, g.big_m)
-            nxt += 1
-        if counts:
-            model.regions = params.fit_regions(xw, out)
-            model.n_clusters = int(out.max()) + 1
-        return out, counts
-
     def _process(
         self,
         state: TrendState,
@@ -462,7 +386,6 @@ class TrendDetector:
             n_items=n,
             history_ids=[ids[j] for j in hist_pos],
             history=xw[hist_pos],
-            history_hateful=hateful_mass(severity[idx[hist_pos]]) if severity is not None else None,
         )
         past = [w for w in state.windows[-self.history :] if w.history is not None and len(w.history_ids)]
         wres = WindowResult(start=sl.start, end=sl.end, n_items=n, us_share=_r(us_share_w))
@@ -488,7 +411,6 @@ class TrendDetector:
         else:
             pv, pw = np.zeros((0, x.shape[1]), dtype=np.float32), np.zeros(0)
         labels, density_counts = self._density_step(model, xw, ids, labels, hist_pos, pv, pw, params)
-        labels, severity_counts = self._severity_step(model, xw, idx, labels, past, severity, params)
         clusters = sorted(
             {int(c) for c in labels if c >= 0}, key=lambda c: int(np.flatnonzero(labels == c)[0])
         )
@@ -535,7 +457,6 @@ class TrendDetector:
             params,
             previous_ids,
             reserved,
-            severity_counts,
         )
         record.model = model
         record.label_map = label_map
@@ -664,7 +585,6 @@ class TrendDetector:
         params: ClusterParams,
         previous_ids: Mapping[str, str] | None,
         reserved: frozenset[str],
-        severity_counts: dict[int, tuple[float, float, float, float]] | None = None,
     ) -> tuple[list[TrendSnapshot], dict[str, TrendRecord], list[tuple[str, str, str]], dict[int, str]]:
         """Ids, statuses, scores and the observation record of each cluster (reads the state, writes
         nothing): ``(observations, trend updates, events, cluster label -> trend id)``."""
@@ -721,21 +641,13 @@ class TrendDetector:
             rec.last_seq = seq
             rec.centroid = cents[ci]
             rec.sizes[seq] = (size, n)
-            k_now, k_past, tot_n, tot_m = (
-                severity_counts[int(c)]  # a severity-burst group: hateful counts against hateful totals
-                if severity_counts and int(c) in severity_counts
-                else (now_k[ci], past_k[ci], n, past_n)
-            )
-            has_history = tot_m > 0
-            bz = burst_z(k_now, k_past, tot_n, tot_m) if has_history else 0.0
-            dr = density_ratio(k_now, k_past, tot_n, tot_m) if has_history else None
-            min_size = (
-                self.severity_min_size if severity_counts and int(c) in severity_counts else min_emerging
-            )
+            has_history = past_n > 0
+            bz = burst_z(now_k[ci], past_k[ci], n, past_n) if has_history else 0.0
+            dr = density_ratio(now_k[ci], past_k[ci], n, past_n) if has_history else None
             nov = novelty(cents[ci], earlier)
             emerging = bool(
                 has_history
-                and size >= min_size
+                and size >= min_emerging
                 and bz >= self.emerging_z
                 and dr is not None
                 and dr >= self.emerging_ratio
@@ -766,13 +678,7 @@ class TrendDetector:
                 severity_mix=_tuple_or_none(severity_mix(severity[idx[m]] if severity is not None else None)),
                 region_counts=dict(sorted(k_regions.items())),
                 parent_id=parent,
-                signal=(
-                    "density"
-                    if int(c) in density_counts
-                    else "severity-burst"
-                    if severity_counts and int(c) in severity_counts
-                    else "cluster"
-                ),
+                signal="density" if int(c) in density_counts else "cluster",
             )
             obs.append(trend)
             updates[tid] = rec

@@ -16,15 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from trendml.trends.state import (
-    TrendObservation,
-    TrendRetired,
-    TrendVersion,
-    TrendWindow,
-    _pack,
-    _unpack,
-    _unpack_hateful,
-)
+from trendml.trends.state import TrendObservation, TrendRetired, TrendVersion, TrendWindow, _pack, _unpack
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +47,7 @@ def forget_items(session: Session, item_ids: Collection[str]) -> dict[str, int]:
         keep = [k for k, i in enumerate(hist_ids) if i not in ids]
         if len(keep) == len(hist_ids):
             continue
-        hateful = _unpack_hateful(w.history)
-        kept_h = None if hateful is None else hateful[keep]
-        w.history = _pack([hist_ids[k] for k in keep], vectors[keep], kept_h)
+        w.history = _pack([hist_ids[k] for k in keep], vectors[keep])
         w.history_n = len(keep)
         out["windows"] += 1
     if any(out.values()):

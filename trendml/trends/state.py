@@ -160,24 +160,15 @@ TABLES = [
 ]
 
 
-def _pack(ids: list[str], vectors: np.ndarray, hateful: np.ndarray | None = None) -> bytes:
+def _pack(ids: list[str], vectors: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    arrays = {"ids": np.asarray(ids, dtype=object).astype(str), "vectors": vectors.astype(np.float16)}
-    if hateful is not None:  # P(severity >= 2) per sampled item, for the severity-burst signal
-        arrays["hateful"] = np.asarray(hateful, dtype=np.float16)
-    np.savez(buf, **arrays)
+    np.savez(buf, ids=np.asarray(ids, dtype=object).astype(str), vectors=vectors.astype(np.float16))
     return buf.getvalue()
 
 
 def _unpack(blob: bytes) -> tuple[list[str], np.ndarray]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
         return [str(i) for i in npz["ids"]], npz["vectors"].astype(np.float32)
-
-
-def _unpack_hateful(blob: bytes) -> np.ndarray | None:
-    """The history sample's stored ``P(severity >= 2)`` (``None``: stored without severity)."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        return npz["hateful"].astype(np.float32) if "hateful" in npz.files else None
 
 
 T = TypeVar("T")
@@ -222,7 +213,6 @@ class WindowRecord:
     n_items: int
     history_ids: list[str] = field(default_factory=list)
     history: np.ndarray | None = None
-    history_hateful: np.ndarray | None = None  # P(severity >= 2) of the history sample, when known
     model: WindowModel | None = None
     has_model: bool = False
     label_map: dict[int, str] = field(default_factory=dict)
@@ -335,7 +325,6 @@ class TrendState:
                 )
                 if w.history is not None:
                     rec.history_ids, rec.history = _unpack(w.history)
-                    rec.history_hateful = _unpack_hateful(w.history)
                 if w.model is not None:  # kept, so that assign never reads a row a writer replaced
                     blobs[w.seq] = w.model
                 windows.append(rec)
@@ -544,16 +533,11 @@ class TrendState:
     ) -> None:
         """Write one processed window, its observations, trends and events in one transaction."""
         now = datetime.now(UTC).replace(tzinfo=None)
-        history_blob = (
-            _pack(record.history_ids, record.history, record.history_hateful)
-            if record.history is not None
-            else None
-        )
+        history_blob = _pack(record.history_ids, record.history) if record.history is not None else None
         model_blob = record.model.to_bytes() if record.model is not None else None
         # what a later run will read back from the database: keep exactly that in memory too
         if history_blob is not None:
             record.history_ids, record.history = _unpack(history_blob)
-            record.history_hateful = _unpack_hateful(history_blob)
         if model_blob is not None:
             record.model = WindowModel.from_bytes(model_blob)
             record.has_model = True
@@ -648,7 +632,7 @@ class TrendState:
         for obs in observations:
             self.emerging[obs.trend_id] = obs.emerging
         for w in self.windows[: max(0, len(self.windows) - keep_history)]:
-            w.history, w.history_ids, w.history_hateful = None, [], None
+            w.history, w.history_ids = None, []
         for w in self.windows:
             if w.seq in stale:
                 w.model, w.has_model = None, False
