@@ -6,7 +6,8 @@ bench does (a detection = a flagged group >= 50 % campaign; delay, purity, cover
 in stationary windows 1..start-1; other alarms after onset). One line per stream, then totals.
 
     python -m benchmarks.experiments.trends_severity_eval DIR [threshold=0.5 k=10 alpha=0.01
-        min_size=6 z=4 ratio=3 quantile=0.99 diag=0]
+        min_size=6 z=4 ratio=3 quantile=0.99 prefilter=1 oracle=0 only=NAME diag=0]
+    python -m benchmarks.experiments.trends_severity_eval DIR knn=1     # kNN campaign purity only
 
 Numbers only.
 """
@@ -18,20 +19,52 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
+from trendml.trends.density import bursting, now_share
 from trendml.trends.scoring import burst_z, density_ratio
 from trendml.trends.sevburst import SeverityBurstParams, hateful_mass, severity_groups
+
+
+def knn_purity(d: Path) -> None:
+    """Per stream, in the campaign's first, third and last window: the campaign's share of the window
+    (base) and of a campaign item's 10 nearest neighbours in the window (knn), among all items, among
+    the items the model scores P(sev >= 2) >= 0.5, and among the items labelled severity >= 2."""
+    for f in sorted(d.glob("*.npz"), key=lambda f: tuple(int(v) for v in f.stem.split("-"))):
+        z = np.load(f)
+        x = z["x"] / np.linalg.norm(z["x"], axis=1, keepdims=True)
+        h, lab = hateful_mass(z["probs"]) >= 0.5, z["true_severity"] >= 2
+        win, camp, start = z["win"], z["camp"], int(z["start"])
+        out = []
+        for w in (start, start + 2, int(z["n_windows"]) - 1):
+            cur = np.flatnonzero(win == w)
+            cells = []
+            for sel in (cur, cur[h[cur]], cur[lab[cur]]):
+                c = camp[sel]
+                if c.sum() < 2:
+                    cells.append("-")
+                    continue
+                s = x[sel] @ x[sel].T
+                np.fill_diagonal(s, -9)
+                nn = np.argsort(-s, axis=1)[:, :10]
+                cells.append(f"{c.mean():.2f}/{c[nn[c]].mean():.2f} ({c.sum()})")
+            out.append(f"w{w}: " + " ".join(cells))
+        print(f"{z['name']} | {z['grid']} | " + " | ".join(out), flush=True)
 
 
 def main() -> None:
     d = Path(sys.argv[1])
     kv = dict(a.split("=") for a in sys.argv[2:])
+    if kv.get("knn") == "1":
+        knn_purity(d)
+        return
     p = SeverityBurstParams(
         threshold=float(kv.get("threshold", 0.5)),
         k=int(kv.get("k", 10)),
         alpha=float(kv.get("alpha", 0.01)),
         min_size=int(kv.get("min_size", 6)),
         quantile=float(kv.get("quantile", 0.99)),
+        prefilter=kv.get("prefilter", "1") == "1",
     )
     z_min, r_min = float(kv.get("z", 4)), float(kv.get("ratio", 3))
     diag = kv.get("diag", "0") == "1"
@@ -45,7 +78,8 @@ def main() -> None:
         if only and only not in name:
             continue
         x = z["x"] / np.linalg.norm(z["x"], axis=1, keepdims=True)
-        h = hateful_mass(z["probs"])
+        # oracle=1: the items' dataset labels instead of the model (an upper bound, not a detector)
+        h = (z["true_severity"] >= 2).astype(float) if kv.get("oracle") == "1" else hateful_mass(z["probs"])
         win, camp, start, nw = z["win"], z["camp"], int(z["start"]), int(z["n_windows"])
         det = delay = pur = cov = None
         fa = stat = other = 0
@@ -61,8 +95,14 @@ def main() -> None:
             ]
             if diag and w >= start:
                 hc = (h[cur] >= p.threshold)
+                hp = h[past] >= p.threshold
+                hot = cur[hc]
+                sh = now_share(x[hot], np.arange(len(hot)), x[hot], 1.0, x[past[hp]], np.ones(hp.sum()), k=p.k)
+                b = bursting(sh, len(hot) / (len(hot) + hp.sum()), k=p.k, alpha=p.alpha)
+                auc = roc_auc_score(camp[hot], sh) if 0 < camp[hot].sum() < len(hot) else float("nan")
                 info.append(
-                    f"w{w}: hot {hc.sum()} (camp {(hc & camp[cur]).sum()}/{camp[cur].sum()}) groups "
+                    f"w{w}: hot {hc.sum()} (camp {(hc & camp[cur]).sum()}/{camp[cur].sum()}) auc {auc:.2f} "
+                    f"bursting {b.sum()} (camp {camp[hot][b].sum()}) groups "
                     + " ".join(
                         f"[{len(g.members)} pur={camp[cur][g.members].mean():.2f} k={g.k:.0f} m={g.m:.0f} "
                         f"z={burst_z(g.k, g.m, g.n, g.big_m):.1f} r={density_ratio(g.k, g.m, g.n, g.big_m):.1f}]"

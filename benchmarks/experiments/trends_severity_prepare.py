@@ -2,12 +2,13 @@
 
 For every stream (realistic scenarios at the given seeds, the ToxiGen control at the given control
 seeds) this writes ``OUT/<i>-<seed>.npz``: the item embeddings (float32), the 4-class severity
-probabilities, each item's window index, the campaign mask, the item ids and the stream's campaign
+probabilities, each item's dataset label (``true_severity``, for an oracle upper bound), its window index, the campaign mask, the item ids and the stream's campaign
 start. The probabilities come from a class-balanced logistic regression on the cached MiniLM
 embeddings of every dataset **except the campaign's own** (HatEval scenarios: trained without
 HatEval; OLID: without OLID; ToxicSpans: without ToxicSpans; control: without ToxiGen), so no
-campaign text, nor any text of its dataset, was seen in training. Training rows per dataset: every
-row of severity >= 2 plus up to ``NEG`` rows below 2 (sampled, seed 0).
+campaign text, nor any text of its dataset, was seen in training. Training rows per dataset: up to
+``HI`` rows of severity >= 2 and up to ``NEG`` rows below 2, texts already in the embedding cache
+first, then a seeded sample (embedding is slow on a shared 2-core machine).
 
     python -m benchmarks.experiments.trends_severity_prepare OUT REAL_SEEDS CONTROL_SEEDS
     e.g. python -m benchmarks.experiments.trends_severity_prepare /tmp/trends-sev 1,2 0
@@ -28,7 +29,8 @@ from sklearn.linear_model import LogisticRegression
 from benchmarks import bench_trends as bt
 from trendml.embed.base import embed_items
 
-NEG = 3000
+NEG = 2000
+HI = 2000
 DATASETS = ("davidson", "olid", "hateval", "toxicspans", "toxigen")
 
 
@@ -36,17 +38,32 @@ def source_of(name: str) -> str:
     return name.split(":", 1)[0]
 
 
-def train_rows(data: dict[str, pd.DataFrame], exclude: str) -> pd.DataFrame:
+def _take(df: pd.DataFrame, n: int, cached: set[str]) -> pd.DataFrame:
+    df = df.sample(frac=1.0, random_state=0)
+    first = df["text"].isin(cached)
+    return pd.concat([df[first], df[~first]]).head(n)
+
+
+def train_rows(data: dict[str, pd.DataFrame], exclude: str, cached: set[str]) -> pd.DataFrame:
     parts = []
     for k in DATASETS:
         if k == exclude:
             continue
         df = data[k].drop_duplicates("text")
-        hi = df[df["severity"] >= 2]
-        lo = df[df["severity"] < 2]
-        lo = lo if len(lo) <= NEG else lo.sample(NEG, random_state=0)
+        hi = _take(df[df["severity"] >= 2], HI, cached)
+        lo = _take(df[df["severity"] < 2], NEG, cached)
         parts.append(pd.concat([hi, lo])[["text", "severity"]])
     return pd.concat(parts).reset_index(drop=True)
+
+
+def cached_texts(emb, data: dict[str, pd.DataFrame]) -> set[str]:
+    from trendml.embed.base import embedder_id
+    from trendml.text import content_hash
+
+    texts = list({t for df in data.values() for t in df["text"]})
+    hashes = [content_hash(t) for t in texts]
+    got = emb.cache.get_many(embedder_id(emb.embedder), hashes)
+    return {t for t, h in zip(texts, hashes, strict=True) if h in got}
 
 
 def fit_severity(emb, rows: pd.DataFrame) -> LogisticRegression:
@@ -74,11 +91,12 @@ def main() -> None:
     scs = bt.load_scenarios(("realistic", "control"))
     real = [s.name for s in scs if s.kind == "realistic"]
     models: dict[str, LogisticRegression] = {}
+    cached = cached_texts(emb, data)
     for i, sc in enumerate(scs):
         src = source_of(sc.name)
         if src not in models:
             t0 = time.process_time()
-            rows = train_rows(data, src)
+            rows = train_rows(data, src, cached)
             models[src] = fit_severity(emb, rows)
             print(f"model without {src}: {len(rows)} rows, classes {models[src].classes_.tolist()}, "
                   f"{time.process_time() - t0:.0f}s cpu", flush=True)
@@ -97,6 +115,7 @@ def main() -> None:
                 win=win,
                 camp=camp,
                 ids=np.array([it.id for it in st.items]),
+                true_severity=np.array([st.severity.get(it.id, -1) for it in st.items]),
                 start=st.campaign_start,
                 n_windows=st.n_windows,
                 name=sc.name,

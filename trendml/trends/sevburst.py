@@ -40,6 +40,7 @@ class SeverityBurstParams:
     min_samples: int = 3
     quantile: float = 0.99
     min_history: float = 30.0  # weighted hateful history points needed before anything can burst
+    prefilter: bool = True  # group only the bursting hateful items (False: every hateful item now)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def severity_groups(
         return []
     p0 = n_h / (n_h + m_h)
     share = now_share(xw[hot], np.arange(len(hot)), xw[hot], 1.0, pv, pwh, k=params.k)
-    cand = hot[bursting(share, p0, k=params.k, alpha=params.alpha)]
+    cand = hot[bursting(share, p0, k=params.k, alpha=params.alpha)] if params.prefilter else hot
     groups = burst_groups(xw[cand], min_size=params.min_size, min_samples=params.min_samples)
     out = []
     for g in sorted(groups, key=lambda g: int(cand[g[0]])):
