@@ -5,8 +5,8 @@ windows, every item, weight 1) and scores the groups that pass the emergence thr
 bench does (a detection = a flagged group >= 50 % campaign; delay, purity, coverage; false alarms
 in stationary windows 1..start-1; other alarms after onset). One line per stream, then totals.
 
-    python -m benchmarks.experiments.trends_severity_eval DIR [threshold=0.5 k=10 alpha=0.01
-        min_size=6 z=4 ratio=3 quantile=0.99 prefilter=1 oracle=0 only=NAME diag=0]
+    python -m benchmarks.experiments.trends_severity_eval DIR [threshold=0.5 k=20 alpha=0.05
+        min_size=5 z=4 ratio=3 quantile=0.99 prefilter=1 oracle=0 only=NAME diag=0]
     python -m benchmarks.experiments.trends_severity_eval DIR knn=1     # kNN campaign purity only
 
 Numbers only.
@@ -60,9 +60,9 @@ def main() -> None:
         return
     p = SeverityBurstParams(
         threshold=float(kv.get("threshold", 0.5)),
-        k=int(kv.get("k", 10)),
-        alpha=float(kv.get("alpha", 0.01)),
-        min_size=int(kv.get("min_size", 6)),
+        k=int(kv.get("k", 20)),
+        alpha=float(kv.get("alpha", 0.05)),
+        min_size=int(kv.get("min_size", 5)),
         quantile=float(kv.get("quantile", 0.99)),
         prefilter=kv.get("prefilter", "1") == "1",
     )
