@@ -6,7 +6,7 @@ bench does (a detection = a flagged group >= 50 % campaign; delay, purity, cover
 in stationary windows 1..start-1; other alarms after onset). One line per stream, then totals.
 
     python -m benchmarks.experiments.trends_severity_eval DIR [threshold=0.5 k=20 alpha=0.05
-        min_size=5 z=4 ratio=3 quantile=0.99 prefilter=1 oracle=0 only=NAME diag=0]
+        min_size=5 z=4 ratio=3 quantile=0.99 prefilter=1 soft=0 oracle=0 only=NAME diag=0]
     python -m benchmarks.experiments.trends_severity_eval DIR knn=1     # kNN campaign purity only
 
 Numbers only.
@@ -65,6 +65,7 @@ def main() -> None:
         min_size=int(kv.get("min_size", 5)),
         quantile=float(kv.get("quantile", 0.99)),
         prefilter=kv.get("prefilter", "1") == "1",
+        soft=kv.get("soft", "0") == "1",
     )
     z_min, r_min = float(kv.get("z", 4)), float(kv.get("ratio", 3))
     diag = kv.get("diag", "0") == "1"

@@ -44,6 +44,7 @@ class SeverityBurstParams:
     quantile: float = 0.99
     min_history: float = 30.0  # weighted hateful history points needed before anything can burst
     prefilter: bool = True  # group only the bursting hateful items (False: every hateful item now)
+    soft: bool = False  # weight every point by its P(severity >= 2) instead of a 0/1 threshold
 
 
 @dataclass
@@ -72,21 +73,29 @@ def severity_groups(
 ) -> list[SeverityGroup]:
     """Steps 1-4 on one window (unit-norm vectors): every group of bursting hateful items with its
     region counts. The caller applies the emergence thresholds (``burst_z``, ``density_ratio``)."""
-    hot = np.flatnonzero(np.asarray(hw) >= params.threshold)
-    ph = np.asarray(past_h) >= params.threshold
-    pv = past[ph]
-    pwh = np.asarray(past_weight, dtype=np.float64)[ph]
-    n_h, m_h = float(len(hot)), float(pwh.sum())
+    hw = np.asarray(hw, dtype=np.float64)
+    hot = np.flatnonzero(hw >= params.threshold)
+    if params.soft:  # every point, weighted by its hateful mass; the queries are still the hot items
+        ref, nw = np.arange(len(hw)), hw
+        pv, pwh = past, np.asarray(past_weight, dtype=np.float64) * np.asarray(past_h, dtype=np.float64)
+    else:
+        ref, nw = hot, np.ones(len(hot))
+        ph = np.asarray(past_h) >= params.threshold
+        pv, pwh = past[ph], np.asarray(past_weight, dtype=np.float64)[ph]
+    n_h, m_h = float(nw.sum()), float(pwh.sum())
     if len(hot) < params.min_size or m_h < params.min_history:
         return []
     p0 = n_h / (n_h + m_h)
-    share = now_share(xw[hot], np.arange(len(hot)), xw[hot], 1.0, pv, pwh, k=params.k)
+    self_pos = np.searchsorted(ref, hot)
+    share = now_share(xw[hot], self_pos, xw[ref], nw, pv, pwh, k=params.k)
     cand = hot[bursting(share, p0, k=params.k, alpha=params.alpha)] if params.prefilter else hot
     groups = burst_groups(xw[cand], min_size=params.min_size, min_samples=params.min_samples)
     out = []
     for g in sorted(groups, key=lambda g: int(cand[g[0]])):
-        _, inside, k, m = region_counts(xw[cand[g]], xw[hot], pv, pwh, quantile=params.quantile)
-        out.append(SeverityGroup(hot[inside], k, m, n_h, m_h))
+        _, inside, _, m = region_counts(xw[cand[g]], xw[ref], pv, pwh, quantile=params.quantile)
+        out.append(
+            SeverityGroup(ref[inside & (hw[ref] >= params.threshold)], float(nw[inside].sum()), m, n_h, m_h)
+        )
     logger.debug(
         "severity burst: %d hateful now, %.0f before, %d bursting, %d groups", n_h, m_h, len(cand), len(out)
     )
