@@ -6,7 +6,7 @@ not hateful. Among all items a campaign at 1-3 % of a window is not denser than 
 model scores as hateful it is more concentrated. The steps, each a pure function of arrays:
 
 1. Keep the window's items and the history points with ``P(severity >= 2) >= threshold`` (the
-   severity model's class mass).
+   severity model's class mass); ``soft=True`` keeps every point, weighted by that mass.
 2. :func:`trendml.trends.density.now_share` / :func:`~trendml.trends.density.bursting` on that
    sub-population: hateful items whose ``k`` nearest hateful neighbours are improbably often "now".
 3. HDBSCAN among the bursting hateful items (full dimension, ``min_size``).
