@@ -90,15 +90,19 @@ def main() -> None:
             past = np.flatnonzero((win < w) & (win >= w - 7))
             groups = severity_groups(x[cur], h[cur], x[past], np.ones(len(past)), h[past], params=p)
             flagged = [
-                g for g in groups
-                if burst_z(g.k, g.m, g.n, g.big_m) >= z_min and density_ratio(g.k, g.m, g.n, g.big_m) >= r_min
+                g
+                for g in groups
+                if burst_z(g.k, g.m, g.n, g.big_m) >= z_min
+                and density_ratio(g.k, g.m, g.n, g.big_m) >= r_min
                 and len(g.members) >= p.min_size
             ]
             if diag and w >= start:
-                hc = (h[cur] >= p.threshold)
+                hc = h[cur] >= p.threshold
                 hp = h[past] >= p.threshold
                 hot = cur[hc]
-                sh = now_share(x[hot], np.arange(len(hot)), x[hot], 1.0, x[past[hp]], np.ones(hp.sum()), k=p.k)
+                sh = now_share(
+                    x[hot], np.arange(len(hot)), x[hot], 1.0, x[past[hp]], np.ones(hp.sum()), k=p.k
+                )
                 b = bursting(sh, len(hot) / (len(hot) + hp.sum()), k=p.k, alpha=p.alpha)
                 auc = roc_auc_score(camp[hot], sh) if 0 < camp[hot].sum() < len(hot) else float("nan")
                 info.append(

@@ -98,8 +98,11 @@ def main() -> None:
             t0 = time.process_time()
             rows = train_rows(data, src, cached)
             models[src] = fit_severity(emb, rows)
-            print(f"model without {src}: {len(rows)} rows, classes {models[src].classes_.tolist()}, "
-                  f"{time.process_time() - t0:.0f}s cpu", flush=True)
+            print(
+                f"model without {src}: {len(rows)} rows, classes {models[src].classes_.tolist()}, "
+                f"{time.process_time() - t0:.0f}s cpu",
+                flush=True,
+            )
         seeds = real_seeds if sc.kind == "realistic" else control_seeds
         for seed in seeds:
             grid = bt.grid_point(real.index(sc.name), seed) if sc.kind == "realistic" else None
@@ -127,9 +130,11 @@ def main() -> None:
             from sklearn.metrics import roc_auc_score
 
             auc = roc_auc_score(camp[win >= st.campaign_start], ph[win >= st.campaign_start])
-            print(f"{sc.name} seed {seed}: {len(x)} items, AUC P(sev>=2) campaign vs rest after onset "
-                  f"{auc:.3f}, campaign mean {ph[camp].mean():.2f}, background mean {ph[~camp].mean():.2f}",
-                  flush=True)
+            print(
+                f"{sc.name} seed {seed}: {len(x)} items, AUC P(sev>=2) campaign vs rest after onset "
+                f"{auc:.3f}, campaign mean {ph[camp].mean():.2f}, background mean {ph[~camp].mean():.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
