@@ -10,7 +10,7 @@ campaign text, nor any text of its dataset, was seen in training. Training rows 
 ``HI`` rows of severity >= 2 and up to ``NEG`` rows below 2, texts already in the embedding cache
 first, then a seeded sample (embedding is slow on a shared 2-core machine).
 
-    python -m benchmarks.experiments.trends_severity_prepare OUT REAL_SEEDS CONTROL_SEEDS
+    python -m benchmarks.experiments.trends_severity_prepare OUT REAL_SEEDS CONTROL_SEEDS [embedding|tfidf]
     e.g. python -m benchmarks.experiments.trends_severity_prepare /tmp/trends-sev 1,2 0
 
 Numbers only (never texts).
@@ -66,15 +66,50 @@ def cached_texts(emb, data: dict[str, pd.DataFrame]) -> set[str]:
     return {t for t, h in zip(texts, hashes, strict=True) if h in got}
 
 
-def fit_severity(emb, rows: pd.DataFrame) -> LogisticRegression:
-    x = emb.encode(rows["text"].tolist())
-    lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=1.0)
-    lr.fit(x, rows["severity"].to_numpy())
-    return lr
+class TfidfPlusEmbedding:
+    """Word 1-2 + char 2-5 TF-IDF beside the embedding, one class-balanced LR (``tfidf`` features)."""
+
+    def fit(self, texts: list[str], x: np.ndarray, y: np.ndarray) -> TfidfPlusEmbedding:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.word = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50_000)
+        self.char = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=100_000
+        )
+        self.word.fit(texts)
+        self.char.fit(texts)
+        self.lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=1.0)
+        self.lr.fit(self._features(texts, x), y)
+        self.classes_ = self.lr.classes_
+        return self
+
+    def _features(self, texts: list[str], x: np.ndarray):
+        from scipy.sparse import csr_matrix, hstack
+
+        return hstack([self.word.transform(texts), self.char.transform(texts), csr_matrix(x)]).tocsr()
+
+    def predict_proba(self, texts: list[str], x: np.ndarray) -> np.ndarray:
+        return self.lr.predict_proba(self._features(texts, x))
 
 
-def probs4(lr: LogisticRegression, x: np.ndarray) -> np.ndarray:
-    p = lr.predict_proba(x)
+class EmbeddingOnly:
+    def fit(self, texts: list[str], x: np.ndarray, y: np.ndarray) -> EmbeddingOnly:
+        self.lr = LogisticRegression(class_weight="balanced", max_iter=2000, C=1.0).fit(x, y)
+        self.classes_ = self.lr.classes_
+        return self
+
+    def predict_proba(self, texts: list[str], x: np.ndarray) -> np.ndarray:
+        return self.lr.predict_proba(x)
+
+
+def fit_severity(emb, rows: pd.DataFrame, features: str = "embedding"):
+    texts = rows["text"].tolist()
+    model = TfidfPlusEmbedding() if features == "tfidf" else EmbeddingOnly()
+    return model.fit(texts, emb.encode(texts), rows["severity"].to_numpy())
+
+
+def probs4(lr, texts: list[str], x: np.ndarray) -> np.ndarray:
+    p = lr.predict_proba(texts, x)
     out = np.zeros((len(x), 4))
     for j, c in enumerate(lr.classes_):
         out[:, int(c)] = p[:, j]
@@ -86,18 +121,19 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     real_seeds = [int(s) for s in sys.argv[2].split(",") if s]
     control_seeds = [int(s) for s in sys.argv[3].split(",") if s] if len(sys.argv) > 3 else []
+    features = sys.argv[4] if len(sys.argv) > 4 else "embedding"  # or "tfidf" (+ the embedding)
     emb = bt.make_cached_embedder()
     data = bt._load_all()
     scs = bt.load_scenarios(("realistic", "control"))
     real = [s.name for s in scs if s.kind == "realistic"]
-    models: dict[str, LogisticRegression] = {}
+    models: dict[str, EmbeddingOnly | TfidfPlusEmbedding] = {}
     cached = cached_texts(emb, data)
     for i, sc in enumerate(scs):
         src = source_of(sc.name)
         if src not in models:
             t0 = time.process_time()
             rows = train_rows(data, src, cached)
-            models[src] = fit_severity(emb, rows)
+            models[src] = fit_severity(emb, rows, features)
             print(
                 f"model without {src}: {len(rows)} rows, classes {models[src].classes_.tolist()}, "
                 f"{time.process_time() - t0:.0f}s cpu",
@@ -108,7 +144,7 @@ def main() -> None:
             grid = bt.grid_point(real.index(sc.name), seed) if sc.kind == "realistic" else None
             st = bt.build_stream(sc, seed, grid)
             x = embed_items(st.items, emb)
-            p = probs4(models[src], x)
+            p = probs4(models[src], [it.content for it in st.items], x)
             win = np.array([st.window_of(it) for it in st.items])
             camp = np.array([it.id in st.campaign_ids for it in st.items])
             np.savez(
