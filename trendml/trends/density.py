@@ -49,7 +49,7 @@ def now_share(
     query: np.ndarray,
     query_self: np.ndarray,
     now_ref: np.ndarray,
-    now_weight: float,
+    now_weight: float | np.ndarray,
     past_ref: np.ndarray,
     past_weight: np.ndarray,
     *,
@@ -62,7 +62,8 @@ def now_share(
     so an item never counts itself.
     """
     ref = np.concatenate([now_ref, past_ref]).astype(np.float32)
-    w = np.concatenate([np.full(len(now_ref), now_weight), np.asarray(past_weight, dtype=np.float64)])
+    now_w = np.broadcast_to(np.asarray(now_weight, dtype=np.float64), (len(now_ref),))  # scalar or per point
+    w = np.concatenate([now_w, np.asarray(past_weight, dtype=np.float64)])
     is_now = np.zeros(len(ref), dtype=bool)
     is_now[: len(now_ref)] = True
     kk = min(k, len(ref) - 1)
