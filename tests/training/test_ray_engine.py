@@ -120,11 +120,12 @@ def ray_console(capsys):
     import sys
 
     handlers = [h for h in logging.getLogger("ray.data").handlers if isinstance(h, logging.StreamHandler)]
-    before = [h.setStream(sys.stderr) for h in handlers]
+    before = [h.stream for h in handlers]
+    for h in handlers:
+        h.stream = sys.stderr  # not setStream: that flushes the old, closed stream
     yield
     for h, stream in zip(handlers, before, strict=True):
-        if stream is not None:
-            h.setStream(stream)
+        h.stream = stream
 
 
 def test_ray_worker_crash_once_is_retried_and_output_complete(
