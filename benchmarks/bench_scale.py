@@ -103,8 +103,8 @@ def _scoring(home: Path, n: int) -> list[dict]:
     configured = Settings.from_env()
     for name in ("mlflow.db", "mlartifacts"):  # reuse the configured champion (copied, never written)
         src = configured.home / name
-        if src.is_dir() and not (home / name).exists():
-            shutil.copytree(src, home / name)
+        if src.is_dir() and not any((home / name).glob("*")):  # an empty folder may have been made already
+            shutil.copytree(src, home / name, dirs_exist_ok=True)
         elif src.is_file() and not (home / name).exists():
             shutil.copy2(src, home / name)
     _ensure_model(home)
