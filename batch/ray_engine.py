@@ -16,6 +16,14 @@ How a run goes:
 * the driver streams the results back, puts them in input order by position, and the CLI writes
   them to a temporary file renamed into place only when everything succeeded.
 
+Faults: an actor process that dies (a crash, the OOM killer, a lost node) is restarted and its batch
+retried, at most ``MAX_RESTARTS`` / ``MAX_TASK_RETRIES`` times (Ray Data's default is forever, which
+turns a batch that always kills its worker into a run that never ends); past that the run fails with
+one line (:class:`RayRunError`, exit 1) and no output is written. ``TRENDML_RAY_TEST_CRASH``
+(``once@N`` / ``always@N``) makes an actor ``os._exit`` on its batch ``N`` (0-based) -- ``once``: not
+again after Ray restarted it -- so the tests can kill a real worker mid-run; it is read by the driver,
+honoured only in an actor process, and is not for production.
+
 Ray is imported only here, and only when ``--engine ray`` is chosen.
 """
 
@@ -23,14 +31,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trendml.errors import InputError
+from trendml.errors import InputError, TrendmlError
 
 if TYPE_CHECKING:
     from trendml.config import Settings
@@ -41,6 +51,15 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_BLOCK_ROWS = 2048
+MAX_RESTARTS = 3  # per actor: a dead actor process is restarted this many times
+MAX_TASK_RETRIES = 3  # per batch: a batch whose actor died is retried this many times
+CRASH_ENV = "TRENDML_RAY_TEST_CRASH"
+
+
+class RayRunError(TrendmlError):
+    """The Ray run failed (workers died past their restarts, or a batch raised); nothing was written."""
+
+    exit_code = 1
 
 
 def _require_ray() -> Any:
@@ -141,6 +160,37 @@ def _dataset(items: Sequence[Item], block_rows: int, pool: int) -> Any:
     return ray.data.from_arrow(tables)
 
 
+def _crash_plan() -> dict[str, Any] | None:
+    """The fault the tests ask for (``TRENDML_RAY_TEST_CRASH=once@N|always@N``), read on the driver."""
+    spec = os.environ.get(CRASH_ENV, "").strip()
+    if not spec:
+        return None
+    mode, _, at = spec.partition("@")
+    if mode not in ("once", "always") or not at.isdigit():
+        raise InputError(f"{CRASH_ENV}={spec!r} is not understood; expected once@N or always@N; unset it")
+    return {"mode": mode, "at": int(at), "driver_pid": os.getpid()}
+
+
+class _Faults:
+    """Counts an actor's batches and, when the tests ask for it, ends the actor's process."""
+
+    def __init__(self, plan: dict[str, Any] | None) -> None:
+        self.plan, self.batches = plan, 0
+
+    def tick(self) -> None:
+        plan, k = self.plan, self.batches
+        self.batches += 1
+        if plan is None or k != plan["at"] or os.getpid() == plan["driver_pid"]:
+            return  # never in the driver's own process
+        if plan["mode"] == "once":
+            import ray
+
+            if ray.get_runtime_context().was_current_actor_reconstructed:
+                return
+        logger.warning("%s: this actor exits on its batch %d", CRASH_ENV, k)
+        os._exit(1)
+
+
 @dataclass(frozen=True)
 class _Row:
     """What scoring reads from an item: its id and its normalised content."""
@@ -152,15 +202,25 @@ class _Row:
 class _Scorer:
     """One actor: builds the embedder once and keeps the model it is given; scores batches."""
 
-    def __init__(self, settings: Settings, model: SeverityModel, name: str, version: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        model: SeverityModel,
+        name: str,
+        version: str,
+        crash: dict[str, Any] | None = None,
+    ) -> None:
         from trendml.embed import embedder_from_settings
 
         self.embedder = embedder_from_settings(settings)
         model.check_embedder(self.embedder)
         self.model, self.name, self.version = model, name, version
+        self.faults = _Faults(crash)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from trendml.severity import score_items
+
+        self.faults.tick()
 
         rows = [_Row(str(i), str(c)) for i, c in zip(batch["id"], batch["content"], strict=True)]
         scores = score_items(
@@ -173,12 +233,14 @@ class _Scorer:
 class _Embedder:
     """One actor: builds the embedder once; embeds batches."""
 
-    def __init__(self, settings: Settings, cache: bool) -> None:
+    def __init__(self, settings: Settings, cache: bool, crash: dict[str, Any] | None = None) -> None:
         from trendml.embed import embedder_from_settings
 
         self.embedder = embedder_from_settings(settings, cache=cache)
+        self.faults = _Faults(crash)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.faults.tick()
         vectors = self.embedder.encode([str(c) for c in batch["content"]])
         return {"i": batch["i"], "vector": np.asarray(vectors, dtype=np.float32)}
 
@@ -220,14 +282,51 @@ def _map(
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
-    return ds.map_batches(
-        actor,
-        fn_constructor_kwargs=kwargs,
-        compute=ray.data.ActorPoolStrategy(size=pool),
-        batch_size=batch_size,
-        batch_format="numpy",
-        num_cpus=1,
-    )
+    with warnings.catch_warnings():
+        # Ray 2.60 takes max_restarts / max_task_retries only as "ray_remote_args", which it flags as
+        # deprecated (to be replaced by named parameters in 2.64); they are the documented way for now
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        return ds.map_batches(
+            actor,
+            fn_constructor_kwargs=kwargs,
+            compute=ray.data.ActorPoolStrategy(size=pool),
+            batch_size=batch_size,
+            batch_format="numpy",
+            num_cpus=1,
+            max_restarts=MAX_RESTARTS,
+            max_task_retries=MAX_TASK_RETRIES,
+        )
+
+
+class _NoErrorsOnConsole(logging.Filter):
+    """Keeps Ray Data's error records (tracebacks) off the console; its log file still has them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+def _run(rows: Iterator[Any]) -> Iterator[Any]:
+    """``rows``, with a failure of the Ray run turned into one line (no output is written)."""
+    from ray.data._internal.logging import get_log_directory
+    from ray.exceptions import RayError
+
+    console = [h for h in logging.getLogger("ray.data").handlers if "File" not in type(h).__name__]
+    quiet = _NoErrorsOnConsole()
+    for h in console:
+        h.addFilter(quiet)
+    try:
+        yield from rows
+    except RayError as exc:
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+        logs = get_log_directory() or "/tmp/ray/session_latest/logs"
+        raise RayRunError(
+            f"the Ray run failed and no output was written ({type(exc).__name__}: {first[:200]}); "
+            f"expected every batch to finish (a worker may die {MAX_RESTARTS} times: out of memory? a lost "
+            f"node?); see the Ray Data log in {logs} and rerun"
+        ) from None
+    finally:
+        for h in console:
+            h.removeFilter(quiet)
 
 
 def score_lines(
@@ -246,11 +345,11 @@ def score_lines(
         items,
         block_rows,
         _Scorer,
-        {"settings": settings, "model": model, "name": name, "version": str(version)},
+        {"settings": settings, "model": model, "name": name, "version": str(version), "crash": _crash_plan()},
         actors,
         batch_size,
     )
-    yield from _in_order(ds, len(items), "line")
+    yield from _run(_in_order(ds, len(items), "line"))
 
 
 def embed_vectors(
@@ -263,6 +362,7 @@ def embed_vectors(
     block_rows: int = DEFAULT_BLOCK_ROWS,
 ) -> np.ndarray:
     """The items' vectors (float32, one row per item, in input order)."""
-    ds = _map(items, block_rows, _Embedder, {"settings": settings, "cache": cache}, actors, batch_size)
-    rows = list(_in_order(ds, len(items), "vector"))
+    kwargs = {"settings": settings, "cache": cache, "crash": _crash_plan()}
+    ds = _map(items, block_rows, _Embedder, kwargs, actors, batch_size)
+    rows = list(_run(_in_order(ds, len(items), "vector")))
     return np.stack(rows).astype(np.float32, copy=False)

@@ -6,7 +6,8 @@ subprocess per size: real all-MiniLM-L6-v2 vectors of shipped Davidson texts res
 the full ``TrendDetector.detect`` with a previous window of 10k items, 2 BLAS threads). Scoring runs
 the real CLI in a subprocess on Davidson texts, embedding cache warm (a first local run fills it),
 peak RSS summed over the process tree (Ray's raylet and workers included). Environment:
-``BENCH_SCALE_SIZES`` (default ``10000,100000,1000000``), ``BENCH_SCALE_SCORE_N`` (default 10000),
+``BENCH_SCALE_SIZES`` (default ``10000,100000,1000000``), ``BENCH_SCALE_SCORE_N`` (default 10000; a
+comma list, e.g. ``10000,100000``, scores each size; 0 skips scoring),
 ``BENCH_SCALE_HOME`` (a home kept between runs, so its embedding cache is reused; default: a
 temporary one). The champion is the configured ``TRENDML_HOME``'s (copied), else a small one trained.
 """
@@ -50,18 +51,28 @@ def _pool(home: Path) -> np.ndarray:
 
 
 def _tree_peak_mb(proc: subprocess.Popen, stop: threading.Event, out: list[float]) -> None:
+    """Peak RSS of the process tree (MB), then its CPU seconds (each process's last reading, summed)."""
     import psutil
 
     peak = 0.0
+    cpu: dict[int, float] = {}
     while not stop.is_set():
         try:
             root = psutil.Process(proc.pid)
-            rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            tree = [root, *root.children(recursive=True)]
+            rss = 0
+            for p in tree:
+                try:
+                    rss += p.memory_info().rss
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
             peak = max(peak, rss / 2**20)
         except psutil.Error:
             pass
         stop.wait(0.2)
-    out.append(peak)
+    out.extend([peak, sum(cpu.values())])
 
 
 def _score_run(items: Path, out: Path, env: dict[str, str], *extra: str) -> dict[str, float]:
@@ -77,7 +88,12 @@ def _score_run(items: Path, out: Path, env: dict[str, str], *extra: str) -> dict
     watcher.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(extra) or 'local'} scoring failed: {err.strip().splitlines()[-1:]}")
-    return {"seconds": secs, "peak_rss_mb": peak[0] if peak else float("nan")}
+    return {
+        "seconds": secs,
+        "peak_rss_mb": peak[0] if peak else float("nan"),
+        "cpu_seconds": peak[1] if len(peak) > 1 else float("nan"),
+        "load": os.getloadavg()[0],
+    }
 
 
 def _scoring(home: Path, n: int) -> list[dict]:
@@ -87,13 +103,14 @@ def _scoring(home: Path, n: int) -> list[dict]:
     configured = Settings.from_env()
     for name in ("mlflow.db", "mlartifacts"):  # reuse the configured champion (copied, never written)
         src = configured.home / name
-        if src.is_dir() and not (home / name).exists():
-            shutil.copytree(src, home / name)
+        if src.is_dir() and not any((home / name).glob("*")):  # an empty folder may have been made already
+            shutil.copytree(src, home / name, dirs_exist_ok=True)
         elif src.is_file() and not (home / name).exists():
             shutil.copy2(src, home / name)
     _ensure_model(home)
     texts = _texts(n)
-    items = home / "items.jsonl"
+    texts = (texts * -(-n // len(texts)))[:n]  # past Davidson's ~24k distinct texts, texts repeat (ids do not)
+    items = home / f"items-{n}.jsonl"
     items.write_text("".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     env = dict(os.environ, TRENDML_HOME=str(home), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     rows = []
@@ -114,7 +131,7 @@ def run() -> str:
 
     t0 = time.perf_counter()
     sizes = [int(s) for s in os.environ.get("BENCH_SCALE_SIZES", "10000,100000,1000000").split(",") if s]
-    n_score = int(os.environ.get("BENCH_SCALE_SCORE_N", "10000"))
+    n_score = [int(s) for s in os.environ.get("BENCH_SCALE_SCORE_N", "10000").split(",") if s and int(s)]
     keep = os.environ.get("BENCH_SCALE_HOME")
     tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-scale-"))
     home = tmp / "home"
@@ -125,7 +142,13 @@ def run() -> str:
         for n in sizes:
             growth.append(run_scale(pool, n, timeout=1800))
             logger.info("scale %s", growth[-1])
-        scoring = _scoring(home, n_score) if n_score else []
+        scoring = []
+        for k in n_score:
+            try:
+                scoring += _scoring(home, k)
+            except Exception as exc:  # a scoring failure must not lose the growth rows measured before
+                logger.warning("scoring %d items failed: %s", k, exc)
+                scoring.append({"engine": f"error: {str(exc)[:160]}", "n": k, "error": True})
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -137,34 +160,46 @@ def run() -> str:
         f"{POOL_TEXTS:,} Davidson texts resampled with noise, a planted group of 200, a previous window of "
         "10,000 items first. Goal: 1M <= 240 s and <= 6 GB.",
         "",
-        "| items | seconds | trends | noise | planted coverage / purity | RSS before → peak (MB) |",
-        "|---|---|---|---|---|---|",
+        "CPU seconds are the process's (both BLAS threads); wall seconds depend on the machine's load,",
+        "given beside them (1-minute load average, the higher of before and after).",
+        "",
+        "| items | CPU seconds | wall seconds (load) | trends | noise | planted coverage / purity "
+        "| RSS before → peak (MB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in growth:
         if "error" in s:
-            lines.append(f"| {s['n']:,} | error: {s['error']} | | | | |")
+            lines.append(f"| {s['n']:,} | error: {s['error']} | | | | | |")
         else:
+            cpu = f"{s['cpu_seconds']:.1f}" if "cpu_seconds" in s else "–"
+            load = f" ({s['load']:.1f})" if "load" in s else ""
             lines.append(
-                f"| {s['n']:,} | {s['seconds']:.1f} | {s['clusters']} | {s['noise']:.0%} | "
+                f"| {s['n']:,} | {cpu} | {s['seconds']:.1f}{load} | {s['clusters']} | {s['noise']:.0%} | "
                 f"{s['planted_coverage']:.0%} / {s['planted_purity']:.0%} | "
                 f"{s['base_rss_mb']:.0f} → {s['peak_rss_mb']:.0f} |"
             )
     if scoring:
-        base = next(r for r in scoring if r["engine"] == "local")
         lines += [
             "",
-            f"### Batch scoring: `trendml score` end to end (process start, model load, {n_score:,} Davidson "
-            "texts, output written), embedding cache warm unless noted; goal Ray >= 0.8x local on one node",
+            "### Batch scoring: `trendml score` end to end (process start, model load, Davidson texts "
+            "(repeated past ~24k), output written), embedding cache warm unless noted; goal Ray >= 0.8x "
+            "local on one node. CPU seconds: the whole process tree (Ray's raylet and workers included).",
             "",
-            "| engine | items | seconds | items/s | vs local | peak RSS, process tree (MB) |",
-            "|---|---|---|---|---|---|",
+            "| engine | items | wall seconds (load) | items/s | vs local | CPU seconds | "
+            "peak RSS, process tree (MB) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in scoring:
+            if r.get("error"):
+                lines.append(f"| {r['engine']} | {r['n']:,} | | | | | |")
+                continue
+            base = next(b for b in scoring if b["engine"] == "local" and b["n"] == r["n"])
             rate = r["n"] / r["seconds"]
             same = "" if "same_severities" not in r else (" (same severities)" if r["same_severities"] else " (severities DIFFER)")
             lines.append(
-                f"| {r['engine']}{same} | {r['n']:,} | {r['seconds']:.1f} | {rate:.0f} | "
-                f"{base['seconds'] / r['seconds']:.2f}x | {r['peak_rss_mb']:.0f} |"
+                f"| {r['engine']}{same} | {r['n']:,} | {r['seconds']:.1f} ({r.get('load', float('nan')):.1f}) | "
+                f"{rate:.0f} | {base['seconds'] / r['seconds']:.2f}x | {r.get('cpu_seconds', float('nan')):.0f} | "
+                f"{r['peak_rss_mb']:.0f} |"
             )
     lines.append(f"\nTotal {time.perf_counter() - t0:.0f}s.")
     return "\n".join(lines) + "\n"

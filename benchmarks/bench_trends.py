@@ -398,15 +398,18 @@ try:  # reset the peak-RSS mark (Linux >= 4.0), so VmHWM afterwards is the peak 
 except OSError:
     pass
 base = status_kb("VmRSS")
-t1 = time.perf_counter()
+load = __import__("os").getloadavg()[0]
+t1, c1 = time.perf_counter(), time.process_time()
 res = TrendDetector(reducer=reducer, n_components=ncomp, n_jobs=2, density=density).detect(items, x)
-secs = time.perf_counter() - t1
+secs, cpu = time.perf_counter() - t1, time.process_time() - c1
+load = max(load, __import__("os").getloadavg()[0])
 peak = status_kb("VmHWM")
 del src
 planted = {f"i{k:06d}" for k in range(n_planted)}
 best = max(res.windows[-1].trends, key=lambda t: len(planted & set(t["member_ids"])))
 hit = len(planted & set(best["member_ids"]))
-print(json.dumps({"n": n, "seconds": secs, "clusters": len(res.windows[-1].trends),
+print(json.dumps({"n": n, "seconds": secs, "cpu_seconds": cpu, "load": load,
+                  "clusters": len(res.windows[-1].trends),
                   "noise": 1 - sum(t["size"] for t in res.windows[-1].trends) / n,
                   "planted_coverage": hit / n_planted, "planted_purity": hit / best["size"],
                   "peak_rss_mb": peak / 1024, "base_rss_mb": base / 1024,

@@ -103,3 +103,58 @@ def test_unreachable_ray_address_is_one_line(ray_env, items_dir, tmp_path, capsy
     assert not out.exists()
     code, _, err = call(capsys, "score", str(items_dir[0]), "-o", str(out), "--engine", "spark")
     assert code == 2 and "--engine" in err and not out.exists()
+
+
+# ------------------------------------------------------------------ a worker dies mid-run
+# TRENDML_RAY_TEST_CRASH makes an actor process os._exit on its batch N (batch/ray_engine.py). Both
+# tests use the same N: "always" proves the exit happens (the run fails), "once" that Ray restarts
+# the actor and retries its batch, giving the whole output, equal to the local path's.
+CRASH_AT = 0
+
+
+def test_ray_worker_crash_once_is_retried_and_output_complete(
+    ray_env, ray_cluster, items_dir, tmp_path, capsys, monkeypatch
+):
+    d, ids = items_dir
+    local, dist = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    code, _, err = call(capsys, "score", str(d), "-o", str(local))
+    assert code == 0, err
+    monkeypatch.setenv("TRENDML_RAY_TEST_CRASH", f"once@{CRASH_AT}")
+    code, _, err = call(capsys, "score", str(d), "-o", str(dist), "--engine", "ray", "--ray-actors", "2")
+    assert code == 0, err
+    a, b = _scores(local), _scores(dist)
+    assert [s["id"] for s in b] == ids
+    assert [s["severity"] for s in a] == [s["severity"] for s in b]
+    pa_, pb = np.array([s["severity_probs"] for s in a]), np.array([s["severity_probs"] for s in b])
+    assert np.max(np.abs(pa_ - pb)) <= 1e-6
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_ray_worker_that_keeps_dying_fails_in_one_line_and_writes_nothing(
+    ray_env, ray_cluster, items_dir, tmp_path
+):
+    """A ``trendml`` process of its own (its stderr is what a user sees), joining the module's cluster."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    d, _ = items_dir
+    out = tmp_path / "ray.jsonl"
+    out.write_text('{"previous": "run"}\n')
+    before = out.read_bytes()
+    env = dict(os.environ, TRENDML_RAY_TEST_CRASH=f"always@{CRASH_AT}")
+    address = ray.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "cli.main", "score", str(d), "-o", str(out), "--engine", "ray"]
+    cmd += ["--ray-address", address, "--ray-actors", "1"]
+    proc = subprocess.run(
+        cmd, env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600
+    )
+    err = proc.stderr
+    assert proc.returncode == 1, err[-2000:]
+    # Ray Data's progress lines (INFO) come first, as in any run; the failure is one line, the last
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0], err[-2000:]
+    assert "Ray run failed" in errors[0] and "ActorDiedError" in errors[0] and "Traceback" not in err
+    assert out.read_bytes() == before  # the previous output is untouched
+    assert not list(tmp_path.glob(".*.tmp"))

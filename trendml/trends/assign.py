@@ -107,6 +107,7 @@ def fit_regions(
     max_exemplars: int = 200,
     max_radius: float = 0.4,
     core_distance: float = 0.35,
+    max_core_members: int | None = None,
 ) -> TrendRegions:
     """Acceptance regions for every label ``>= 0`` of one window (``vectors`` in the original space).
 
@@ -115,18 +116,28 @@ def fit_regions(
     evenly spread subset (in the order given, which the detector makes canonical), so storage and
     assignment cost are bounded per trend. The radius is measured on the exemplars
     (leave-one-out), so a held-out member and a stored exemplar are judged the same way.
+
+    With ``max_core_members`` (the detector sets it in windows over ``max_fit_items``), a cluster
+    with more members looks for its core among an evenly spread ``max_core_members`` of them: the
+    core test compares every member with every other, minutes for a cluster of 100,000.
     """
-    x = _unit(vectors)
+    vectors = np.asarray(vectors)
     labels = np.asarray(labels, dtype=np.int64)
     classes = sorted(int(c) for c in np.unique(labels) if c >= 0)
     ex_parts: list[np.ndarray] = []
     owner_parts: list[np.ndarray] = []
     radius = np.zeros(len(classes), dtype=np.float64)
-    for ci, c in enumerate(classes):
-        m = np.flatnonzero(labels == c)
+    order = np.argsort(labels, kind="stable")  # members of each label, in the order given
+    lo = np.searchsorted(labels[order], np.asarray(classes, dtype=np.int64), side="left")
+    hi = np.searchsorted(labels[order], np.asarray(classes, dtype=np.int64), side="right")
+    for ci in range(len(classes)):
+        m = order[lo[ci] : hi[ci]]
         if core_distance < 2 and len(m) >= 2:
-            m = m[_core(x[m], core_distance)]
-        e = x[m[_spread_pick(len(m), max_exemplars)]]
+            # the core of a huge cluster is looked for among an evenly spread max_core_members of it
+            if max_core_members is not None:
+                m = m[_spread_pick(len(m), max_core_members)]
+            m = m[_core(_unit(vectors[m]), core_distance)]
+        e = _unit(vectors[m[_spread_pick(len(m), max_exemplars)]])
         if len(e) >= 2:
             d = 1.0 - (e.astype(np.float64) @ e.T.astype(np.float64))
             np.fill_diagonal(d, np.inf)
@@ -139,7 +150,7 @@ def fit_regions(
         radius[ci] = round(min(r, max_radius), ROUND)
         ex_parts.append(e)
         owner_parts.append(np.full(len(e), ci, dtype=np.int64))
-    dim = x.shape[1] if x.ndim == 2 else 0
+    dim = vectors.shape[1] if vectors.ndim == 2 else 0
     return TrendRegions(
         labels=np.asarray(classes, dtype=np.int64),
         radius=radius,
@@ -173,7 +184,7 @@ def nearest_by_region(regions: TrendRegions, vectors: np.ndarray, *, chunk: int 
     ``angle(x, centre_c) - max angle(e, centre_c)`` away from ``x``, so regions whose bound exceeds
     their radius are skipped without comparing ``x`` with their exemplars. Big windows stay cheap.
     """
-    x = _unit(vectors)
+    x = np.asarray(vectors)
     n, c = len(x), len(regions.labels)
     out = np.full((n, c), np.inf, dtype=np.float64)
     if n == 0 or c == 0:
@@ -184,13 +195,14 @@ def nearest_by_region(regions: TrendRegions, vectors: np.ndarray, *, chunk: int 
     cols_of = [np.flatnonzero(regions.owner == ci) for ci in range(c)]
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        ang = np.arccos(np.clip(x[a:b] @ cent.T, -1.0, 1.0))
+        xa = _unit(x[a:b])  # a chunk at a time: a big window is not copied whole
+        ang = np.arccos(np.clip(xa @ cent.T, -1.0, 1.0))
         maybe = (ang - spread[None, :]) <= reach[None, :]
         for ci in range(c):
             rows = np.flatnonzero(maybe[:, ci])
             if len(rows) == 0 or len(cols_of[ci]) == 0:
                 continue
-            d = 1.0 - (x[a:b][rows] @ ex[cols_of[ci]].T).astype(np.float64)
+            d = 1.0 - (xa[rows] @ ex[cols_of[ci]].T).astype(np.float64)
             out[a + rows, ci] = d.min(axis=1)
     return np.round(np.maximum(out, 0.0), ROUND)
 

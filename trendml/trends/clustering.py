@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 REDUCERS = ("pca", "umap", "none")
 MODEL_FORMAT = 2  # 1 = pickled reducer + HDBSCAN (refused on load), 2 = arrays (.npz)
+TRANSFORM_CHUNK = 65_536  # rows converted to float64 at a time in big windows
+BIG_WINDOW_CORE_MEMBERS = 2_000  # windows over max_fit_items: members searched for a cluster's core
 
 
 @dataclass
@@ -75,7 +77,11 @@ class ClusterParams:
             )
 
     def fit_regions(self, x: np.ndarray, labels: np.ndarray) -> TrendRegions:
-        """The acceptance regions of ``labels``' clusters in ``x`` under these ``assign_*`` settings."""
+        """The acceptance regions of ``labels``' clusters in ``x`` under these ``assign_*`` settings.
+
+        In a window over ``max_fit_items`` a cluster's core is looked for among an evenly spread
+        ``BIG_WINDOW_CORE_MEMBERS`` of its members (the core test is quadratic in a cluster's size)."""
+        big = len(x) > self.max_fit_items
         return fit_regions(
             x,
             labels,
@@ -84,6 +90,7 @@ class ClusterParams:
             max_exemplars=self.assign_exemplars,
             max_radius=self.assign_max_radius,
             core_distance=self.assign_core,
+            max_core_members=BIG_WINDOW_CORE_MEMBERS if big else None,
         )
 
 
@@ -108,13 +115,9 @@ class WindowModel:
     regions: TrendRegions | None = None
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
-        x = np.asarray(vectors, dtype=np.float64)
         if self.reducer is None:
-            return x
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self.reducer.transform(x)
+            return np.asarray(vectors, dtype=np.float64)
+        return _transform(self.reducer, vectors)
 
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Labels (``-1`` = no cluster accepts the point) and fit scores in ``[0, 1]`` for new points."""
@@ -183,8 +186,100 @@ class WindowModel:
         return model
 
 
-def _all_identical(x: np.ndarray, tol: float = 1e-4) -> bool:
-    return bool(np.abs(x - x[0]).max() <= tol)
+def approximate_predict(
+    clusterer: Any, points: np.ndarray, *, chunk: int = 65_536, n_jobs: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """``hdbscan.approximate_predict``, vectorised: the same labels and probabilities.
+
+    hdbscan's version handles one point at a time in Python and scans the whole condensed tree for
+    each point's nearest neighbour (O(fit size) per point: minutes for 100k points, hours for 1M).
+    This one queries the neighbours in chunks, looks the neighbour's tree row up in an array, and
+    walks every point up the cluster tree at once (the tree is a few dozen levels deep). The
+    neighbour queries of ``n_jobs`` chunks run in threads (the KD-tree query releases the GIL).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(pts)
+    labels = np.full(n, -1, dtype=np.int64)
+    probs = np.zeros(n, dtype=np.float64)
+    pdata = clusterer.prediction_data_
+    ctree = pdata.cluster_tree
+    if n == 0 or ctree.shape[0] == 0:  # no clusters: everything is noise (as in hdbscan)
+        return labels, probs
+    min_samples = clusterer.min_samples or clusterer.min_cluster_size
+    raw = clusterer.condensed_tree_._raw_tree
+    child = np.asarray(raw["child"], dtype=np.int64)
+    top = max(int(child.max()), int(ctree["parent"].max()), max(pdata.cluster_map, default=0))
+    row_of = np.zeros(top + 1, dtype=np.int64)  # a child that is not in the tree reads row 0 (as hdbscan)
+    first = np.unique(child, return_index=True)
+    row_of[first[0]] = first[1]
+    nb_parent = np.asarray(raw["parent"], dtype=np.int64)[row_of]
+    nb_lambda = np.asarray(raw["lambda_val"], dtype=np.float64)[row_of]
+    up_parent = np.zeros(top + 1, dtype=np.int64)
+    up_lambda = np.zeros(top + 1, dtype=np.float64)
+    has_up = np.zeros(top + 1, dtype=bool)
+    for c, par, lam in zip(ctree["child"], ctree["parent"], ctree["lambda_val"], strict=True):
+        up_parent[int(c)], up_lambda[int(c)], has_up[int(c)] = int(par), float(lam), True
+    root = int(ctree["parent"].min())
+    label_of = np.full(top + 1, -1, dtype=np.int64)
+    max_lambda = np.zeros(top + 1, dtype=np.float64)
+    for c, lab in pdata.cluster_map.items():
+        label_of[int(c)] = int(lab)
+        max_lambda[int(c)] = float(pdata.max_lambdas[c])
+    core = np.asarray(pdata.core_distances, dtype=np.float64)
+    big = np.finfo(np.double).max
+    starts = list(range(0, n, chunk))
+
+    def query(a: int) -> tuple[np.ndarray, np.ndarray]:
+        return pdata.tree.query(pts[a : a + chunk], k=2 * min_samples)
+
+    if n_jobs > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            answers = pool.map(query, starts)
+    else:
+        answers = map(query, starts)
+    for a, (dist, ind) in zip(starts, answers, strict=True):
+        b = min(n, a + chunk)
+        mr = np.maximum(np.maximum(core[ind], dist[:, min_samples : min_samples + 1]), dist)
+        j = mr.argmin(axis=1)
+        rows = np.arange(b - a)
+        nn, m = ind[rows, j], mr[rows, j]
+        with np.errstate(divide="ignore"):
+            lam = np.where(m > 0.0, 1.0 / np.where(m > 0.0, m, 1.0), big)
+        pot = nb_parent[nn].copy()
+        walk = np.flatnonzero(nb_lambda[nn] > lam)
+        while len(walk):
+            p = pot[walk]
+            ok = (p > root) & has_up[p] & (up_lambda[p] >= lam[walk])
+            pot[walk[ok]] = up_parent[p[ok]]
+            walk = walk[ok]
+        lab = label_of[pot]
+        ml = max_lambda[pot]
+        pr = np.where(ml > 0.0, np.minimum(ml, lam) / np.where(ml > 0.0, ml, 1.0), 1.0)
+        labels[a:b] = lab
+        probs[a:b] = np.where(lab >= 0, pr, 0.0)
+    return labels, probs
+
+
+def _all_identical(x: np.ndarray, tol: float = 1e-4, chunk: int = TRANSFORM_CHUNK) -> bool:
+    return all(bool(np.abs(x[a : a + chunk] - x[0]).max() <= tol) for a in range(0, len(x), chunk))
+
+
+def _transform(reducer: Any, vectors: np.ndarray, chunk: int = TRANSFORM_CHUNK) -> np.ndarray:
+    """``reducer.transform`` in float64, a chunk of rows at a time (no float64 copy of a big window)."""
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(vectors)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if len(x) <= chunk:
+            return reducer.transform(np.asarray(x, dtype=np.float64))
+        return np.concatenate(
+            [
+                reducer.transform(np.asarray(x[a : a + chunk], dtype=np.float64))
+                for a in range(0, len(x), chunk)
+            ]
+        )
 
 
 def fit_window_model(
@@ -217,7 +312,13 @@ def fit_window_model(
     import hdbscan
 
     reducer = None
-    z = x.astype(np.float64)
+    big = n > params.max_fit_items
+    if big:
+        fit_index = np.sort(
+            np.asarray(fit_index if fit_index is not None else np.arange(params.max_fit_items))
+        )
+    else:
+        fit_index = None
     if params.reducer == "pca":
         from sklearn.decomposition import PCA
         from threadpoolctl import threadpool_limits
@@ -225,10 +326,12 @@ def fit_window_model(
         k = min(params.n_components, n - 1, x.shape[1])
         # one BLAS thread: on a shared 2-core box multi-threaded OpenBLAS is up to 50x slower here
         with threadpool_limits(limits=1, user_api="blas"):
-            reducer = PCA(n_components=k, svd_solver="covariance_eigh", random_state=params.random_state).fit(
-                z
-            )
-            z = reducer.transform(z)
+            pca = PCA(n_components=k, svd_solver="covariance_eigh", random_state=params.random_state)
+            if big:  # a big window: the basis from the fit subsample, every row projected in chunks
+                reducer = pca.fit(x[fit_index].astype(np.float64))
+            else:
+                reducer = pca.fit(x.astype(np.float64))
+        z = _transform(reducer, x)
     elif params.reducer == "umap":
         try:
             import umap
@@ -245,8 +348,10 @@ def fit_window_model(
             metric="cosine",
             random_state=params.random_state,
             n_jobs=1,
-        ).fit(z)
+        ).fit(x.astype(np.float64))
         z = reducer.embedding_.astype(np.float64)
+    else:
+        z = x.astype(np.float64)
     min_samples = min(params.min_samples or params.min_cluster_size, n - 1)
     clusterer = hdbscan.HDBSCAN(
         min_cluster_size=params.min_cluster_size,
@@ -255,12 +360,6 @@ def fit_window_model(
         prediction_data=True,
         core_dist_n_jobs=params.n_jobs,
     )
-    if n > params.max_fit_items:
-        fit_index = np.sort(
-            np.asarray(fit_index if fit_index is not None else np.arange(params.max_fit_items))
-        )
-    else:
-        fit_index = None
     zf = z[fit_index] if fit_index is not None else z
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="hdbscan")  # its numeric warnings on tiny windows
@@ -281,7 +380,7 @@ def fit_window_model(
         probs[fit_index] = clusterer.probabilities_
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="hdbscan")  # its numeric warnings on tiny windows
-            rl, rp = hdbscan.approximate_predict(clusterer, z[rest])
+            rl, rp = approximate_predict(clusterer, z[rest], n_jobs=params.n_jobs)
         labels[rest], probs[rest] = rl, rp
     n_clusters = int(labels.max() + 1) if len(labels) else 0
     regions = params.fit_regions(x, labels)

@@ -20,6 +20,7 @@ import numpy as np
 
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.items import Item
+from trendml.trends.assign import _spread_pick
 from trendml.trends.clustering import ClusterParams, fit_window_model
 from trendml.trends.density import DensityParams, density_clusters
 from trendml.trends.keywords import ctfidf_keywords, trend_title
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 STATUSES = STATUS_VALUES
 NOT_ENOUGH = "not enough items"
+TRACK_VOTERS = 1_000  # windows over max_fit_items: members per cluster whose earlier trend is looked up
 
 
 @dataclass
@@ -110,8 +112,9 @@ class TrendDetector:
     growing_z: |growth z| vs the trend's own past sizes that makes it growing / fading.
     match_similarity, match_overlap, max_gap: tracking thresholds (see ``trends.tracking``).
     us_alpha: p-value below which a trend's US lift counts as US-specific.
-    max_fit_items: larger windows are clustered on a deterministic subsample of this size and the
-        rest placed with ``approximate_predict`` (keeps 100k items under a minute on 2 cores).
+    max_fit_items: larger windows are clustered (PCA and HDBSCAN) on a deterministic subsample of
+        this size and the rest placed with ``approximate_predict``; such a window also bounds its
+        other steps by sampling (cores, tracking votes, keyword noise; see docs/scale.md).
     assign_quantile, assign_slack, assign_core, assign_max_radius: the acceptance test of
         ``assign`` (and of tracking's member overlap): a new item joins a trend only when its
         cosine distance to the nearest member of the trend's coherent core (members with a fellow
@@ -277,7 +280,7 @@ class TrendDetector:
         so feedback recorded against it cannot end up on a different trend.
         """
         window = parse_window(self.window)
-        x = _check_inputs(items, embeddings, severity)
+        x, norms = _check_inputs(items, embeddings, severity)  # unit rows = x / norms
         params = self._cluster_params()
         state = state if state is not None else TrendState.in_memory()
         state.check_config(self.state_config(x.shape[1]))
@@ -296,7 +299,7 @@ class TrendDetector:
         result = DetectionResult()
         for sl in slices:
             result.windows.append(
-                self._process(state, sl, items, x, severity, params, now, previous_ids, reserved)
+                self._process(state, sl, items, x, severity, params, now, previous_ids, reserved, norms)
             )
         return result
 
@@ -306,13 +309,19 @@ class TrendDetector:
 
     # ------------------------------------------------------------------ one window
     @staticmethod
-    def _sample_positions(ids: list[str], size: int) -> np.ndarray:
-        """Deterministic subsample: the ``size`` ids with the smallest hash (input order free)."""
+    def _sample_positions(ids: list[str], size: int, keys: np.ndarray | None = None) -> np.ndarray:
+        """Deterministic subsample: the ``size`` ids with the smallest hash (input order free);
+        ``keys``: the ids' hashes from :func:`_id_keys`, when the caller has them already."""
         if len(ids) <= size:
             return np.arange(len(ids))
-        keys = [hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest() for i in ids]
-        chosen = sorted(range(len(ids)), key=lambda j: (keys[j], ids[j]))[:size]
-        return np.asarray(sorted(chosen), dtype=np.int64)
+        keys = _id_keys(ids) if keys is None else keys
+        # (hash, id) order as before, in numpy: the big-endian integer orders as the digest bytes do
+        cut = np.partition(keys, size - 1)[size - 1]
+        chosen = np.flatnonzero(keys < cut)
+        tied = np.flatnonzero(keys == cut)
+        if len(tied) > size - len(chosen):  # a hash collision at the cut: the smaller ids win
+            tied = np.asarray(sorted(tied, key=lambda j: ids[j])[: size - len(chosen)], dtype=np.int64)
+        return np.sort(np.concatenate([chosen, tied])).astype(np.int64)
 
     def _density_step(
         self,
@@ -365,12 +374,15 @@ class TrendDetector:
         now: datetime,
         previous_ids: Mapping[str, str] | None = None,
         reserved: frozenset[str] = frozenset(),
+        norms: np.ndarray | None = None,
     ) -> WindowResult:
         seq = state.next_seq
         idx = sl.index
         n = len(idx)
         ids = [items[i].id for i in idx]
         xw = x[idx]
+        if norms is not None:  # unit rows, made on the window's copy (no second copy of all the input)
+            xw /= norms[idx]
         region_counts = Counter(items[i].region for i in idx if items[i].region)
         n_known = sum(region_counts.values())
         n_us = region_counts.get("US", 0)
@@ -378,7 +390,8 @@ class TrendDetector:
         notes: list[str] = []
         if sl.start > now:
             notes.append("window starts after the detection time (items dated in the future)")
-        hist_pos = self._sample_positions(ids, self.history_sample)
+        keys = _id_keys(ids) if n > min(self.history_sample, params.max_fit_items) else None
+        hist_pos = self._sample_positions(ids, self.history_sample, keys)
         record = WindowRecord(
             seq=seq,
             start=sl.start,
@@ -400,7 +413,9 @@ class TrendDetector:
                 "needed to cluster this window",
             )
             return finish([], {}, [])
-        fit_index = self._sample_positions(ids, params.max_fit_items) if n > params.max_fit_items else None
+        fit_index = (
+            self._sample_positions(ids, params.max_fit_items, keys) if n > params.max_fit_items else None
+        )
         model, labels, probs = fit_window_model(xw, params, fit_index=fit_index)
         if model.kind == "centroid":
             notes.append("all items in this window are near-identical: one cluster")
@@ -523,9 +538,16 @@ class TrendDetector:
         col = {t: j for j, t in enumerate(active)}
         prev_trends: set[str] = set()
         if prev is not None and prev.model is not None and prev.seq >= seq - 1 - self.max_gap and active:
-            plab, _ = prev.model.predict(xw)
+            # only members vote and prediction is point-wise, so the members are predicted alone; in a
+            # window over max_fit_items at most TRACK_VOTERS evenly spread members of each cluster vote
+            voters = members
+            if len(xw) > self.max_fit_items:
+                voters = [m[_spread_pick(len(m), TRACK_VOTERS)] for m in members]
+            rows = np.concatenate(voters)
+            plab = np.full(len(xw), -1, dtype=np.int64)
+            plab[rows] = prev.model.predict(xw[rows])[0]
             prev_trends = {t for t in prev.label_map.values() if t in col}
-            for ci, m in enumerate(members):
+            for ci, m in enumerate(voters):
                 for lab in plab[m]:
                     tid = prev.label_map.get(int(lab))
                     if tid is not None and tid in col:
@@ -588,8 +610,14 @@ class TrendDetector:
     ) -> tuple[list[TrendSnapshot], dict[str, TrendRecord], list[tuple[str, str, str]], dict[int, str]]:
         """Ids, statuses, scores and the observation record of each cluster (reads the state, writes
         nothing): ``(observations, trend updates, events, cluster label -> trend id)``."""
-        texts = [items[i].content for i in idx]
-        keywords = ctfidf_keywords(texts, labels, top_n=self.n_keywords)
+        rows, weights = np.arange(n), None
+        if n > params.max_fit_items:  # a big window: an evenly spread sample of the noise stands for it
+            noise = np.flatnonzero(labels < 0)
+            some = noise[_spread_pick(len(noise), params.max_fit_items)]
+            rows = np.sort(np.concatenate([np.flatnonzero(labels >= 0), some]))
+            weights = np.where(labels[rows] < 0, len(noise) / max(len(some), 1), 1.0)
+        texts = [items[idx[j]].content for j in rows]
+        keywords = ctfidf_keywords(texts, labels[rows], top_n=self.n_keywords, weights=weights)
         processed = [w.seq for w in state.windows[-self.history :]]
         stamp = sl.start.strftime("%Y%m%d%H%M")
         min_emerging = self.min_emerging_size or params.min_cluster_size
@@ -747,7 +775,18 @@ def _carried_ids(
     return out
 
 
-def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.ndarray | None) -> np.ndarray:
+def _id_keys(ids: list[str]) -> np.ndarray:
+    """Each id's 8-byte blake2b hash as a big-endian integer (orders as the digest bytes do)."""
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "big") for i in ids),
+        dtype=np.uint64,
+        count=len(ids),
+    )
+
+
+def _check_inputs(
+    items: Sequence[Item], embeddings: np.ndarray, severity: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     if len(items) == 0:
         raise InputError("no items were given; expected at least one item with a created_at")
     x = np.asarray(embeddings, dtype=np.float32)
@@ -756,12 +795,14 @@ def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.nd
             f"embeddings have shape {x.shape}; expected ({len(items)}, dim), "
             "one row per item in the same order"
         )
-    if not np.isfinite(x).all():
+    step = 65_536  # a chunk of rows at a time: no temporary the size of a big input
+    if not all(np.isfinite(x[a : a + step]).all() for a in range(0, len(x), step)):
         raise InputError(
             "embeddings contain NaN or infinite values; expected finite vectors; re-embed the items"
         )
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.maximum(norms, 1e-12)
+    norms = np.concatenate(
+        [np.linalg.norm(x[a : a + step], axis=1, keepdims=True) for a in range(0, len(x), step)]
+    )
     if severity is not None:
         sev = np.asarray(severity)
         if sev.shape != (len(items), 4):
@@ -772,7 +813,7 @@ def _check_inputs(items: Sequence[Item], embeddings: np.ndarray, severity: np.nd
     if len(set(ids)) != len(ids):
         dup = next(i for i, c in Counter(ids).items() if c > 1)
         raise InputError(f'id "{dup[:60]}" appears more than once; expected unique item ids')
-    return x
+    return x, np.maximum(norms, 1e-12)
 
 
 def assign(items: Sequence[Item], embeddings: np.ndarray, state: TrendState) -> list[str | None]:

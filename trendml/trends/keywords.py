@@ -24,9 +24,17 @@ EXTRA_STOP_WORDS = frozenset(
 
 
 def ctfidf_keywords(
-    texts: Sequence[str], labels: np.ndarray, *, top_n: int = 8, ngram_range: tuple[int, int] = (1, 1)
+    texts: Sequence[str],
+    labels: np.ndarray,
+    *,
+    top_n: int = 8,
+    ngram_range: tuple[int, int] = (1, 1),
+    weights: np.ndarray | None = None,
 ) -> dict[int, list[str]]:
-    """Top ``top_n`` c-TF-IDF terms for every label ``>= 0`` (ties broken alphabetically)."""
+    """Top ``top_n`` c-TF-IDF terms for every label ``>= 0`` (ties broken alphabetically).
+
+    ``weights`` (one per text, default 1) scale each text's counts: a sample of the noise texts
+    weighted by the inverse of its sampling rate stands for all of them (big windows)."""
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
@@ -48,7 +56,8 @@ def ctfidf_keywords(
         per_doc = vec.fit_transform(list(texts))
     except ValueError:  # empty vocabulary (only stop words, numbers or emoji)
         return {c: [] for c in classes}
-    onehot = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n_rows, len(rows)))
+    w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    onehot = sp.csr_matrix((w, (rows, np.arange(len(rows)))), shape=(n_rows, len(rows)))
     counts = (onehot @ per_doc).toarray().astype(np.float64)
     shared = (onehot @ (per_doc > 0).astype(np.float64)).toarray()  # members using each term
     terms = vec.get_feature_names_out()
