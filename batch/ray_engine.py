@@ -17,7 +17,8 @@ How a run goes:
   them to a temporary file renamed into place only when everything succeeded.
 
 Faults: an actor process that dies (a crash, the OOM killer, a lost node) is restarted and its batch
-retried, at most ``MAX_RESTARTS`` / ``MAX_TASK_RETRIES`` times (Ray Data's default is forever, which
+retried, at most ``MAX_RESTARTS`` / ``MAX_TASK_RETRIES`` times (both set by ``TRENDML_RAY_MAX_RESTARTS``,
+default 3; Ray Data's default is forever, which
 turns a batch that always kills its worker into a run that never ends); past that the run fails with
 one line (:class:`RayRunError`, exit 1) and no output is written. ``TRENDML_RAY_TEST_CRASH``
 (``once@N`` / ``always@N``) makes an actor ``os._exit`` on its batch ``N`` (0-based) -- ``once``: not
@@ -54,6 +55,20 @@ DEFAULT_BLOCK_ROWS = 2048
 MAX_RESTARTS = 3  # per actor: a dead actor process is restarted this many times
 MAX_TASK_RETRIES = 3  # per batch: a batch whose actor died is retried this many times
 CRASH_ENV = "TRENDML_RAY_TEST_CRASH"
+RESTARTS_ENV = "TRENDML_RAY_MAX_RESTARTS"
+
+
+def _max_restarts() -> int:
+    """``TRENDML_RAY_MAX_RESTARTS`` (restarts per actor and retries per batch), default 3."""
+    spec = os.environ.get(RESTARTS_ENV, "").strip()
+    if not spec:
+        return MAX_RESTARTS
+    if not spec.isdigit():
+        raise InputError(
+            f"{RESTARTS_ENV}={spec!r} is not a whole number; expected 0 or more (default "
+            f"{MAX_RESTARTS}); set it to a number or unset it"
+        )
+    return int(spec)
 
 
 class RayRunError(TrendmlError):
@@ -278,6 +293,7 @@ def _map(
     import ray.data
 
     pool = _pool_size(actors)
+    restarts = _max_restarts()
     ds = _dataset(items, block_rows, pool)
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
@@ -293,8 +309,8 @@ def _map(
             batch_size=batch_size,
             batch_format="numpy",
             num_cpus=1,
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_TASK_RETRIES,
+            max_restarts=restarts,
+            max_task_retries=restarts,
         )
 
 
