@@ -152,6 +152,19 @@ def fit_weights(train: pd.DataFrame, cfg: dict) -> tuple[np.ndarray | None, np.n
     return weights, base
 
 
+def threat_head_weights(
+    train: pd.DataFrame, cfg: dict, weights: np.ndarray | None, base: np.ndarray | None
+) -> np.ndarray | None:
+    """The threat head's row weights (``SeverityModel.fit(threat_weight=...)``): the base learners'
+    weights times the config's ``threat_head_weights`` multipliers (:func:`dataset_weights`; 0 leaves a
+    dataset's rows out of the head, e.g. ``{davidson: 0}``); None when the config sets none."""
+    mult = cfg.get("threat_head_weights") or {}
+    if not mult:
+        return None
+    start = base if base is not None else weights
+    return (np.ones(len(train)) if start is None else start) * dataset_weights(train, mult)
+
+
 def training_sources(train: pd.DataFrame) -> np.ndarray:
     """Each training row's source for the source gate: column ``source`` where set, else ``dataset``."""
     if "source" not in train.columns:

@@ -193,6 +193,7 @@ class _FitInputs:
     y: np.ndarray
     sw: np.ndarray
     bsw: np.ndarray  # the base learners' own row weights (``base_weight``, default ``sw``)
+    tsw: np.ndarray  # the threat head's row weights (``threat_weight``, default ``bsw``); 0 = left out
     groups: np.ndarray
     classes: np.ndarray
     specs: list[tuple[bool, bool, float, str]]
@@ -204,6 +205,7 @@ class _FitInputs:
     C_nb: float
     C_source: float
     C_threat: float
+    mlp_hidden: int
     class_weight: str | None
     n_folds: int
     max_iter: int
@@ -232,6 +234,9 @@ def _fit_base(
         vecs, X_tfidf = shared["tfidf"]
         block = sp.csr_matrix(np.asarray(fit.emb[idx], dtype=np.float64) * weight)
         X = sp.hstack([block, X_tfidf], format="csr")
+        keep = fit.tsw[idx] > 0  # rows weighted 0 for the head (e.g. one dataset's) are left out
+        if not keep.all():
+            idx, X = idx[keep], X[np.flatnonzero(keep)]
     else:
         vecs = make_vectorizers(**(fit.tfidf or {})) if with_tfidf else []
         X = stack_features(
@@ -253,6 +258,33 @@ def _fit_base(
             max_iter=fit.max_iter,
             random_state=fit.random_state,
         )
+    elif kind == "mlp":  # a small non-linear head on the embedding; class weights as row weights
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        w = fit.bsw[idx] * (compute_sample_weight("balanced", target) if fit.class_weight else 1.0)
+        clf = MLPClassifier(
+            hidden_layer_sizes=(fit.mlp_hidden,),
+            alpha=1e-3,
+            batch_size=256,
+            learning_rate_init=1e-3,
+            max_iter=30,
+            early_stopping=False,
+            random_state=fit.random_state,
+        )
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed epoch budget, on purpose
+            clf.fit(X, target, sample_weight=w / w.mean())
+        for attr in ("_optimizer", "_random_state", "_best_coefs", "_best_intercepts", "loss_curve_"):
+            if hasattr(clf, attr):  # training state only; keeps the saved model to plain arrays
+                delattr(clf, attr)
+        return BaseLearner(
+            uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
+        )
     elif kind == "nb":
         clf = NBLogisticRegression(
             C=fit.C_nb, class_weight=fit.class_weight, max_iter=fit.max_iter, random_state=fit.random_state
@@ -262,7 +294,7 @@ def _fit_base(
         clf = LogisticRegression(
             C=c, class_weight=fit.class_weight, max_iter=fit.max_iter, random_state=fit.random_state
         )
-    clf.fit(X, target, sample_weight=fit.bsw[idx])
+    clf.fit(X, target, sample_weight=(fit.tsw if kind == "threat" else fit.bsw)[idx])
     return BaseLearner(uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight)
 
 
@@ -313,6 +345,10 @@ def fit_severity(
     threat_min_precision: float | None = 0.5,
     threat_head: bool = False,
     C_threat: float = 1.0,
+    threat_weight: np.ndarray | None = None,
+    threat_threshold_source: str | None = None,
+    mlp_head: bool = False,
+    mlp_hidden: int = 64,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -347,6 +383,15 @@ def fit_severity(
     ``base_weight``: the base learners' own row weights (default ``sample_weight``), e.g. more weight
     on counterfactual rows or soft labels; the stacker, the decision weights and the threat threshold
     keep ``sample_weight``, so the calibration is fitted on the rows' real mix and hard labels.
+
+    ``threat_weight``: the threat head's own row weights (default the base learners'); rows weighted 0
+    are left out of the head's fits (e.g. a dataset without threat labels whose violent-sounding
+    posts are labelled offensive). ``threat_threshold_source`` (needs ``sources``): the threat
+    threshold is chosen on the out-of-fold predictions of that source's rows only (weighted by
+    ``sample_weight``) instead of all training rows, e.g. the dataset the threat labels come from.
+
+    ``mlp_head``: one more base, a one-hidden-layer perceptron (``mlp_hidden`` units, 30 epochs,
+    class-balanced row weights) on the embedding, as a non-linear stacker input.
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
@@ -366,12 +411,28 @@ def fit_severity(
     texts = list(texts)
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     bsw = sw if base_weight is None else np.asarray(base_weight, dtype=float)
+    tsw = bsw if threat_weight is None else np.asarray(threat_weight, dtype=float)
+    threshold_rows = np.ones(n, dtype=bool)
+    if threat_threshold_source is not None:
+        if sources is None or len(sources) != n:
+            raise InputError(
+                f'threat_threshold_source is "{threat_threshold_source}" but fit got no sources for its '
+                f"{n} rows; expected one source per row; pass sources= or set threat_threshold_source=None"
+            )
+        threshold_rows = np.asarray(sources).astype(str) == threat_threshold_source
+        if not threshold_rows.any():
+            raise InputError(
+                f'threat_threshold_source is "{threat_threshold_source}" but no training row has that '
+                f"source; expected one of {', '.join(sorted(set(map(str, sources))))}"
+            )
     groups = np.arange(n) if groups is None else np.asarray(groups)
     uses_emb = any(s[0] for s in specs)
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
     classes = np.unique(y)
     if threat_head and THREAT in classes and uses_emb:
         specs = [*specs, (True, True, 1.0, "threat")]
+    if mlp_head and uses_emb:
+        specs = [*specs, (True, False, 1.0, "mlp")]
     src: np.ndarray | None = None
     source_names = np.zeros(0, dtype=str)
     if source_aware:
@@ -413,6 +474,7 @@ def fit_severity(
         y=y,
         sw=sw,
         bsw=bsw,
+        tsw=tsw,
         groups=groups,
         classes=classes,
         specs=specs,
@@ -424,6 +486,7 @@ def fit_severity(
         C_nb=C_nb,
         C_source=C_source,
         C_threat=C_threat,
+        mlp_hidden=int(mlp_hidden),
         class_weight=class_weight,
         n_folds=n_folds,
         max_iter=max_iter,
@@ -453,7 +516,10 @@ def fit_severity(
         forced, frozen = None, ()
         if threat_min_precision is not None and THREAT in classes:
             j3 = int(np.searchsorted(classes, THREAT))
-            threat_t = threat_threshold_for(y_rep == THREAT, oof[:, j3], threat_min_precision, sw_rep)
+            rows = np.tile(threshold_rows, n_repeats)
+            threat_t = threat_threshold_for(
+                y_rep[rows] == THREAT, oof[rows, j3], threat_min_precision, sw_rep[rows]
+            )
             if threat_t is not None:
                 forced = np.where(oof[:, j3] >= threat_t, j3, -1)
                 frozen = (j3,)
@@ -554,6 +620,9 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         threat_min_precision: float | None = 0.5,
         threat_head: bool = False,
         C_threat: float = 1.0,
+        threat_threshold_source: str | None = None,
+        mlp_head: bool = False,
+        mlp_hidden: int = 64,
     ) -> None:
         self.embedder_id = embedder_id
         self.features = features
@@ -574,6 +643,9 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.threat_min_precision = threat_min_precision
         self.threat_head = threat_head
         self.C_threat = C_threat
+        self.threat_threshold_source = threat_threshold_source
+        self.mlp_head = mlp_head
+        self.mlp_hidden = mlp_hidden
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -586,6 +658,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         groups: np.ndarray | None = None,
         sources: Sequence[str] | None = None,
         base_weight: np.ndarray | None = None,
+        threat_weight: np.ndarray | None = None,
     ) -> SeverityModel:
         texts = list(texts)
         y_arr = np.asarray(y)
@@ -624,6 +697,10 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             threat_min_precision=self.threat_min_precision,
             threat_head=self.threat_head,
             C_threat=self.C_threat,
+            threat_weight=threat_weight,
+            threat_threshold_source=self.threat_threshold_source,
+            mlp_head=self.mlp_head,
+            mlp_hidden=self.mlp_hidden,
         )
         #: out-of-fold probabilities of the training rows (n, 4), mean over repeats; not saved
         self.oof_proba_ = None
