@@ -36,7 +36,6 @@ DEFAULTS: dict[str, Any] = {
         "threat_min_precision": 0.5,
         "threat_head": False,
         "C_threat": 1.0,
-        "threat_threshold_source": None,
     },
     "annotator_weights": True,
     "augment": {"templates": True, "swaps": True, "more_templates": False},
@@ -44,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "base_weights": {},
     # per-row weight multipliers for the threat head only (model.threat_head; 0 leaves rows out)
     "threat_head_weights": {},
+    # the threat threshold chosen on this dataset's training rows only (null: all training rows)
+    "threat_threshold_on": None,
     "threat_soft_labels": True,
     "behaviour": True,
     "lodo": False,
@@ -168,6 +169,11 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
     soft = cfg.get("threat_soft_labels", True)
     if soft not in (True, False, "base"):
         raise InputError(f'config threat_soft_labels is {soft!r}; expected true, false or "base"')
+    on = cfg.get("threat_threshold_on")
+    if on is not None and not isinstance(on, str):
+        raise InputError(
+            f"config threat_threshold_on is {on!r}; expected a dataset name (toxic_spans) or null"
+        )
     for key in ("base_weights", "threat_head_weights"):
         base_weights = cfg.get(key) or {}
         if not isinstance(base_weights, dict) or not all(

@@ -33,14 +33,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # threat: the head fitted without Davidson rows, the threshold on ToxicSpans rows only
     "head_nodav": {"model": {"threat_head": True}, "threat_head_weights": {"davidson": 0.0}},
     "head_nodav_tsthr": {
-        "model": {"threat_head": True, "threat_threshold_source": "toxic_spans"},
+        "model": {"threat_head": True},
+        # measured at e4823ae, where the threshold rows were the source's, soft twins weighted by share
+        "threat_threshold_on": "toxic_spans",
         "threat_head_weights": {"davidson": 0.0},
     },
     "head_nodav_tsthr_p40": {
-        "model": {"threat_head": True, "threat_threshold_source": "toxic_spans", "threat_min_precision": 0.4},
+        "model": {"threat_head": True, "threat_min_precision": 0.4},
+        "threat_threshold_on": "toxic_spans",
         "threat_head_weights": {"davidson": 0.0},
     },
-    "tsthr": {"model": {"threat_threshold_source": "toxic_spans"}},
+    "tsthr": {"threat_threshold_on": "toxic_spans"},
     # identity mentions: ToxiGen's neutral statements up-weighted for the bases; a non-linear head
     "tgneutral3": {"base_weights": {"toxigen_seeds.0": 3.0}},
     "mlp": {"model": {"mlp_head": True}},
@@ -99,7 +102,7 @@ def _test_rule(model, data, embed, t=None, prefix="threat_test") -> dict[str, fl
 
 
 def run(out_dir: Path, name: str) -> dict[str, float]:
-    from training.data import fit_weights, threat_head_weights, training_sources
+    from training.data import fit_weights, threat_head_weights, threat_threshold_rows, training_sources
     from training.evaluate import evaluate_model
     from training.train import _behaviour_eval, _threat_eval
     from trendml.embed import embedder_from_settings
@@ -133,6 +136,7 @@ def run(out_dir: Path, name: str) -> dict[str, float]:
         sources=training_sources(train),
         base_weight=base_w,
         threat_weight=threat_head_weights(train, cfg, weights, base_w),
+        threat_rows=threat_threshold_rows(train, cfg),
     )
     fit_cpu = time.process_time() - c0
     metrics, _ = evaluate_model(model, data.test_sets(), embed)

@@ -99,8 +99,8 @@ def test_threat_head_is_a_stacker_input_and_survives_save(threat_model, threat_d
 
 def test_threat_head_weights_and_threshold_source():
     """``threat_weight`` 0 leaves a source's rows out of the threat head (its threat-sounding rows
-    labelled offensive no longer pull the head's P(3) down), and ``threat_threshold_source`` chooses the
-    threshold on that source's out-of-fold rows only. Small synthetic rows: the mechanics, not quality."""
+    labelled offensive no longer pull the head's P(3) down), and ``threat_rows`` chooses the threshold
+    on those rows' out-of-fold predictions only. Small synthetic rows: the mechanics, not quality."""
     from trendml.errors import InputError
     from trendml.severity.estimator import _base_proba
 
@@ -116,8 +116,9 @@ def test_threat_head_weights_and_threshold_source():
     emb = rng.normal(size=(n, 8)).astype(np.float32)
     params = {"features": "stack", "source_aware": True, "threat_head": True, "threat_min_precision": 0.5}
     full = SeverityModel(**params).fit(texts, emb, y, sources=src)
-    part = SeverityModel(**params, threat_threshold_source="comments").fit(
-        texts, emb, y, sources=src, threat_weight=np.where(src == "tweets", 0.0, 1.0)
+    comments = src == "comments"
+    part = SeverityModel(**params).fit(
+        texts, emb, y, sources=src, threat_weight=np.where(comments, 1.0, 0.0), threat_rows=comments
     )
     sel = (src == "tweets") & word
     sel_texts = [t for t, s in zip(texts, sel, strict=True) if s]
@@ -126,8 +127,7 @@ def test_threat_head_weights_and_threshold_source():
         return _base_proba(model.fitted_.bases[-1], np.arange(4), sel_texts, emb[sel], {})[:, 3]
 
     assert head_p3(part).mean() > head_p3(full).mean() + 0.2
-    comments = src == "comments"
     expected = threat_threshold_for(y[comments] == 3, part.oof_proba_[comments, 3], 0.5)
     assert expected is not None and part.fitted_.threat_threshold == pytest.approx(expected)
-    with pytest.raises(InputError, match="threat_threshold_source"):
-        SeverityModel(**params, threat_threshold_source="forum").fit(texts, emb, y, sources=src)
+    with pytest.raises(InputError, match="threat_rows"):
+        SeverityModel(**params).fit(texts, emb, y, sources=src, threat_rows=np.zeros(n, bool))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from training.config import load_config, validate_config
-from training.data import dataset_weights, fit_weights, threat_head_weights
+from training.data import dataset_weights, fit_weights, threat_head_weights, threat_threshold_rows
 from trendml.errors import InputError
 
 
@@ -59,6 +59,15 @@ def test_threat_head_weights_multiply_the_base_weights():
     np.testing.assert_array_equal(threat_head_weights(train, cfg, sw, bw), [0, 6, 3, 3, 3, 3])
 
 
+def test_threat_threshold_rows_are_one_datasets_posts():
+    train = _train()
+    assert threat_threshold_rows(train, {}) is None  # unset: all rows
+    rows = threat_threshold_rows(train, {"threat_threshold_on": "toxic_spans"})
+    np.testing.assert_array_equal(rows, [False, False, False, False, True, False])  # not the soft twin
+    # a dataset without threat rows in this run's data (e.g. --data davidson,...): all rows
+    assert threat_threshold_rows(train, {"threat_threshold_on": "davidson"}) is None
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -66,6 +75,7 @@ def test_threat_head_weights_multiply_the_base_weights():
         {"base_weights": {"augment": "x"}},
         {"base_weights": {"augment": -1}},
         {"threat_head_weights": {"davidson": -1}},
+        {"threat_threshold_on": 3},
     ],
 )
 def test_config_refuses_malformed_weights(bad):

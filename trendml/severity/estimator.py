@@ -346,7 +346,7 @@ def fit_severity(
     threat_head: bool = False,
     C_threat: float = 1.0,
     threat_weight: np.ndarray | None = None,
-    threat_threshold_source: str | None = None,
+    threat_rows: np.ndarray | None = None,
     mlp_head: bool = False,
     mlp_hidden: int = 64,
 ) -> FittedSeverity:
@@ -386,9 +386,10 @@ def fit_severity(
 
     ``threat_weight``: the threat head's own row weights (default the base learners'); rows weighted 0
     are left out of the head's fits (e.g. a dataset without threat labels whose violent-sounding
-    posts are labelled offensive). ``threat_threshold_source`` (needs ``sources``): the threat
-    threshold is chosen on the out-of-fold predictions of that source's rows only (weighted by
-    ``sample_weight``) instead of all training rows, e.g. the dataset the threat labels come from.
+    posts are labelled offensive). ``threat_rows`` (boolean mask): the threat threshold is chosen on
+    the out-of-fold predictions of these rows only, each weighted 1, instead of all training rows
+    (weighted), e.g. the posts of the dataset the threat labels come from, each once with its
+    majority label.
 
     ``mlp_head``: one more base, a one-hidden-layer perceptron (``mlp_hidden`` units, 30 epochs,
     class-balanced row weights) on the embedding, as a non-linear stacker input.
@@ -412,19 +413,12 @@ def fit_severity(
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     bsw = sw if base_weight is None else np.asarray(base_weight, dtype=float)
     tsw = bsw if threat_weight is None else np.asarray(threat_weight, dtype=float)
-    threshold_rows = np.ones(n, dtype=bool)
-    if threat_threshold_source is not None:
-        if sources is None or len(sources) != n:
-            raise InputError(
-                f'threat_threshold_source is "{threat_threshold_source}" but fit got no sources for its '
-                f"{n} rows; expected one source per row; pass sources= or set threat_threshold_source=None"
-            )
-        threshold_rows = np.asarray(sources).astype(str) == threat_threshold_source
-        if not threshold_rows.any():
-            raise InputError(
-                f'threat_threshold_source is "{threat_threshold_source}" but no training row has that '
-                f"source; expected one of {', '.join(sorted(set(map(str, sources))))}"
-            )
+    threshold_rows = np.ones(n, dtype=bool) if threat_rows is None else np.asarray(threat_rows, bool)
+    if threat_rows is not None and (threshold_rows.shape != (n,) or not threshold_rows.any()):
+        raise InputError(
+            f"threat_rows has shape {threshold_rows.shape} and {int(threshold_rows.sum())} rows set for "
+            f"{n} training rows; expected a boolean mask of length {n} with at least one row set"
+        )
     groups = np.arange(n) if groups is None else np.asarray(groups)
     uses_emb = any(s[0] for s in specs)
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
@@ -517,9 +511,8 @@ def fit_severity(
         if threat_min_precision is not None and THREAT in classes:
             j3 = int(np.searchsorted(classes, THREAT))
             rows = np.tile(threshold_rows, n_repeats)
-            threat_t = threat_threshold_for(
-                y_rep[rows] == THREAT, oof[rows, j3], threat_min_precision, sw_rep[rows]
-            )
+            row_w = sw_rep[rows] if threat_rows is None else None  # the chosen rows: each weighted 1
+            threat_t = threat_threshold_for(y_rep[rows] == THREAT, oof[rows, j3], threat_min_precision, row_w)
             if threat_t is not None:
                 forced = np.where(oof[:, j3] >= threat_t, j3, -1)
                 frozen = (j3,)
@@ -620,7 +613,6 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         threat_min_precision: float | None = 0.5,
         threat_head: bool = False,
         C_threat: float = 1.0,
-        threat_threshold_source: str | None = None,
         mlp_head: bool = False,
         mlp_hidden: int = 64,
     ) -> None:
@@ -643,7 +635,6 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.threat_min_precision = threat_min_precision
         self.threat_head = threat_head
         self.C_threat = C_threat
-        self.threat_threshold_source = threat_threshold_source
         self.mlp_head = mlp_head
         self.mlp_hidden = mlp_hidden
 
@@ -659,6 +650,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         sources: Sequence[str] | None = None,
         base_weight: np.ndarray | None = None,
         threat_weight: np.ndarray | None = None,
+        threat_rows: np.ndarray | None = None,
     ) -> SeverityModel:
         texts = list(texts)
         y_arr = np.asarray(y)
@@ -698,7 +690,7 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             threat_head=self.threat_head,
             C_threat=self.C_threat,
             threat_weight=threat_weight,
-            threat_threshold_source=self.threat_threshold_source,
+            threat_rows=threat_rows,
             mlp_head=self.mlp_head,
             mlp_hidden=self.mlp_hidden,
         )
