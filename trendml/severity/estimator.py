@@ -205,7 +205,6 @@ class _FitInputs:
     C_nb: float
     C_source: float
     C_threat: float
-    mlp_hidden: int
     class_weight: str | None
     n_folds: int
     max_iter: int
@@ -257,33 +256,6 @@ def _fit_base(
             class_weight=fit.class_weight,
             max_iter=fit.max_iter,
             random_state=fit.random_state,
-        )
-    elif kind == "mlp":  # a small non-linear head on the embedding; class weights as row weights
-        from sklearn.neural_network import MLPClassifier
-        from sklearn.utils.class_weight import compute_sample_weight
-
-        w = fit.bsw[idx] * (compute_sample_weight("balanced", target) if fit.class_weight else 1.0)
-        clf = MLPClassifier(
-            hidden_layer_sizes=(fit.mlp_hidden,),
-            alpha=1e-3,
-            batch_size=256,
-            learning_rate_init=1e-3,
-            max_iter=30,
-            early_stopping=False,
-            random_state=fit.random_state,
-        )
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed epoch budget, on purpose
-            clf.fit(X, target, sample_weight=w / w.mean())
-        for attr in ("_optimizer", "_random_state", "_best_coefs", "_best_intercepts", "loss_curve_"):
-            if hasattr(clf, attr):  # training state only; keeps the saved model to plain arrays
-                delattr(clf, attr)
-        return BaseLearner(
-            uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight
         )
     elif kind == "nb":
         clf = NBLogisticRegression(
@@ -347,8 +319,6 @@ def fit_severity(
     C_threat: float = 1.0,
     threat_weight: np.ndarray | None = None,
     threat_rows: np.ndarray | None = None,
-    mlp_head: bool = False,
-    mlp_hidden: int = 64,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -390,9 +360,6 @@ def fit_severity(
     the out-of-fold predictions of these rows only, each weighted 1, instead of all training rows
     (weighted), e.g. the posts of the dataset the threat labels come from, each once with its
     majority label.
-
-    ``mlp_head``: one more base, a one-hidden-layer perceptron (``mlp_hidden`` units, 30 epochs,
-    class-balanced row weights) on the embedding, as a non-linear stacker input.
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
@@ -425,8 +392,6 @@ def fit_severity(
     classes = np.unique(y)
     if threat_head and THREAT in classes and uses_emb:
         specs = [*specs, (True, True, 1.0, "threat")]
-    if mlp_head and uses_emb:
-        specs = [*specs, (True, False, 1.0, "mlp")]
     src: np.ndarray | None = None
     source_names = np.zeros(0, dtype=str)
     if source_aware:
@@ -480,7 +445,6 @@ def fit_severity(
         C_nb=C_nb,
         C_source=C_source,
         C_threat=C_threat,
-        mlp_hidden=int(mlp_hidden),
         class_weight=class_weight,
         n_folds=n_folds,
         max_iter=max_iter,
@@ -613,8 +577,6 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         threat_min_precision: float | None = 0.5,
         threat_head: bool = False,
         C_threat: float = 1.0,
-        mlp_head: bool = False,
-        mlp_hidden: int = 64,
     ) -> None:
         self.embedder_id = embedder_id
         self.features = features
@@ -635,8 +597,6 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         self.threat_min_precision = threat_min_precision
         self.threat_head = threat_head
         self.C_threat = C_threat
-        self.mlp_head = mlp_head
-        self.mlp_hidden = mlp_hidden
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -691,8 +651,6 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             C_threat=self.C_threat,
             threat_weight=threat_weight,
             threat_rows=threat_rows,
-            mlp_head=self.mlp_head,
-            mlp_hidden=self.mlp_hidden,
         )
         #: out-of-fold probabilities of the training rows (n, 4), mean over repeats; not saved
         self.oof_proba_ = None
