@@ -105,7 +105,7 @@ def test_threat_head_weights_and_threshold_source():
     from trendml.severity.estimator import _base_proba
 
     rng = np.random.default_rng(0)
-    n = 600
+    n = 300
     src = np.where(np.arange(n) % 2 == 0, "tweets", "comments")
     y = rng.integers(0, 3, n)
     word = rng.random(n) < 0.25
@@ -115,6 +115,7 @@ def test_threat_head_weights_and_threshold_source():
     texts = [f"{'menace ' if w else ''}token{v} filler{i % 11}" for i, (w, v) in pairs]
     emb = rng.normal(size=(n, 8)).astype(np.float32)
     params = {"features": "stack", "source_aware": True, "threat_head": True, "threat_min_precision": 0.5}
+    params["tune_decision"] = False  # not what this test is about (and the slowest step at this size)
     full = SeverityModel(**params).fit(texts, emb, y, sources=src)
     comments = src == "comments"
     part = SeverityModel(**params).fit(
