@@ -44,6 +44,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "threat_head_weights": {"davidson": 0.0},
     },
     "tsthr": {"threat_threshold_on": "toxic_spans"},
+    "tsthr_p40": {"threat_threshold_on": "toxic_spans", "model": {"threat_min_precision": 0.4}},
     # identity mentions: ToxiGen's neutral statements up-weighted for the bases; a non-linear head
     "tgneutral3": {"base_weights": {"toxigen_seeds.0": 3.0}},
     # measured at e4823ae (a one-hidden-layer MLP base on the embedding, 64 units, 30 epochs); not
