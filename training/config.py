@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "augment": {"templates": True, "swaps": True, "more_templates": False},
     # per-row weight multipliers for the base learners only (training/data.py::dataset_weights)
     "base_weights": {},
+    # per-row weight multipliers for the threat head only (model.threat_head; 0 leaves rows out)
+    "threat_head_weights": {},
+    # the threat threshold chosen on this dataset's training rows only (null: all training rows)
+    "threat_threshold_on": None,
     "threat_soft_labels": True,
     "behaviour": True,
     "lodo": False,
@@ -165,15 +169,21 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
     soft = cfg.get("threat_soft_labels", True)
     if soft not in (True, False, "base"):
         raise InputError(f'config threat_soft_labels is {soft!r}; expected true, false or "base"')
-    base_weights = cfg.get("base_weights") or {}
-    if not isinstance(base_weights, dict) or not all(
-        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
-        for k, v in base_weights.items()
-    ):
+    on = cfg.get("threat_threshold_on")
+    if on is not None and not isinstance(on, str):
         raise InputError(
-            f"config base_weights is {base_weights!r}; expected a mapping of dataset (or "
-            '"dataset.severity") to a number >= 0, e.g. {augment: 3.0, toxigen_seeds.0: 3.0}'
+            f"config threat_threshold_on is {on!r}; expected a dataset name (toxic_spans) or null"
         )
+    for key in ("base_weights", "threat_head_weights"):
+        base_weights = cfg.get(key) or {}
+        if not isinstance(base_weights, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+            for k, v in base_weights.items()
+        ):
+            raise InputError(
+                f"config {key} is {base_weights!r}; expected a mapping of dataset (or "
+                '"dataset.severity") to a number >= 0, e.g. {augment: 3.0, toxigen_seeds.0: 3.0}'
+            )
     floors = (cfg.get("promotion") or {}).get("floors") or {}
     for key, floor in floors.items():
         if (

@@ -152,6 +152,34 @@ def fit_weights(train: pd.DataFrame, cfg: dict) -> tuple[np.ndarray | None, np.n
     return weights, base
 
 
+def threat_head_weights(
+    train: pd.DataFrame, cfg: dict, weights: np.ndarray | None, base: np.ndarray | None
+) -> np.ndarray | None:
+    """The threat head's row weights (``SeverityModel.fit(threat_weight=...)``): the base learners'
+    weights times the config's ``threat_head_weights`` multipliers (:func:`dataset_weights`; 0 leaves a
+    dataset's rows out of the head, e.g. ``{davidson: 0}``); None when the config sets none."""
+    mult = cfg.get("threat_head_weights") or {}
+    if not mult:
+        return None
+    start = base if base is not None else weights
+    return (np.ones(len(train)) if start is None else start) * dataset_weights(train, mult)
+
+
+def threat_threshold_rows(train: pd.DataFrame, cfg: dict) -> np.ndarray | None:
+    """The rows the threat threshold is chosen on (``SeverityModel.fit(threat_rows=...)``): the
+    training rows of the config's ``threat_threshold_on`` dataset (its posts, each once with its
+    majority label; soft-label twins are another dataset); None (all rows) when unset or when that
+    dataset has no threat row in this run's data (e.g. ``--data davidson,toxigen_seeds``)."""
+    name = cfg.get("threat_threshold_on")
+    if not name:
+        return None
+    rows = (train["dataset"] == name).to_numpy()
+    if not (train.loc[rows, "severity"] == 3).any():
+        logger.info("no threat rows of %s in the training data: threat threshold on all rows", name)
+        return None
+    return rows
+
+
 def training_sources(train: pd.DataFrame) -> np.ndarray:
     """Each training row's source for the source gate: column ``source`` where set, else ``dataset``."""
     if "source" not in train.columns:

@@ -23,6 +23,8 @@ from training.data import (
     TrainingData,
     fit_weights,
     load_training_data,
+    threat_head_weights,
+    threat_threshold_rows,
     training_sources,
     with_augmentation,
     with_soft_threat_labels,
@@ -368,6 +370,8 @@ def _run(
         groups=pd.factorize(train["text"])[0],  # duplicate texts stay in one out-of-fold fold
         sources=training_sources(train),  # for source_aware calibration
         base_weight=base_w,  # config base_weights / threat_soft_labels: base (training/data.py)
+        threat_weight=threat_head_weights(train, cfg, weights, base_w),  # config threat_head_weights
+        threat_rows=threat_threshold_rows(train, cfg),  # config threat_threshold_on
     )
     fit_s = time.perf_counter() - t0
 

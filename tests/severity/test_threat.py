@@ -95,3 +95,40 @@ def test_threat_head_is_a_stacker_input_and_survives_save(threat_model, threat_d
     np.testing.assert_allclose(
         loaded.predict_proba(texts[:40], vec[:40]), model.predict_proba(texts[:40], vec[:40])
     )
+
+
+def test_threat_head_weights_and_threshold_source():
+    """``threat_weight`` 0 leaves a source's rows out of the threat head (its threat-sounding rows
+    labelled offensive no longer pull the head's P(3) down), and ``threat_rows`` chooses the threshold
+    on those rows' out-of-fold predictions only. Small synthetic rows: the mechanics, not quality."""
+    from trendml.errors import InputError
+    from trendml.severity.estimator import _base_proba
+
+    rng = np.random.default_rng(0)
+    n = 300
+    src = np.where(np.arange(n) % 2 == 0, "tweets", "comments")
+    y = rng.integers(0, 3, n)
+    word = rng.random(n) < 0.25
+    y[(src == "comments") & word] = 3  # in "comments" the word marks a threat...
+    y[(src == "tweets") & word] = 1  # ...in "tweets" the same word is labelled offensive
+    pairs = enumerate(zip(word, y, strict=True))
+    texts = [f"{'menace ' if w else ''}token{v} filler{i % 11}" for i, (w, v) in pairs]
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    params = {"features": "stack", "source_aware": True, "threat_head": True, "threat_min_precision": 0.5}
+    params["tune_decision"] = False  # not what this test is about (and the slowest step at this size)
+    full = SeverityModel(**params).fit(texts, emb, y, sources=src)
+    comments = src == "comments"
+    part = SeverityModel(**params).fit(
+        texts, emb, y, sources=src, threat_weight=np.where(comments, 1.0, 0.0), threat_rows=comments
+    )
+    sel = (src == "tweets") & word
+    sel_texts = [t for t, s in zip(texts, sel, strict=True) if s]
+
+    def head_p3(model):  # noqa: ANN001, ANN202
+        return _base_proba(model.fitted_.bases[-1], np.arange(4), sel_texts, emb[sel], {})[:, 3]
+
+    assert head_p3(part).mean() > head_p3(full).mean() + 0.2
+    expected = threat_threshold_for(y[comments] == 3, part.oof_proba_[comments, 3], 0.5)
+    assert expected is not None and part.fitted_.threat_threshold == pytest.approx(expected)
+    with pytest.raises(InputError, match="threat_rows"):
+        SeverityModel(**params).fit(texts, emb, y, sources=src, threat_rows=np.zeros(n, bool))

@@ -193,6 +193,7 @@ class _FitInputs:
     y: np.ndarray
     sw: np.ndarray
     bsw: np.ndarray  # the base learners' own row weights (``base_weight``, default ``sw``)
+    tsw: np.ndarray  # the threat head's row weights (``threat_weight``, default ``bsw``); 0 = left out
     groups: np.ndarray
     classes: np.ndarray
     specs: list[tuple[bool, bool, float, str]]
@@ -232,6 +233,9 @@ def _fit_base(
         vecs, X_tfidf = shared["tfidf"]
         block = sp.csr_matrix(np.asarray(fit.emb[idx], dtype=np.float64) * weight)
         X = sp.hstack([block, X_tfidf], format="csr")
+        keep = fit.tsw[idx] > 0  # rows weighted 0 for the head (e.g. one dataset's) are left out
+        if not keep.all():
+            idx, X = idx[keep], X[np.flatnonzero(keep)]
     else:
         vecs = make_vectorizers(**(fit.tfidf or {})) if with_tfidf else []
         X = stack_features(
@@ -262,7 +266,7 @@ def _fit_base(
         clf = LogisticRegression(
             C=c, class_weight=fit.class_weight, max_iter=fit.max_iter, random_state=fit.random_state
         )
-    clf.fit(X, target, sample_weight=fit.bsw[idx])
+    clf.fit(X, target, sample_weight=(fit.tsw if kind == "threat" else fit.bsw)[idx])
     return BaseLearner(uses_embeddings=with_emb, vectorizers=vecs, classifier=clf, embedding_weight=weight)
 
 
@@ -313,6 +317,8 @@ def fit_severity(
     threat_min_precision: float | None = 0.5,
     threat_head: bool = False,
     C_threat: float = 1.0,
+    threat_weight: np.ndarray | None = None,
+    threat_rows: np.ndarray | None = None,
 ) -> FittedSeverity:
     """Fit base classifiers, calibrator (the stacker) and decision weights.
 
@@ -347,6 +353,13 @@ def fit_severity(
     ``base_weight``: the base learners' own row weights (default ``sample_weight``), e.g. more weight
     on counterfactual rows or soft labels; the stacker, the decision weights and the threat threshold
     keep ``sample_weight``, so the calibration is fitted on the rows' real mix and hard labels.
+
+    ``threat_weight``: the threat head's own row weights (default the base learners'); rows weighted 0
+    are left out of the head's fits (e.g. a dataset without threat labels whose violent-sounding
+    posts are labelled offensive). ``threat_rows`` (boolean mask): the threat threshold is chosen on
+    the out-of-fold predictions of these rows only, each weighted 1, instead of all training rows
+    (weighted), e.g. the posts of the dataset the threat labels come from, each once with its
+    majority label.
     """
     if features not in FEATURE_SETS:
         raise InputError(f'features is "{features}"; expected one of {", ".join(FEATURE_SETS)}')
@@ -366,6 +379,13 @@ def fit_severity(
     texts = list(texts)
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     bsw = sw if base_weight is None else np.asarray(base_weight, dtype=float)
+    tsw = bsw if threat_weight is None else np.asarray(threat_weight, dtype=float)
+    threshold_rows = np.ones(n, dtype=bool) if threat_rows is None else np.asarray(threat_rows, bool)
+    if threat_rows is not None and (threshold_rows.shape != (n,) or not threshold_rows.any()):
+        raise InputError(
+            f"threat_rows has shape {threshold_rows.shape} and {int(threshold_rows.sum())} rows set for "
+            f"{n} training rows; expected a boolean mask of length {n} with at least one row set"
+        )
     groups = np.arange(n) if groups is None else np.asarray(groups)
     uses_emb = any(s[0] for s in specs)
     emb = np.asarray(embeddings, dtype=np.float32) if uses_emb else None
@@ -413,6 +433,7 @@ def fit_severity(
         y=y,
         sw=sw,
         bsw=bsw,
+        tsw=tsw,
         groups=groups,
         classes=classes,
         specs=specs,
@@ -453,7 +474,9 @@ def fit_severity(
         forced, frozen = None, ()
         if threat_min_precision is not None and THREAT in classes:
             j3 = int(np.searchsorted(classes, THREAT))
-            threat_t = threat_threshold_for(y_rep == THREAT, oof[:, j3], threat_min_precision, sw_rep)
+            rows = np.tile(threshold_rows, n_repeats)
+            row_w = sw_rep[rows] if threat_rows is None else None  # the chosen rows: each weighted 1
+            threat_t = threat_threshold_for(y_rep[rows] == THREAT, oof[rows, j3], threat_min_precision, row_w)
             if threat_t is not None:
                 forced = np.where(oof[:, j3] >= threat_t, j3, -1)
                 frozen = (j3,)
@@ -586,6 +609,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
         groups: np.ndarray | None = None,
         sources: Sequence[str] | None = None,
         base_weight: np.ndarray | None = None,
+        threat_weight: np.ndarray | None = None,
+        threat_rows: np.ndarray | None = None,
     ) -> SeverityModel:
         texts = list(texts)
         y_arr = np.asarray(y)
@@ -624,6 +649,8 @@ class SeverityModel(ClassifierMixin, BaseEstimator):
             threat_min_precision=self.threat_min_precision,
             threat_head=self.threat_head,
             C_threat=self.C_threat,
+            threat_weight=threat_weight,
+            threat_rows=threat_rows,
         )
         #: out-of-fold probabilities of the training rows (n, 4), mean over repeats; not saved
         self.oof_proba_ = None
