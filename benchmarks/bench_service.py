@@ -283,7 +283,8 @@ def run() -> str:
     lines = [
         "## Service (`POST /v1/score`)",
         "",
-        f"Real `trendml serve` on 127.0.0.1 (BentoML, 1 worker, adaptive batching), model "
+        f"Real `trendml serve` on 127.0.0.1 (BentoML, {os.environ.get('TRENDML_WORKERS') or 1} worker "
+        "process(es), `TRENDML_WORKERS`; adaptive batching), model "
         f"`{name}` v{version}, embedding cache off on both sides; in-process = embed -> predict_proba -> "
         "decision rule in this process on the same texts, alternated call by call with the HTTP calls "
         f"(the 2 cores are shared, so load hits both alike); torch threads: {threads} on both sides. "

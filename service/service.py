@@ -104,6 +104,17 @@ GIL_SWITCH_INTERVAL_MS = _env_float("TRENDML_GIL_SWITCH_INTERVAL_MS", 5.0)
 #: through the API clear it at once, others (CLI) take effect within this time. 0 disables it.
 KEY_CACHE_TTL_S = _env_float("TRENDML_KEY_CACHE_TTL_S", 2.0)
 BATCH_MAX_SIZE = max(MAX_ITEMS, 64)
+#: Worker processes (``TRENDML_WORKERS``, default 1), each with its own model, batch thread and event
+#: loop. One process is GIL-bound near one core under many small requests (2026-12-01, 2 quiet cores,
+#: 32 single-item clients: 30.7 items/s with 1 worker, 67.9 with 2). More than one: each worker
+#: loads the model (~0.5 GB more each), rate limits count per worker, and PostgreSQL is the store to
+#: use (docs/service.md, "Throughput").
+WORKERS = int(_env_float("TRENDML_WORKERS", 1))
+if WORKERS < 1:
+    raise SystemExit(
+        f"TRENDML_WORKERS={os.environ.get('TRENDML_WORKERS')!r}; expected a whole number >= 1; "
+        "unset it for one worker"
+    )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -185,7 +196,7 @@ class DashboardApp:
 dashboard = DashboardApp()
 
 
-@bentoml.service(name="trendml", workers=1, traffic={"timeout": 600})
+@bentoml.service(name="trendml", workers=WORKERS, traffic={"timeout": 600})
 @bentoml.asgi_app(app, path="/v1")
 @bentoml.asgi_app(dashboard, path="/ui", name="dashboard")
 @bentoml.asgi_app(perspective_app, path="/v1alpha1", name="perspective")
