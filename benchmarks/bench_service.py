@@ -80,8 +80,10 @@ def _rss_mb(pid: int) -> float:
         return float("nan")
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by the server's process tree."""
+def _cpu_s(pid: int, *, loop_only: bool = False) -> float:
+    """CPU seconds (user + system) used so far by the server's process tree; ``loop_only``: by its
+    event-loop threads only (each process's main thread: HTTP parsing, middleware, routing,
+    responses), the rest being the worker threads' (key and content checks, scoring)."""
     import psutil
 
     total = 0.0
@@ -89,28 +91,11 @@ def _cpu_s(pid: int) -> float:
         root = psutil.Process(pid)
         for p in [root, *root.children(recursive=True)]:
             try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-    except psutil.Error:
-        return float("nan")
-    return total
-
-
-def _loop_cpu_s(pid: int) -> float:
-    """CPU seconds of the event-loop threads (each process's main thread) in the server's tree: the
-    HTTP side (parsing, middleware, routing, responses); the rest is the worker threads' (scoring)."""
-    import psutil
-
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        for p in [root, *root.children(recursive=True)]:
-            try:
-                for t in p.threads():
-                    if t.id == p.pid:
-                        total += t.user_time + t.system_time
+                if loop_only:
+                    total += sum(t.user_time + t.system_time for t in p.threads() if t.id == p.pid)
+                else:
+                    t = p.cpu_times()
+                    total += t.user + t.system
             except psutil.Error:
                 pass
     except psutil.Error:
@@ -253,12 +238,12 @@ def run() -> str:
                 )
                 return r.status_code
 
-            t0, s0, l0 = time.perf_counter(), _cpu_s(proc.pid), _loop_cpu_s(proc.pid)
+            t0, s0, l0 = time.perf_counter(), _cpu_s(proc.pid), _cpu_s(proc.pid, loop_only=True)
             with ThreadPoolExecutor(level) as ex:
                 codes = list(ex.map(one, range(REQUESTS_PER_LEVEL)))
             throughput[level] = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
             server_cpu_ms = 1000 * (_cpu_s(proc.pid) - s0) / REQUESTS_PER_LEVEL  # the last level's
-            loop_cpu_ms = 1000 * (_loop_cpu_s(proc.pid) - l0) / REQUESTS_PER_LEVEL
+            loop_cpu_ms = 1000 * (_cpu_s(proc.pid, loop_only=True) - l0) / REQUESTS_PER_LEVEL
             errors += sum(c != 200 for c in codes)
             for c in clients:
                 c.close()
