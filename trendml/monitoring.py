@@ -115,8 +115,8 @@ def monitoring_snapshot(
     from sqlalchemy import func, select
 
     from trendml.language import language_supported
-    from trendml.store.audit import ScoreAudit
-    from trendml.store.items import StoredItem
+    from trendml.store.audit import ScoreAudit, latest_audit_values
+    from trendml.store.items import StoredItem, id_chunks
     from trendml.store.outcomes import ItemOutcome
     from trendml.store.qa import QAReview
     from trendml.utc import aware
@@ -165,16 +165,9 @@ def monitoring_snapshot(
     for item_id, sev in qa.items():
         if len(sev) == 1 and item_id not in labels:
             labels[item_id] = next(iter(sev))
-    probs: dict[str, list[float]] = {}
     ids = list(labels)
-    for start_i in range(0, len(ids), 500):
-        chunk = ids[start_i : start_i + 500]
-        for item_id, p in session.execute(
-            select(ScoreAudit.item_id, ScoreAudit.severity_probs)
-            .where(ScoreAudit.item_id.in_(chunk))
-            .order_by(ScoreAudit.id)
-        ):
-            probs[item_id] = list(p)
+    probs = {k: list(p) for k, p in latest_audit_values(session, ids, ScoreAudit.severity_probs).items()}
+    for chunk in id_chunks(ids):
         for item_id, p in session.execute(
             select(StoredItem.id, StoredItem.severity_probs).where(
                 StoredItem.id.in_(chunk), StoredItem.severity_probs.is_not(None)

@@ -165,7 +165,7 @@ def load_outcome_pairs(session: Session, period: Period) -> tuple[list[tuple[int
     """Each item whose latest moderator outcome (before the period's end) was decided in the period:
     ``(pre-score, outcome severity)`` pairs, outcomes per action, and how many had no pre-score.
     The pre-score is the item's stored severity, else the latest audited score of that id."""
-    from trendml.store.audit import ScoreAudit
+    from trendml.store.audit import ScoreAudit, latest_audit_values
     from trendml.store.items import get_items
     from trendml.store.outcomes import ItemOutcome
 
@@ -178,14 +178,7 @@ def load_outcome_pairs(session: Session, period: Period) -> tuple[list[tuple[int
     stored = get_items(session, list(latest))
     pre = {k: r.severity for k, r in stored.items() if r.severity is not None}
     missing = [k for k in latest if k not in pre]
-    for start in range(0, len(missing), 500):
-        chunk = missing[start : start + 500]
-        for item_id, sev in session.execute(
-            select(ScoreAudit.item_id, ScoreAudit.severity)
-            .where(ScoreAudit.item_id.in_(chunk))
-            .order_by(ScoreAudit.id)
-        ):
-            pre[item_id] = int(sev)
+    pre.update({k: int(v) for k, v in latest_audit_values(session, missing, ScoreAudit.severity).items()})
     pairs = [(int(pre[k]), int(v.severity)) for k, v in sorted(latest.items()) if k in pre]
     actions: dict[str, int] = {}
     for v in latest.values():

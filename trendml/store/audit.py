@@ -16,7 +16,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from trendml.store.base import Base
-from trendml.store.items import utcnow
+from trendml.store.items import id_chunks, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,16 @@ def add_audit(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     if values:  # one executemany, no ORM objects (the service writes one per scored item)
         session.execute(insert(ScoreAudit), values)
     return len(values)
+
+
+def latest_audit_values(session: Session, item_ids: Iterable[str], column: Any) -> dict[str, Any]:
+    """``item_id -> column`` of each item's latest audit row (``column``: a ``ScoreAudit``
+    attribute, e.g. ``ScoreAudit.severity``); items never scored are absent."""
+    out: dict[str, Any] = {}
+    for chunk in id_chunks(item_ids):
+        stmt = select(ScoreAudit.item_id, column).where(ScoreAudit.item_id.in_(chunk)).order_by(ScoreAudit.id)
+        out.update({item_id: value for item_id, value in session.execute(stmt)})  # later rows win
+    return out
 
 
 def audit_for(session: Session, item_ids: Sequence[str]) -> list[ScoreAudit]:

@@ -122,11 +122,16 @@ def add_items(session: Session, items: Iterable[Item]) -> tuple[int, int]:
     return stored, len(batch) - stored + n_in_request_dups
 
 
+def id_chunks(ids: Iterable[str], size: int = _CHUNK) -> Iterable[list[str]]:
+    """``ids`` without repeats, in lists of at most ``size`` (one ``IN (...)`` query each)."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
+
+
 def get_items(session: Session, ids: Sequence[str]) -> dict[str, StoredItem]:
     out: dict[str, StoredItem] = {}
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
+    for chunk in id_chunks(ids):
         out.update(
             {row.id: row for row in session.scalars(select(StoredItem).where(StoredItem.id.in_(chunk)))}
         )
@@ -156,16 +161,10 @@ def content_conflicts(session: Session, items: Sequence[Item]) -> list[int]:
 
     Reads two columns, not the rows: the service asks this once per score request."""
     stored: dict[str, str | None] = {}
-    unique = list(dict.fromkeys(it.id for it in items))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
+    for chunk in id_chunks(it.id for it in items):
         stmt = select(StoredItem.id, StoredItem.content_hash).where(StoredItem.id.in_(chunk))
         stored.update({row.id: row.content_hash for row in session.execute(stmt)})
-    return [
-        i
-        for i, it in enumerate(items)
-        if it.id in stored and stored[it.id] != content_hash(it.content)
-    ]
+    return [i for i, it in enumerate(items) if it.id in stored and stored[it.id] != content_hash(it.content)]
 
 
 def record_scores(session: Session, scores: Iterable[dict[str, Any]]) -> int:
