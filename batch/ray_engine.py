@@ -17,8 +17,8 @@ How a run goes:
   them to a temporary file renamed into place only when everything succeeded.
 
 Faults: an actor process that dies (a crash, the OOM killer, a lost node) is restarted and its batch
-retried, at most ``MAX_RESTARTS`` / ``MAX_TASK_RETRIES`` times (both set by ``TRENDML_RAY_MAX_RESTARTS``,
-default 3; Ray Data's default is forever, which
+retried, at most ``TRENDML_RAY_MAX_RESTARTS`` times each (restarts per actor, retries per batch;
+default ``MAX_RESTARTS`` = 3; Ray Data's default is forever, which
 turns a batch that always kills its worker into a run that never ends); past that the run fails with
 one line (:class:`RayRunError`, exit 1) and no output is written. ``TRENDML_RAY_TEST_CRASH``
 (``once@N`` / ``always@N``) makes an actor ``os._exit`` on its batch ``N`` (0-based) -- ``once``: not
@@ -52,8 +52,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_BLOCK_ROWS = 2048
-MAX_RESTARTS = 3  # per actor: a dead actor process is restarted this many times
-MAX_TASK_RETRIES = 3  # per batch: a batch whose actor died is retried this many times
+#: default restarts per actor, and retries per batch whose actor died (``TRENDML_RAY_MAX_RESTARTS``)
+MAX_RESTARTS = 3
 CRASH_ENV = "TRENDML_RAY_TEST_CRASH"
 RESTARTS_ENV = "TRENDML_RAY_MAX_RESTARTS"
 
