@@ -26,7 +26,7 @@ run: setup
 	$(BIN)/trendml up --host 127.0.0.1 --port 3000
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"

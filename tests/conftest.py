@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     model files, and every commit on a disk waits for it (an empty MLflow store, which runs MLflow's
     migrations: 14.9 s on disk, 5.7 s on tmpfs, same process, measured on a loaded 2-core machine).
     Nothing a test checks depends on the medium. ``TRENDML_TEST_TMPFS=0`` keeps pytest's default."""
+    _worker_postgres_database()
     if config.option.basetemp or os.environ.get("TRENDML_TEST_TMPFS") == "0":
         return
     try:
@@ -47,6 +48,31 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.option.basetemp = tempfile.mkdtemp(prefix="trendml-pytest-", dir=_TMPFS)
     config.stash[_TMPFS_KEY] = config.option.basetemp
+
+
+def _worker_postgres_database() -> None:
+    """Under pytest-xdist (``make test`` runs two workers) each worker gets its own PostgreSQL database,
+    ``<name>_<worker>`` beside the one ``TRENDML_TEST_POSTGRES_URL`` names: the tests empty and fill
+    their database, so two workers must not share one. Runs before the test modules are imported
+    (they read the variable at import)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TRENDML_TEST_POSTGRES_URL")
+    if not worker or not url:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}).first()
+            if found is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    os.environ["TRENDML_TEST_POSTGRES_URL"] = base.set(database=name).render_as_string(hide_password=False)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -227,19 +227,53 @@ def _break_window_models(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL cluster of this test's own (``.ci/postgres.sh`` on a free port and a fresh
+    directory): the test stops and restarts its server, which must not cut off the other tests'
+    database (``make test`` runs two pytest-xdist workers at once). Stopped and removed afterwards."""
+    import shutil
+    import subprocess
+    import uuid
+
+    from tests.service.harness import REPO, free_port
+
+    pg_dir = Path("/tmp") / f"trendml-pg-{uuid.uuid4().hex[:12]}"  # readable by PostgreSQL's own user
+    env = {**os.environ, "PGPORT": str(free_port()), "TRENDML_PG_DIR": str(pg_dir)}
+    made = subprocess.run(
+        ["bash", str(REPO / ".ci" / "postgres.sh"), "trendml_down"], env=env, capture_output=True, text=True,
+        timeout=180,
+    )
+    assert made.returncode == 0, made.stderr[-1000:]
+    try:
+        yield made.stdout.strip().splitlines()[-1]
+    finally:
+        bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [*as_owner, str(bin_dir / "pg_ctl"), "-s", "-D", str(pg_dir), "-m", "immediate", "stop"],
+            capture_output=True, timeout=60,
+        )
+        shutil.rmtree(pg_dir, ignore_errors=True)
+
+
 @pytest.mark.skipif(not PG_URL, reason="TRENDML_TEST_POSTGRES_URL is not set")
-def test_score_answers_503_while_the_database_is_down(service_home, champion, seeded_cache, small_stream):
+def test_score_answers_503_while_the_database_is_down(
+    service_home, champion, seeded_cache, small_stream, own_postgres
+):
     """PostgreSQL refusing every connection (ALLOW_CONNECTIONS false, sessions ended): scores answer
-    503 (nothing can be audited), /readyz 503; once it is back, 200 again without a restart."""
+    503 (nothing can be audited), /readyz 503; once it is back, 200 again without a restart. Runs
+    where PostgreSQL tests run (``TRENDML_TEST_POSTGRES_URL`` set), on a cluster of its own."""
     assert champion  # the session's champion exists (the score checks below need it)
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     from trendml.store.base import make_engine
 
-    url = make_url(empty_postgres(PG_URL))
-    env = {"TRENDML_DATABASE_URL": PG_URL}
-    keys = _keys(service_home, PG_URL)
+    pg_url = own_postgres
+    url = make_url(empty_postgres(pg_url))
+    env = {"TRENDML_DATABASE_URL": pg_url}
+    keys = _keys(service_home, pg_url)
     server = start_server(service_home, keys=keys, **env)
     admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
     db = url.database
