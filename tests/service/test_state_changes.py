@@ -241,7 +241,10 @@ def own_postgres():
     pg_dir = Path("/tmp") / f"trendml-pg-{uuid.uuid4().hex[:12]}"  # readable by PostgreSQL's own user
     env = {**os.environ, "PGPORT": str(free_port()), "TRENDML_PG_DIR": str(pg_dir)}
     made = subprocess.run(
-        ["bash", str(REPO / ".ci" / "postgres.sh"), "trendml_down"], env=env, capture_output=True, text=True,
+        ["bash", str(REPO / ".ci" / "postgres.sh"), "trendml_down"],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=180,
     )
     assert made.returncode == 0, made.stderr[-1000:]
@@ -252,7 +255,8 @@ def own_postgres():
         as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         subprocess.run(
             [*as_owner, str(bin_dir / "pg_ctl"), "-s", "-D", str(pg_dir), "-m", "immediate", "stop"],
-            capture_output=True, timeout=60,
+            capture_output=True,
+            timeout=60,
         )
         shutil.rmtree(pg_dir, ignore_errors=True)
 
