@@ -143,10 +143,7 @@ def shared_store_url(tmp_path: Path) -> str:
     return empty_postgres(pg) if pg else f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
 
 
-def start_server(
-    home: Path, *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str
-) -> Server:
-    """Start ``trendml serve`` on a free port; wait for /healthz (and /readyz when ``need_ready``)."""
+def _launch(home: Path, keys: dict[str, str] | None, env: dict[str, str]) -> Server:
     port = free_port()
     log = home / f"server-{port}.log"
     home.mkdir(parents=True, exist_ok=True)
@@ -159,20 +156,44 @@ def start_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Server(home=home, port=port, proc=proc, keys=dict(keys or {}), log=log)
-    path = "/readyz" if need_ready else "/healthz"
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    return Server(home=home, port=port, proc=proc, keys=dict(keys or {}), log=log)
+
+
+def _wait_ready(server: Server, path: str, deadline: float) -> None:
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log_tail()}")
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {server.proc.returncode}:\n{server.log_tail()}")
         try:
             if httpx.get(server.url + path, timeout=5).status_code == 200:
-                return server
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    server.stop()
     raise RuntimeError(f"server not ready on {path} after {READY_TIMEOUT_S}s:\n{server.log_tail()}")
+
+
+def start_server(
+    home: Path, *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str
+) -> Server:
+    """Start ``trendml serve`` on a free port; wait for /healthz (and /readyz when ``need_ready``)."""
+    return start_servers([home], keys=keys, need_ready=need_ready, **env)[0]
+
+
+def start_servers(
+    homes: list[Path], *, keys: dict[str, str] | None = None, need_ready: bool = True, **env: str
+) -> list[Server]:
+    """:func:`start_server` for several homes at once (replicas): all start together, so a test
+    waits for the slowest start instead of their sum. On a failure every one of them is stopped."""
+    servers = [_launch(home, keys, env) for home in homes]
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    try:
+        for server in servers:
+            _wait_ready(server, "/readyz" if need_ready else "/healthz", deadline)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
 
 
 def create_key(home: Path, role: str, name: str | None = None, **env: str) -> str:

@@ -26,7 +26,7 @@ from tests.service.harness import (
     free_port,
     make_keys,
     shared_store_url,
-    start_server,
+    start_servers,
     train_and_register,
 )
 
@@ -113,10 +113,8 @@ def test_replicas_on_one_mlflow_server_and_one_store(
         (h / "cache").mkdir()
         src = service_home / "cache" / "embeddings.db"
         (h / "cache" / "embeddings.db").write_bytes(src.read_bytes())
-    a = start_server(homes[0], keys=keys, **env)
-    b = None
+    a, b = start_servers(homes, keys=keys, **env)
     try:
-        b = start_server(homes[1], keys=keys, **env)
         for srv in (a, b):
             assert srv.request("GET", "/v1/model", "triage").json()["model"]["version"] == v1
         # feedback written through one replica is read through the other
