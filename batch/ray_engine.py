@@ -155,7 +155,13 @@ def _pool_size(actors: int | None) -> int:
 
 
 def _dataset(items: Sequence[Item], block_rows: int, pool: int) -> Any:
-    """Blocks of at most ``block_rows`` rows, and at least two per actor so every actor gets work."""
+    """Blocks of at most ``block_rows`` rows, and at least two per actor so every actor gets work.
+
+    Within a block the rows go shortest content first, so each of an actor's batches holds texts of
+    similar length and the model pads little: the local path hands all texts to one ``encode``,
+    which sorts them all by length; batches of 256 in input order padded to their longest text
+    (100k items: Ray 0.79x local before). The driver puts the results back in input order
+    (:func:`_in_order`), holding back at most about a block."""
     import pyarrow as pa
     import ray.data
 
@@ -163,12 +169,13 @@ def _dataset(items: Sequence[Item], block_rows: int, pool: int) -> Any:
     tables = []
     for start in range(0, len(items), block_rows):
         chunk = items[start : start + block_rows]
+        order = sorted(range(len(chunk)), key=lambda k: len(chunk[k].content))
         tables.append(
             pa.table(
                 {
-                    "i": pa.array(range(start, start + len(chunk)), type=pa.int64()),
-                    "id": pa.array([it.id for it in chunk], type=pa.string()),
-                    "content": pa.array([it.content for it in chunk], type=pa.string()),
+                    "i": pa.array([start + k for k in order], type=pa.int64()),
+                    "id": pa.array([chunk[k].id for k in order], type=pa.string()),
+                    "content": pa.array([chunk[k].content for k in order], type=pa.string()),
                 }
             )
         )
