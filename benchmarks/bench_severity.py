@@ -197,7 +197,7 @@ def run() -> str:
         "Splits: fixed, hashed, stratified (Davidson 20 %, ToxiGen seeds 30 %), official test splits for",
         "OLID, HatEval and ToxicSpans (SemEval-2021 test); see docs/severity.md. Model (models/severity.yaml):",
         "MiniLM-embedding LR + word/char TF-IDF LR + NB-weighted TF-IDF LR, stacked and calibrated on",
-        "out-of-fold log-probabilities from 3 fold splits with P(training dataset | embedding); threat rule",
+        "out-of-fold log-probabilities (one 3-fold split, `model.n_repeats: 1`) with P(training dataset | embedding); threat rule",
         "P(3) >= a threshold chosen on training folds; macro-F1-tuned decision weights for levels 0-2.",
         "Baseline: word 1-2-gram TF-IDF + LR (class-weighted), trained on the same rows in the same run.",
         "",
