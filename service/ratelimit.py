@@ -5,8 +5,10 @@ Turn it on so one runaway client cannot starve the others (e.g. the triage queue
 ``TRENDML_RATE_LIMIT_PER_MIN`` requests per minute per key, refilled continuously, with bursts of
 up to ``TRENDML_RATE_LIMIT_BURST`` requests (default: one minute's worth). Counted per key (not
 per address), after authentication, so unauthenticated requests never use a key's quota. Open
-routes (health, docs) and the dashboard are not limited. One process holds the buckets (the
-service runs one worker).
+routes (health, docs) and the dashboard are not limited. With one worker process the buckets live in
+that process (:class:`TokenBuckets`, no I/O); with more (``TRENDML_WORKERS``), every worker draws on
+one bucket per key in the store (:class:`StoreBuckets`, :mod:`trendml.store.quotas`: one atomic
+update per request, in a worker thread), so the quota is the service's, not each process's.
 """
 
 from __future__ import annotations
@@ -40,18 +42,53 @@ class TokenBuckets:
             return (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
 
 
-class RateLimitMiddleware:
-    """ASGI middleware placed after :class:`service.auth.AuthMiddleware` (it reads the caller)."""
+class StoreBuckets:
+    """:class:`TokenBuckets` kept in the store, shared by every worker process: ``take(key, sessions)``
+    with the service's session factory (blocking I/O: call it from a worker thread)."""
 
-    def __init__(self, app: Any, per_minute: float = 0.0, burst: float | None = None) -> None:
+    def __init__(self, per_minute: float, burst: float | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst) if burst else float(per_minute)
+
+    def take(self, key: Any, sessions: Any) -> float:
+        from trendml.store.quotas import take_token
+
+        with sessions() as session:
+            return take_token(session, int(key), per_minute=self.rate * 60.0, burst=self.burst)
+
+
+class RateLimitMiddleware:
+    """ASGI middleware placed after :class:`service.auth.AuthMiddleware` (it reads the caller).
+    ``shared``: the buckets live in the store (more than one worker process)."""
+
+    def __init__(
+        self, app: Any, per_minute: float = 0.0, burst: float | None = None, shared: bool = False
+    ) -> None:
         self.app = app
-        self.buckets = TokenBuckets(per_minute, burst) if per_minute > 0 else None
+        self.buckets: TokenBuckets | StoreBuckets | None = None
+        if per_minute > 0:
+            self.buckets = StoreBuckets(per_minute, burst) if shared else TokenBuckets(per_minute, burst)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         caller = scope.get("state", {}).get("caller") if scope["type"] == "http" else None
         if self.buckets is None or caller is None:
             return await self.app(scope, receive, send)
-        wait = self.buckets.take(caller.id)
+        if isinstance(self.buckets, StoreBuckets):
+            import anyio
+            import bentoml
+
+            from service.trends_backend import is_connection_error
+
+            sessions = bentoml.get_current_service().Session
+            try:
+                wait = await anyio.to_thread.run_sync(self.buckets.take, caller.id, sessions)
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                # the store is down: the route itself answers 503 (nothing can be scored or stored)
+                return await self.app(scope, receive, send)
+        else:
+            wait = self.buckets.take(caller.id)
         if wait <= 0:
             return await self.app(scope, receive, send)
         retry = max(1, math.ceil(wait))
