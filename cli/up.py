@@ -94,8 +94,18 @@ def up(
         help="Share of the demo stream's items given simulated moderator outcomes (their dataset label, "
         "10%% one level off), so the weekly report shows pre-score precision against outcomes.",
     ),
+    workers: str | None = typer.Option(
+        None,
+        "--workers",
+        help="Service worker processes: 'auto' (one per core, at most 4) or a number; sets "
+        "TRENDML_WORKERS (default: that variable, else auto).",
+    ),
 ) -> None:
     """Set up everything and start the service on embedded defaults (``make run``)."""
+    if serve:
+        from cli.serve import resolve_workers
+
+        resolve_workers(workers)  # a bad --workers fails now, not after the setup
     from service.models import ModelManager
     from service.pipeline import detect_stored
     from service.trends_backend import TrendBackend
@@ -197,7 +207,7 @@ def up(
 
         check_port_free(host, port)  # again: setting up took a while
 
-        run_serve(host=host, port=port, reload=False)
+        run_serve(host=host, port=port, reload=False, workers=workers)
 
 
 def register(app: typer.Typer) -> None:

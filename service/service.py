@@ -77,6 +77,7 @@ from service.schemas import (  # noqa: E402
     utc_time,
 )
 from service.trends_backend import DatabaseUnavailable, TrendBackend, is_connection_error  # noqa: E402
+from service.workers import worker_count  # noqa: E402
 from trendml import __version__  # noqa: E402
 from trendml.embed import embedder_from_settings  # noqa: E402
 from trendml.policy import load_policy  # noqa: E402
@@ -104,17 +105,14 @@ GIL_SWITCH_INTERVAL_MS = _env_float("TRENDML_GIL_SWITCH_INTERVAL_MS", 5.0)
 #: through the API clear it at once, others (CLI) take effect within this time. 0 disables it.
 KEY_CACHE_TTL_S = _env_float("TRENDML_KEY_CACHE_TTL_S", 2.0)
 BATCH_MAX_SIZE = max(MAX_ITEMS, 64)
-#: Worker processes (``TRENDML_WORKERS``, default 1), each with its own model, batch thread and event
-#: loop. One process is GIL-bound near one core under many small requests (2026-12-01, 2 quiet cores,
-#: 32 single-item clients: 30.7 items/s with 1 worker, 67.9 with 2). More than one: each worker
-#: loads the model (~0.5 GB more each), rate limits count per worker, and PostgreSQL is the store to
-#: use (docs/service.md, "Throughput").
-WORKERS = int(_env_float("TRENDML_WORKERS", 1))
-if WORKERS < 1:
-    raise SystemExit(
-        f"TRENDML_WORKERS={os.environ.get('TRENDML_WORKERS')!r}; expected a whole number >= 1; "
-        "unset it for one worker"
-    )
+#: Worker processes (``TRENDML_WORKERS``): ``auto`` (the default) runs one per CPU core, at most
+#: ``service.workers.MAX_AUTO_WORKERS`` (4); a number runs that many. Each has its own model, batch
+#: thread and event loop.
+#: One process is GIL-bound near one core under many small requests (2026-12-01, 2 quiet cores, 32
+#: single-item clients: 30.7 items/s with 1 worker, 67.9 with 2). Each worker loads the model (~0.7 GB
+#: of RSS more each) and keeps its own key cache and trend snapshot; quotas are shared through the
+#: store (service.ratelimit) and detection runs under a lease (docs/service.md, "Throughput").
+WORKERS = worker_count(os.environ.get("TRENDML_WORKERS"))
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -1004,5 +1002,6 @@ TriageService.add_asgi_middleware(
     RateLimitMiddleware,
     per_minute=_env_float("TRENDML_RATE_LIMIT_PER_MIN", 0.0),
     burst=_env_float("TRENDML_RATE_LIMIT_BURST", 0.0) or None,
+    shared=WORKERS > 1,  # one bucket per key for all worker processes, in the store
 )
 TriageService.add_asgi_middleware(ReadinessMiddleware)

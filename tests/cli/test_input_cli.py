@@ -108,3 +108,14 @@ def test_jsonl_with_a_bom_is_read_by_the_cli(service_home, tmp_path):
     items.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "text": "a plain comment"}).encode() + b"\n")
     proc = cli(service_home, "embed", str(items), "-o", str(tmp_path / "v.npy"), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("command", ["serve", "up"])
+def test_a_bad_worker_count_is_one_line_before_any_work(tmp_path, command):
+    proc = cli(tmp_path / "home", command, "--workers", "two", timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = _one_error_line(proc.stderr)
+    assert "--workers 'two'" in line and "expected 'auto' (one per core) or a whole number" in line
+    assert "ready" not in proc.stdout + proc.stderr and not (tmp_path / "home" / "mlflow.db").exists()
+    proc = cli(tmp_path / "home", command, TRENDML_WORKERS="0", timeout=120)
+    assert proc.returncode == 2 and "TRENDML_WORKERS='0'" in _one_error_line(proc.stderr)

@@ -45,6 +45,10 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
             "TOKENIZERS_PARALLELISM": "false",
             "BENTOML_HOME": str(home / "bentoml"),
             "TRENDML_RELOAD_INTERVAL_S": "1",
+            # one worker process per test server (the default, ``auto``, runs one per core): each
+            # worker's start costs ~20 s of CPU on the 2 shared cores; tests/service/test_workers.py
+            # runs two
+            "TRENDML_WORKERS": "1",
         }
     )
     env.pop("TRENDML_DATABASE_URL", None)
