@@ -125,6 +125,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+
 def _levels_doc() -> str:
     """The severity levels as the policy names them (models/policy.yaml, ``TRENDML_POLICY``)."""
     try:
