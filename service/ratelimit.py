@@ -20,12 +20,17 @@ import time
 from typing import Any
 
 
+def _burst(per_minute: float, burst: float | None) -> float:
+    """The bucket size: ``burst``, else one minute's worth; at least one request, or none could pass."""
+    return max(1.0, float(burst) if burst else float(per_minute))
+
+
 class TokenBuckets:
     """``take(key)`` -> 0 when a request may go, else the seconds until it may."""
 
     def __init__(self, per_minute: float, burst: float | None = None, clock: Any = time.monotonic) -> None:
         self.rate = per_minute / 60.0
-        self.burst = float(burst) if burst else float(per_minute)
+        self.burst = _burst(per_minute, burst)
         self.clock = clock
         self._buckets: dict[Any, tuple[float, float]] = {}
         self._lock = threading.Lock()
@@ -48,7 +53,7 @@ class StoreBuckets:
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
         self.rate = per_minute / 60.0
-        self.burst = float(burst) if burst else float(per_minute)
+        self.burst = _burst(per_minute, burst)
 
     def take(self, key: Any, sessions: Any) -> float:
         from trendml.store.quotas import take_token

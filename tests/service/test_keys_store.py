@@ -166,3 +166,12 @@ def test_token_buckets_allow_a_burst_then_refill_per_key():
     now[0] += 1.0
     assert buckets.take("k") == 0.0
     assert buckets.take("k") > 0
+
+
+def test_a_quota_under_one_request_per_minute_still_lets_one_through():
+    from service.ratelimit import StoreBuckets, TokenBuckets
+
+    now = [0.0]
+    buckets = TokenBuckets(per_minute=0.5, clock=lambda: now[0])  # bucket of 1, not 0.5
+    assert buckets.take("k") == 0.0 and buckets.take("k") == pytest.approx(120.0)
+    assert StoreBuckets(per_minute=0.5).burst == 1.0 and StoreBuckets(per_minute=30, burst=5).burst == 5.0
