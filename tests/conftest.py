@@ -112,6 +112,20 @@ def home(tmp_path, monkeypatch) -> Path:
     return h
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty store per test: a SQLite file under ``tmp_path``, then the PostgreSQL database that
+    ``TRENDML_TEST_POSTGRES_URL`` names (emptied; this worker's own under xdist), skipped without it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
+    url = os.environ.get("TRENDML_TEST_POSTGRES_URL")  # set per worker in pytest_configure
+    if not url:
+        pytest.skip("TRENDML_TEST_POSTGRES_URL is not set")
+    from tests.service.harness import empty_postgres
+
+    return empty_postgres(url)
+
+
 @pytest.fixture(scope="session")
 def small_stream():
     """A small demo stream from shipped data: 6 windows x 120 items, campaign from window 3."""

@@ -6,12 +6,11 @@ the real embedder, then erased item by item. Item texts are compared, never prin
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import inspect, select, text
-
-from tests.production.conftest import PG_URL
 
 N_FOREIGN = 8
 
@@ -36,11 +35,12 @@ def detected_store(request, tmp_path_factory, small_stream, cached_embedder):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('langstore') / 'trendml.db'}"
     else:
-        if not PG_URL:
+        pg_url = os.environ.get("TRENDML_TEST_POSTGRES_URL")  # module-scoped: not the store_url fixture
+        if not pg_url:
             pytest.skip("TRENDML_TEST_POSTGRES_URL is not set")
         from tests.service.harness import empty_postgres
 
-        url = empty_postgres(PG_URL)
+        url = empty_postgres(pg_url)
     engine = make_engine(url)
     create_all(engine)
     Session = make_sessionmaker(engine)  # noqa: N806

@@ -6,28 +6,6 @@ The service side (409 naming the holder, no window processed twice) is in test_s
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
-
-import pytest
-
-PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def lease_store(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
-    if not PG_URL:
-        pytest.skip("TRENDML_TEST_POSTGRES_URL is not set")
-    from sqlalchemy import text
-
-    from trendml.store.base import make_engine
-
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS leases"))
-    engine.dispose()
-    return PG_URL
 
 
 def _contend(url: str, holder: str, barrier, seconds: float, out: mp.Queue) -> None:  # noqa: ANN001
@@ -56,12 +34,12 @@ def _contend(url: str, holder: str, barrier, seconds: float, out: mp.Queue) -> N
     out.put((holder, held))
 
 
-def test_two_processes_never_hold_the_lease_together(lease_store):
+def test_two_processes_never_hold_the_lease_together(store_url):
     from trendml.schema import create_all
     from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.leases import acquire_lease, lease_info, release_lease, renew_lease
 
-    engine = make_engine(lease_store)
+    engine = make_engine(store_url)
     create_all(engine)
     Session = make_sessionmaker(engine)  # noqa: N806
     with Session() as s:  # expiry and renewal, with explicit clocks
@@ -78,7 +56,7 @@ def test_two_processes_never_hold_the_lease_together(lease_store):
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_contend, args=(lease_store, f"p{i}", barrier, 1.5, out)) for i in range(2)]
+    procs = [ctx.Process(target=_contend, args=(store_url, f"p{i}", barrier, 1.5, out)) for i in range(2)]
     for p in procs:
         p.start()
     results = dict(out.get(timeout=120) for _ in procs)

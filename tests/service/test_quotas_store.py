@@ -6,28 +6,8 @@ together they are granted exactly the bucket, never a token twice."""
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 
 import pytest
-
-PG_URL = os.environ.get("TRENDML_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def quota_store(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store' / 'trendml.db'}"
-    if not PG_URL:
-        pytest.skip("TRENDML_TEST_POSTGRES_URL is not set")
-    from sqlalchemy import text
-
-    from trendml.store.base import make_engine
-
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS quota_buckets"))
-    engine.dispose()
-    return PG_URL
 
 
 def _spend(url: str, barrier, attempts: int, out: mp.Queue) -> None:  # noqa: ANN001
@@ -47,12 +27,12 @@ def _spend(url: str, barrier, attempts: int, out: mp.Queue) -> None:  # noqa: AN
     out.put(granted)
 
 
-def test_quota_buckets_refill_refuse_and_are_shared_by_processes(quota_store):
+def test_quota_buckets_refill_refuse_and_are_shared_by_processes(store_url):
     from trendml.schema import create_all
     from trendml.store.base import make_engine, make_sessionmaker
     from trendml.store.quotas import QuotaBucket, take_token
 
-    engine = make_engine(quota_store)
+    engine = make_engine(store_url)
     create_all(engine)
     Session = make_sessionmaker(engine)  # noqa: N806
     with Session() as s:  # 60 per minute = one token a second, bursts of 3
@@ -72,7 +52,7 @@ def test_quota_buckets_refill_refuse_and_are_shared_by_processes(quota_store):
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     barrier = ctx.Barrier(3)
-    procs = [ctx.Process(target=_spend, args=(quota_store, barrier, 20, out)) for _ in range(3)]
+    procs = [ctx.Process(target=_spend, args=(store_url, barrier, 20, out)) for _ in range(3)]
     for p in procs:
         p.start()
     granted = [out.get(timeout=300) for _ in procs]
