@@ -19,6 +19,12 @@ import threading
 import time
 from typing import Any
 
+import anyio
+import bentoml
+
+from service.trends_backend import is_connection_error
+from trendml.store.quotas import take_token
+
 
 def _burst(per_minute: float, burst: float | None) -> float:
     """The bucket size: ``burst``, else one minute's worth; at least one request, or none could pass."""
@@ -52,14 +58,13 @@ class StoreBuckets:
     with the service's session factory (blocking I/O: call it from a worker thread)."""
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
+        self.per_minute = per_minute
         self.rate = per_minute / 60.0
         self.burst = _burst(per_minute, burst)
 
     def take(self, key: Any, sessions: Any) -> float:
-        from trendml.store.quotas import take_token
-
         with sessions() as session:
-            return take_token(session, int(key), per_minute=self.rate * 60.0, burst=self.burst)
+            return take_token(session, int(key), per_minute=self.per_minute, burst=self.burst)
 
 
 class RateLimitMiddleware:
@@ -79,11 +84,6 @@ class RateLimitMiddleware:
         if self.buckets is None or caller is None:
             return await self.app(scope, receive, send)
         if isinstance(self.buckets, StoreBuckets):
-            import anyio
-            import bentoml
-
-            from service.trends_backend import is_connection_error
-
             sessions = bentoml.get_current_service().Session
             try:
                 wait = await anyio.to_thread.run_sync(self.buckets.take, caller.id, sessions)
