@@ -228,19 +228,21 @@ def run() -> str:
                 in_process([t])
             local_throughput[level] = LOCAL_PER_LEVEL / (time.perf_counter() - t0)
             if level == max(CONCURRENCY):  # issue 14's baseline: the same items in batches of `level`
-                t0, c0 = time.perf_counter(), time.process_time()
-                for b in range(0, REQUESTS_PER_LEVEL, level):
-                    in_process(pool_texts[b : b + level])
-                batched_throughput = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
-                batched_cpu_ms = 1000 * (time.process_time() - c0) / REQUESTS_PER_LEVEL
-                batched_all = batched_throughput
-                if total_threads != threads:  # the same items with as many torch threads as the service
-                    torch.set_num_threads(total_threads)
-                    t0 = time.perf_counter()
+
+                def batched(n_threads: int, texts=pool_texts, level=level) -> tuple[float, float]:
+                    """(items/s, CPU ms per item) of the batched in-process calls with ``n_threads``."""
+                    torch.set_num_threads(n_threads)
+                    t0, c0 = time.perf_counter(), time.process_time()
                     for b in range(0, REQUESTS_PER_LEVEL, level):
-                        in_process(pool_texts[b : b + level])
-                    batched_all = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
+                        in_process(texts[b : b + level])
+                    rate = REQUESTS_PER_LEVEL / (time.perf_counter() - t0)
+                    cpu_ms = 1000 * (time.process_time() - c0) / REQUESTS_PER_LEVEL
                     torch.set_num_threads(threads)
+                    return rate, cpu_ms
+
+                batched_throughput, batched_cpu_ms = batched(threads)
+                # the same items with as many torch threads as the whole service
+                batched_all = batched(total_threads)[0] if total_threads != threads else batched_throughput
             clients = [httpx.Client(base_url=url, headers=headers, timeout=300) for _ in range(level)]
 
             def one(k: int, clients=clients, pool_texts=pool_texts, level=level) -> int:
