@@ -35,24 +35,11 @@ def _weights(t: np.ndarray, ds: np.ndarray, by_dataset: bool) -> np.ndarray:
 
 
 def main(argv: list[str]) -> None:
-    from training.config import load_config
-    from training.data import load_training_data
+    from benchmarks.experiments.severity_lodo_rows import lodo_frame
     from training.lodo import LODO_MAX_TRAIN_ROWS, lodo_rows
-    from trendml.config import Settings
-    from trendml.embed import embedder_from_settings
 
-    settings = Settings.from_env()
-    cfg = load_config(None)
-    data = load_training_data(
-        settings,
-        ["davidson", "toxigen_seeds", "toxic_spans", "olid", "hateval"],
-        explicit=True,
-        seed=int(cfg["split"]["seed"]),
-        test_fraction=dict(cfg["split"]["test_fraction"]),
-    )
-    frame = data.frame.reset_index(drop=True)
-    texts = list(dict.fromkeys(frame["text"].tolist()))
-    lookup = dict(zip(texts, embedder_from_settings(settings).encode(texts), strict=True))
+    frame, lookup = lodo_frame()
+    frame = frame.reset_index(drop=True)
     cap = None if "uncapped" in argv else LODO_MAX_TRAIN_ROWS
     kept = lodo_rows(frame.assign(_row=np.arange(len(frame))), cap)["_row"].to_numpy()
     f = frame.iloc[kept].reset_index(drop=True)

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 
-def main() -> None:
+def lodo_frame() -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Every dataset's rows on the default split (``TRENDML_HOME``'s settings) and each text's
+    embedding through the configured (cached) embedder: what the LODO experiments share."""
     from training.config import load_config
     from training.data import load_training_data
-    from training.lodo import LODO_MAX_TRAIN_ROWS, leave_one_dataset_out
     from trendml.config import Settings
     from trendml.embed import embedder_from_settings
 
@@ -33,9 +34,14 @@ def main() -> None:
         test_fraction=dict(cfg["split"]["test_fraction"]),
     )
     frame = data.frame
-    emb = embedder_from_settings(settings)
     texts = list(dict.fromkeys(frame["text"].tolist()))
-    lookup = dict(zip(texts, emb.encode(texts), strict=True))
+    return frame, dict(zip(texts, embedder_from_settings(settings).encode(texts), strict=True))
+
+
+def main() -> None:
+    from training.lodo import LODO_MAX_TRAIN_ROWS, leave_one_dataset_out
+
+    frame, lookup = lodo_frame()
 
     def embed(t):  # noqa: ANN001, ANN202
         return np.stack([lookup[x] for x in t])
