@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import secrets
 from typing import Any
 
 import anyio.to_thread
@@ -259,16 +260,23 @@ class AuthMiddleware:
         if refusal is not None:
             return await send_json(send, *refusal)
 
-        try:
-            conflicts = await anyio.to_thread.run_sync(svc.score_conflicts, request.items)
-        except DatabaseUnavailable as exc:  # nothing can be checked (the key may come from the cache)
-            return await _database_down(send, exc)
-        if conflicts:
-            return await send_json(send, 409, content_conflict_body(request.items, conflicts))
-        body = with_caller(body, caller)
+        ref = secrets.token_hex(8)
+        body = with_caller(body, caller, ref)
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
         scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
-        return await self.app(scope, replay_body(body, receive), send)
+        held: list[dict[str, Any]] = []
+
+        async def hold(message: dict[str, Any]) -> None:  # a score answer is small: held until whole
+            held.append(message)
+
+        await self.app(scope, replay_body(body, receive), hold)
+        # the batch refused the request when an item's id is stored with other content
+        # (service.hardening.ScoreRefusals): nothing of it was written; 409 instead of its answer
+        refused = svc.refusals.take(ref)
+        if refused and held and held[0].get("type") == "http.response.start" and held[0].get("status") == 200:
+            return await send_json(send, 409, content_conflict_body(request.items, refused))
+        for message in held:
+            await send(message)
 
 
 async def _database_down(send: Any, exc: DatabaseUnavailable) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -285,6 +286,34 @@ def replay_body(body: bytes, receive: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- score gate
+# A score of other content for a stored id is refused (409) and writes nothing. The check runs in
+# the scoring batch (one query per batch, in the same thread as the writes), not per request in
+# the middleware: at 32 single-item clients the per-request query and its thread hop were ~8 % of
+# the server's CPU. The batch posts each refused request's item indexes on the worker's
+# :class:`ScoreRefusals` under the request's ref, which the middleware wrote into every item
+# (:func:`with_caller`); the middleware takes them when the answer is ready and sends the 409
+# instead of it.
+class ScoreRefusals:
+    """Refused score requests of this worker: request ref -> conflicting item indexes (in the
+    request). Posted by the scoring batch, taken once by the middleware; bounded (the oldest go
+    first) so refs whose request vanished cannot pile up."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._refused: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def post(self, ref: str, indexes: list[int]) -> None:
+        with self._lock:
+            self._refused[ref] = sorted(indexes)
+            while len(self._refused) > self.max_entries:
+                del self._refused[next(iter(self._refused))]
+
+    def take(self, ref: str) -> list[int] | None:
+        with self._lock:
+            return self._refused.pop(ref, None)
+
+
 def content_conflict_body(items: list[Any], conflicts: list[int]) -> dict[str, Any]:
     i = conflicts[0]
     more = f" ({len(conflicts)} items in all)" if len(conflicts) > 1 else ""
@@ -298,11 +327,13 @@ def content_conflict_body(items: list[Any], conflicts: list[int]) -> dict[str, A
     }
 
 
-def with_caller(body: bytes, caller: Any) -> bytes:
-    """The score body with the calling key written into every item (replacing any value sent)."""
+def with_caller(body: bytes, caller: Any, ref: str) -> bytes:
+    """The score body with the calling key and the request's ref written into every item
+    (replacing any value sent)."""
     data = json.loads(body)
     for item in data.get("items", []):
         if isinstance(item, dict):
             item["caller_key_id"] = caller.id
             item["caller_key_name"] = caller.name
+            item["request_ref"] = ref
     return json.dumps(data).encode("utf-8")

@@ -414,12 +414,14 @@ class ErrorResponse(BaseModel):
 
 
 class ScoreItem(RequestItem):
-    """An item as ``score`` receives it: a :class:`RequestItem` plus the key that sent it, which
-    the auth middleware writes into the body after authentication (a client's own value is
+    """An item as ``score`` receives it: a :class:`RequestItem` plus the key that sent it and the
+    request it came in (a random ref: one batch holds items of many requests), which the auth
+    middleware writes into the body after authentication (a client's own values are
     overwritten). Hidden from the published schema."""
 
     caller_key_id: SkipJsonSchema[int | None] = Field(default=None, exclude=True)
     caller_key_name: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    request_ref: SkipJsonSchema[str | None] = Field(default=None, exclude=True, max_length=64)
 
 
 class AdminAuditOut(BaseModel):

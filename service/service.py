@@ -41,7 +41,7 @@ from service.curation_schemas import MergeRequest, RenameRequest, SplitRequest  
 from service.detect_lease import DEFAULT_TTL_S, LeaseHeld, detection_lease, make_holder  # noqa: E402
 from service.docs_page import install_docs  # noqa: E402
 from service.errors import InternalErrorMiddleware, for_caller, install_handlers  # noqa: E402
-from service.hardening import HardeningMiddleware, install_metrics_labels  # noqa: E402
+from service.hardening import HardeningMiddleware, ScoreRefusals, install_metrics_labels  # noqa: E402
 from service.item_routes import install_item_routes  # noqa: E402
 from service.keycache import KeyCache  # noqa: E402
 from service.models import ModelManager  # noqa: E402
@@ -218,6 +218,7 @@ class TriageService:
         create_all(self.engine)
         self.Session = make_sessionmaker(self.engine)
         self.key_cache = KeyCache(KEY_CACHE_TTL_S)
+        self.refusals = ScoreRefusals()  # refused score requests of this worker (service.hardening)
         self.embedder = embedder_from_settings(self.settings)
         self._embed_lock = threading.Lock()
         self._blas: Any = None
@@ -235,7 +236,9 @@ class TriageService:
         self.models.refresh()
         self.models.start()
         self.trends = TrendBackend(
-            self.engine, self.Session, window=os.environ.get("TRENDML_TREND_WINDOW") or "1d",
+            self.engine,
+            self.Session,
+            window=os.environ.get("TRENDML_TREND_WINDOW") or "1d",
             policy=self.policy,
         )
         self._start_alert_delivery()
@@ -264,19 +267,37 @@ class TriageService:
             return for_caller(caller, self.models.last_error) or ""
         return "the severity model is still loading; retry shortly"
 
-    def score_conflicts(self, items: list[Any]) -> list[int]:
-        """Indexes of items whose id is stored with other content (the score would not be theirs)."""
+    def refuse_conflicts(self, items: list[Any]) -> list[bool]:
+        """Which items of a scoring batch are refused: every item of a request (``request_ref``)
+        that has an item whose id is stored with other content (the score would not be theirs).
+        Each refused request's indexes are posted on :attr:`refusals`, where the auth middleware
+        takes them and answers 409 (:mod:`service.hardening`). One query per batch."""
         from trendml.store.items import content_conflicts
 
         try:
             with self.Session() as session:
-                return content_conflicts(session, items)
+                conflicts = content_conflicts(session, items)
         except Exception as exc:
             if is_connection_error(exc):  # nothing can be checked (nor audited): 503, not a bug
-                raise DatabaseUnavailable(
-                    f"the database cannot be reached ({type(exc).__name__}); nothing was scored"
+                raise bentoml.exceptions.ServiceUnavailable(
+                    f"the database cannot be reached ({type(exc).__name__}); nothing was scored; "
+                    "retry shortly"
                 ) from None
             raise
+        if not conflicts:
+            return [False] * len(items)
+        position: list[int] = []  # an item's index in its own request
+        seen: dict[str | None, int] = {}
+        for it in items:
+            position.append(seen.get(it.request_ref, 0))
+            seen[it.request_ref] = position[-1] + 1
+        refused: dict[str | None, list[int]] = {}
+        for i in conflicts:
+            refused.setdefault(items[i].request_ref, []).append(position[i])
+        for ref, indexes in refused.items():
+            if ref is not None:
+                self.refusals.post(ref, indexes)
+        return [it.request_ref in refused for it in items]
 
     def admin_audit(
         self,
@@ -377,7 +398,7 @@ class TriageService:
         self.engine.dispose()
 
     def trends_health(self) -> str:
-        """"ok", "degraded" (scores carry no trend; reason on /v1/model) or "unavailable" (no database)."""
+        """ "ok", "degraded" (scores carry no trend; reason on /v1/model) or "unavailable" (no database)."""
         try:
             self.trends.current_state()
         except DatabaseUnavailable:
@@ -421,6 +442,7 @@ class TriageService:
         active = self.models.active
         if active is None:  # the auth middleware refuses these first; kept for direct calls
             raise bentoml.exceptions.ServiceUnavailable(self.not_ready_reason())
+        refused = self.refuse_conflicts(items)  # scored below like the rest, but nothing is written
         texts = [it.content for it in items]
         vectors = self.embed_texts(texts)
         scored = score_vectors(
@@ -473,16 +495,14 @@ class TriageService:
                     "key_name": it.caller_key_name,
                 }
             )
+        kept = [i for i, r in enumerate(refused) if not r]
         try:
             with self.Session() as session:
-                add_audit(session, audit)
-                # only onto stored rows with the same content (the middleware refuses others with 409)
+                add_audit(session, [audit[i] for i in kept])
+                # only onto stored rows with the same content (refused requests write nothing)
                 record_scores(
                     session,
-                    [
-                        {**r.model_dump(), "content_hash": a["input_hash"]}
-                        for r, a in zip(results, audit, strict=True)
-                    ],
+                    [{**results[i].model_dump(), "content_hash": audit[i]["input_hash"]} for i in kept],
                 )
                 session.commit()
         except Exception as exc:
@@ -923,7 +943,10 @@ class TriageService:
         from trendml.search import SearchFilters
 
         filters = SearchFilters(
-            since=since, until=until, region=region.upper() if region else None, min_severity=min_severity,
+            since=since,
+            until=until,
+            region=region.upper() if region else None,
+            min_severity=min_severity,
             trend_id=trend_id,
         )
         return self.searcher().search(q, mode=mode, filters=filters, limit=limit, like=like)

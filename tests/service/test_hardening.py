@@ -155,6 +155,43 @@ def test_score_of_other_content_for_a_stored_id_is_409(server, champion):
     assert rows and all(name == kname == "test-triage" for _, name, kname in rows), "audit rows name the key"
 
 
+def test_a_refused_request_batched_with_others_writes_nothing_and_they_are_scored(server, champion):
+    """The stored-content check runs in the scoring batch, which holds items of many requests: only
+    the request with the conflicting item is refused (409 naming its own index), nothing of it is
+    audited, and the requests sent with it at the same moment are scored and audited."""
+    assert champion
+    tag = secrets.token_hex(4)
+    stored = {"id": f"b-{tag}-stored", "text": "a quiet afternoon at the lake"}
+    assert server.request("POST", "/v1/items", "triage", json={"items": [stored]}).status_code == 200
+    bad = [
+        {"id": f"b-{tag}-x0", "text": "first words of the refused request"},
+        {"id": f"b-{tag}-x1", "text": "second words of the refused request"},
+        {**stored, "text": "other words sent for the stored id"},
+    ]
+    good = [
+        [{"id": f"b-{tag}-g{i}-{j}", "text": f"clean comment {i} {j}"} for j in range(2)] for i in range(7)
+    ]
+    bodies = good[:3] + [bad] + good[3:]  # the refused request sits between others' items
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(
+            pool.map(lambda b: server.request("POST", "/v1/score", "triage", json={"items": b}), bodies)
+        )
+    codes = [r.status_code for r in answers]
+    assert codes == [200] * 3 + [409] + [200] * 4, [(r.status_code, r.text[:200]) for r in answers]
+    assert answers[3].json()["field"] == "items[2]", answers[3].text
+    for body, r in zip(bodies, answers, strict=True):
+        if r.status_code == 200:
+            assert [x["id"] for x in r.json()] == [it["id"] for it in body]
+    con = db(server)
+    audited = {
+        row[0] for row in con.execute("SELECT item_id FROM score_audit WHERE item_id LIKE ?", (f"b-{tag}-%",))
+    }
+    con.close()
+    assert audited == {it["id"] for b in good for it in b}, "the refused request wrote nothing, the rest all"
+
+
 def test_a_client_cannot_set_the_audited_key(server, champion):
     assert champion
     item = {
