@@ -37,6 +37,35 @@ def resolve_workers(workers: str | None) -> int:
         raise InputError(str(exc).replace("TRENDML_WORKERS=", where)) from None
 
 
+def bentoml_home(home: Path, port: int) -> Path:
+    """Where the server's BentoML keeps its files (``BENTOML_HOME``) when the operator set none: a
+    folder of this port's own, on tmpfs (``/dev/shm``) when there is a writable one, else under
+    ``<TRENDML_HOME>/run``.
+
+    BentoML keeps Prometheus's multi-process metrics there: memory-mapped files, one per worker
+    and metric type, written on every request. In ``~/bentoml`` on the disk that also takes the
+    database's fsyncs (``synchronous=FULL``) those writes stalled the workers' event loops (32
+    single-item clients on 2 cores: 29 vs 33 ms of server CPU per item, 61-64 vs 49-56 items/s;
+    docs/service.md, "Throughput"). And every ``bentoml serve`` empties that folder when it starts,
+    so two servers sharing one BentoML home erased each other's metrics."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return shm / f"trendml-{os.getuid()}" / f"bentoml-{port}"
+    return home / "run" / f"bentoml-{port}"
+
+
+def serve_env(home: Path, port: int, n_workers: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment ``bentoml serve`` runs in: this one plus the worker count, the repository on
+    ``PYTHONPATH`` and, unless set, a BentoML home of the server's own (:func:`bentoml_home`)."""
+    env = dict(os.environ if environ is None else environ)
+    repo_root = Path(__file__).resolve().parents[2]
+    env["TRENDML_WORKERS"] = str(n_workers)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root), env.get("PYTHONPATH", "")) if p)
+    if not env.get("BENTOML_HOME"):
+        env["BENTOML_HOME"] = str(bentoml_home(home, port))
+    return env
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(3000, "--port", min=1, max=65535, help="TCP port."),
@@ -54,9 +83,8 @@ def serve(
     cfg = settings()
     cfg.ensure_home()
     repo_root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ)
-    env["TRENDML_WORKERS"] = str(n_workers)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root), env.get("PYTHONPATH", "")) if p)
+    env = serve_env(cfg.home, port, n_workers)
+    Path(env["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
     console.print(
         f"serving trendml on http://{host}:{port} (home {cfg.home}, database {cfg.db_url.split('://')[0]}, "
         f"{n_workers} worker process{'es' if n_workers > 1 else ''})",
