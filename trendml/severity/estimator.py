@@ -27,6 +27,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from trendml.errors import InputError, ModelMismatchError, StateError
 from trendml.severity.features import FEATURE_SETS, make_vectorizers, stack_features
+from trendml.severity.linear import linear_proba
 from trendml.severity.metrics import N_CLASSES, macro_f1
 from trendml.severity.nb import NBLogisticRegression
 
@@ -114,7 +115,7 @@ def _aligned_proba(clf: Any, classes: np.ndarray, X: Any) -> np.ndarray:
     """``clf.predict_proba(X)`` with one column per entry of ``classes`` (0 for a class ``clf`` never
     saw, e.g. one missing from a training fold)."""
     out = np.zeros((X.shape[0], len(classes)))
-    out[:, np.searchsorted(classes, clf.classes_)] = clf.predict_proba(X)
+    out[:, np.searchsorted(classes, clf.classes_)] = linear_proba(clf, X)
     return out
 
 
@@ -523,11 +524,11 @@ def severity_proba(fitted: FittedSeverity, texts: Sequence[str], embeddings: np.
     raws = [_base_proba(b, fitted.classes, texts, emb, memo) for b in fitted.bases]
     gate = getattr(fitted, "source_gate", None)  # absent in models saved before it existed
     if gate is not None and emb is not None:
-        raws.append(gate.predict_proba(emb))
+        raws.append(linear_proba(gate, emb))
     if fitted.calibrator is None:
         probs = raws[0]
     else:
-        probs = fitted.calibrator.predict_proba(np.hstack([_log(r) for r in raws]))
+        probs = linear_proba(fitted.calibrator, np.hstack([_log(r) for r in raws]))
     out[:, fitted.classes] = probs
     out /= out.sum(axis=1, keepdims=True)
     return out

@@ -18,6 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from trendml.severity.linear import linear_proba
+
 logger = logging.getLogger(__name__)
 
 
@@ -92,7 +94,7 @@ class NBLogisticRegression(ClassifierMixin, BaseEstimator):
         X = sp.csr_matrix(X, dtype=np.float64)
         scores = np.column_stack(
             [
-                clf.predict_proba(X.multiply(r).tocsr())[:, 1]
+                linear_proba(clf, X.multiply(r).tocsr())[:, 1]
                 for clf, r in zip(self.estimators_, self.ratios_, strict=True)
             ]
         )
