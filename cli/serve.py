@@ -42,12 +42,11 @@ def bentoml_home(home: Path, port: int) -> Path:
     folder of this port's own, on tmpfs (``/dev/shm``) when there is a writable one, else under
     ``<TRENDML_HOME>/run``.
 
-    BentoML keeps Prometheus's multi-process metrics there: memory-mapped files, one per worker
-    and metric type, written on every request. In ``~/bentoml`` on the disk that also takes the
-    database's fsyncs (``synchronous=FULL``) those writes stalled the workers' event loops (32
-    single-item clients on 2 cores: 29 vs 33 ms of server CPU per item, 61-64 vs 49-56 items/s;
-    docs/service.md, "Throughput"). And every ``bentoml serve`` empties that folder when it starts,
-    so two servers sharing one BentoML home erased each other's metrics."""
+    BentoML keeps Prometheus's multi-process metrics there (memory-mapped files, one per worker and
+    metric type, written on every request) and empties that folder whenever a server starts, so two
+    servers sharing ``~/bentoml`` erased each other's metrics. tmpfs keeps those per-request writes
+    off the disk that takes the database's fsyncs (``synchronous=FULL``); on the 2 shared cores here
+    the throughput effect was within the run-to-run spread (six interleaved runs, docs/service.md)."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
         return shm / f"trendml-{os.getuid()}" / f"bentoml-{port}"
