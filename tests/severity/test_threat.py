@@ -45,6 +45,12 @@ def test_threshold_by_hand():
     assert threat_threshold_for(y, p, 0.7) == pytest.approx(p[34])
     assert threat_threshold_for(y, p, 0.99) is None  # only the top 20 reach it: too few rows to trust
     assert threat_threshold_for(np.zeros(100, bool), p, 0.5) is None
+    # threats are 60 % of the rows: flagging everything meets precision 0.5, so there is no rule
+    many = np.array([1, 1, 0] * 33 + [1], dtype=bool)
+    assert threat_threshold_for(many, p, 0.5) is None
+    # the same with weights: 20 % of the rows, but weighted to 50 % of the mass (balanced classes)
+    y2 = np.array([1, 0, 0, 0, 0] * 20, dtype=bool)
+    assert threat_threshold_for(y2, p, 0.5, np.where(y2, 4.0, 1.0)) is None
 
 
 def test_threat_rule_is_learned_and_applied(threat_model, threat_data):

@@ -160,13 +160,18 @@ def threat_threshold_for(
 ) -> float | None:
     """The lowest threshold ``t`` such that the rows with ``p3 >= t`` have (``weight``-weighted)
     precision >= ``min_precision`` for ``y_threat`` (the most recall at that precision); None when no
-    threshold reaches it. Thresholds above the 25 highest scores are not considered (too few rows)."""
+    threshold reaches it. Thresholds above the 25 highest scores are not considered (too few rows).
+
+    None, too, when the (weighted) threat share of all rows already reaches ``min_precision``:
+    flagging every row would meet the precision, so the lowest such threshold is the lowest score
+    and the rule calls everything a threat (seen on a small training set whose few classes got
+    balanced weights: threshold 2.7e-7, every text severity 3)."""
     order = np.argsort(-p3, kind="stable")
     w = np.ones(len(p3)) if weight is None else np.asarray(weight, dtype=np.float64)[order]
     hits = np.cumsum(y_threat[order] * w)
     precision = hits / np.cumsum(w)
     ok = np.flatnonzero(precision[24:] >= min_precision) + 24 if len(order) > 24 else np.array([], int)
-    if len(ok) == 0 or hits[-1] == 0:
+    if len(ok) == 0 or hits[-1] == 0 or precision[-1] >= min_precision:
         return None
     return float(p3[order[ok.max()]])
 
