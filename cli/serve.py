@@ -12,6 +12,8 @@ import typer
 from cli._common import InputError, check_port_free, console, settings
 
 SERVICE = "service.service:TriageService"
+#: where ``bentoml serve`` runs and what goes first on its ``PYTHONPATH``
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def bentoml_command(host: str, port: int, *, reload: bool = False) -> list[str]:
@@ -57,9 +59,8 @@ def serve_env(home: Path, port: int, n_workers: int, environ: dict[str, str] | N
     """The environment ``bentoml serve`` runs in: this one plus the worker count, the repository on
     ``PYTHONPATH`` and, unless set, a BentoML home of the server's own (:func:`bentoml_home`)."""
     env = dict(os.environ if environ is None else environ)
-    repo_root = Path(__file__).resolve().parents[2]
     env["TRENDML_WORKERS"] = str(n_workers)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     if not env.get("BENTOML_HOME"):
         env["BENTOML_HOME"] = str(bentoml_home(home, port))
     return env
@@ -81,7 +82,6 @@ def serve(
     check_port_free(host, port)
     cfg = settings()
     cfg.ensure_home()
-    repo_root = Path(__file__).resolve().parents[2]
     env = serve_env(cfg.home, port, n_workers)
     Path(env["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
     console.print(
@@ -90,7 +90,7 @@ def serve(
         highlight=False,
     )
     cmd = bentoml_command(host, port, reload=reload)
-    os.chdir(repo_root)
+    os.chdir(REPO_ROOT)
     os.execve(cmd[0], cmd, env)
 
 

@@ -126,6 +126,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _not_scored(exc: Exception) -> Exception:
+    """The 503 of a scoring batch whose database cannot be reached (checked or written)."""
+    return bentoml.exceptions.ServiceUnavailable(
+        f"the database cannot be reached ({type(exc).__name__}); nothing was scored; retry shortly"
+    )
+
+
 def _levels_doc() -> str:
     """The severity levels as the policy names them (models/policy.yaml, ``TRENDML_POLICY``)."""
     try:
@@ -279,10 +286,7 @@ class TriageService:
                 conflicts = content_conflicts(session, items)
         except Exception as exc:
             if is_connection_error(exc):  # nothing can be checked (nor audited): 503, not a bug
-                raise bentoml.exceptions.ServiceUnavailable(
-                    f"the database cannot be reached ({type(exc).__name__}); nothing was scored; "
-                    "retry shortly"
-                ) from None
+                raise _not_scored(exc) from None
             raise
         if not conflicts:
             return [False] * len(items)
@@ -507,10 +511,7 @@ class TriageService:
                 session.commit()
         except Exception as exc:
             if is_connection_error(exc):  # nothing could be audited: no answer either
-                raise bentoml.exceptions.ServiceUnavailable(
-                    f"the database cannot be reached ({type(exc).__name__}); nothing was scored; "
-                    "retry shortly"
-                ) from None
+                raise _not_scored(exc) from None
             raise
         return results
 
