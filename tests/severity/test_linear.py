@@ -37,3 +37,33 @@ def test_other_classifiers_use_their_own_predict_proba_and_bad_width_is_refused(
     clf = LogisticRegression(max_iter=300).fit(X, y)
     with pytest.raises(ValueError, match="10"):
         linear_proba(clf, X[:, :9])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True},
+        {"analyzer": "char_wb", "ngram_range": (2, 5), "min_df": 3, "sublinear_tf": True},
+        {"binary": True, "use_idf": False},
+        {"norm": None, "dtype": np.float32},
+    ],
+)
+def test_tfidf_transform_gives_the_same_matrix_as_scikit_learn(small_data, params):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from trendml.severity.linear import scale_columns, tfidf_transform
+
+    texts = small_data["text"].tolist()
+    vec = TfidfVectorizer(**params).fit(texts[::2])
+    # unseen texts, an empty one, one with no known term, one-item and many-item calls
+    query = [*texts[1::2], "", "zzzqqq", "   "]
+    for batch in (query, query[:1], query[-3:]):
+        want = vec.transform(batch)
+        got = tfidf_transform(vec, batch)
+        assert got.shape == want.shape and got.dtype == want.dtype  # float32: scikit-learn's own
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)
+    factors = np.random.default_rng(1).normal(size=want.shape[1])
+    scaled = scale_columns(vec.transform(query), factors)
+    assert abs(scaled - vec.transform(query).multiply(factors).tocsr()).max() == 0.0

@@ -10,6 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from trendml.severity.linear import tfidf_transform
+
 logger = logging.getLogger(__name__)
 
 #: embedding | tfidf | both (concatenated, one LR) | stack (embedding LR + TF-IDF LR + stacker) |
@@ -58,8 +60,7 @@ def stack_features(
     if embeddings is not None:
         blocks.append(sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * embedding_weight))
     for vec in vectorizers:
-        blocks.append(vec.fit_transform(texts) if fit else vec.transform(texts))
+        blocks.append(vec.fit_transform(texts) if fit else tfidf_transform(vec, list(texts)))
     if not blocks:
         raise ValueError("no features: expected embeddings, vectorizers or both")
     return sp.hstack(blocks, format="csr")
-

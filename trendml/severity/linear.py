@@ -1,5 +1,6 @@
 """Probabilities of a fitted :class:`~sklearn.linear_model.LogisticRegression` from its
-coefficients, computed as scikit-learn computes them, without its per-call input validation.
+coefficients, and TF-IDF features from a fitted :class:`~sklearn.feature_extraction.text.TfidfVectorizer`,
+each computed as scikit-learn computes them, without its per-call input validation.
 
 Scoring one request's few items runs eight logistic regressions (three bases, the NB-weighted
 one-vs-rest heads, the source gate, the stacker). scikit-learn validates the input of every
@@ -8,6 +9,11 @@ one-vs-rest heads, the source gate, the stacker). scikit-learn validates the inp
 The arithmetic below is the same as ``LogisticRegression.predict_proba`` (``decision_function``
 then ``expit`` for two classes, ``softmax`` for more), so the probabilities are identical; the
 inputs are the classifier's own features, built by this package, so there is nothing to validate.
+
+:func:`tfidf_transform` is ``TfidfVectorizer.transform`` the same way: scikit-learn's own counting
+(``CountVectorizer.transform``), then the tf-idf weighting and the l2 row norm as
+``TfidfTransformer.transform`` and ``normalize`` do them (same operations, same order, so the same
+bits), without ``validate_data`` (~1 ms a call for the two vectorizers, whatever the batch size).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import expit
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.extmath import softmax
 
@@ -32,3 +39,37 @@ def linear_proba(clf: Any, X: Any) -> np.ndarray:
         p = expit(scores.reshape(-1))
         return np.stack([1 - p, p], axis=1)
     return softmax(scores, copy=False)
+
+
+def tfidf_transform(vec: Any, texts: list[str]) -> Any:
+    """``vec.transform(texts)`` for a fitted float64 ``TfidfVectorizer`` with ``norm`` "l2" or None
+    (anything else is asked for its own ``transform``)."""
+    tfidf = getattr(vec, "_tfidf", None)
+    plain = (
+        type(vec) is TfidfVectorizer
+        and hasattr(tfidf, "idf_")
+        and vec.norm in ("l2", None)
+        and np.dtype(vec.dtype) == np.float64
+    )
+    if not plain:
+        return vec.transform(texts)
+    X = CountVectorizer.transform(vec, texts)  # scikit-learn's counting (float64), sorted indices
+    if vec.sublinear_tf:
+        np.log(X.data, X.data)
+        X.data += 1.0
+    X.data *= tfidf.idf_[X.indices]
+    if vec.norm == "l2":
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=X.data * X.data, minlength=X.shape[0]))
+        norms[norms == 0.0] = 1.0
+        X.data /= norms[rows]
+    return X
+
+
+def scale_columns(X: Any, factors: np.ndarray) -> Any:
+    """``X.multiply(factors).tocsr()`` for a CSR matrix ``X`` and a dense row of per-column factors:
+    a copy of ``X`` with each stored value times its column's factor (the same products, without
+    scipy's broadcasting through COO)."""
+    out = X.copy()
+    out.data = X.data * np.asarray(factors, dtype=np.float64)[X.indices]
+    return out

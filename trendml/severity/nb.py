@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from trendml.severity.linear import linear_proba
+from trendml.severity.linear import linear_proba, scale_columns
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class NBLogisticRegression(ClassifierMixin, BaseEstimator):
         X = sp.csr_matrix(X, dtype=np.float64)
         scores = np.column_stack(
             [
-                linear_proba(clf, X.multiply(r).tocsr())[:, 1]
+                linear_proba(clf, scale_columns(X, r))[:, 1]
                 for clf, r in zip(self.estimators_, self.ratios_, strict=True)
             ]
         )
