@@ -13,7 +13,7 @@ from cli._common import InputError, check_port_free, console, settings
 
 SERVICE = "service.service:TriageService"
 #: where ``bentoml serve`` runs and what goes first on its ``PYTHONPATH``
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def bentoml_command(host: str, port: int, *, reload: bool = False) -> list[str]:

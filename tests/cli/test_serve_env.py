@@ -28,3 +28,15 @@ def test_serve_env_sets_workers_and_bentoml_home_but_keeps_an_operators_choice(t
     mine = str(tmp_path / "my-bentoml")
     assert serve_env(tmp_path, 3005, 1, environ={"BENTOML_HOME": mine})["BENTOML_HOME"] == mine
     assert serve_env(tmp_path, 3005, 1, environ={"BENTOML_HOME": ""})["BENTOML_HOME"] != ""
+
+
+def test_bentoml_runs_in_the_checkout_that_holds_the_service(tmp_path):
+    """``bentoml serve`` runs in, and imports ``service.service`` from, the repository root, not the
+    folder above it (it was the parent of the checkout, which imported only through the editable
+    install and made ``--reload`` watch everything beside the repository)."""
+    from cli.serve import REPO_ROOT, SERVICE
+
+    module = SERVICE.split(":")[0].replace(".", "/") + ".py"
+    assert (REPO_ROOT / module).is_file() and (REPO_ROOT / "pyproject.toml").is_file()
+    env = serve_env(tmp_path, 3006, 1, environ={"PYTHONPATH": "/elsewhere"})
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(REPO_ROOT), "/elsewhere"]
