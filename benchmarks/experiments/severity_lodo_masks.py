@@ -74,7 +74,11 @@ def main(argv: list[str]) -> None:
                 yt = (y[test] >= k).astype(int)
                 if yt.min() == yt.max():
                     continue
-                score = proba[:, k:].sum(axis=1) if spec is None else head(rows, k, *spec).predict_proba(x[test])[:, 1]
+                score = (
+                    proba[:, k:].sum(axis=1)
+                    if spec is None
+                    else head(rows, k, *spec).predict_proba(x[test])[:, 1]
+                )
                 row[f"{held} >= {k}"] = roc_auc_score(yt, score)
     cols = list(next(iter(table.values())))
     print(f"training rows: {'uncapped' if cap is None else f'capped at {cap} per dataset'}")

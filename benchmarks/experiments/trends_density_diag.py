@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import bench_trends as bt
-from trendml.embed.base import embed_items
+from benchmarks.experiments.trends_stream_arrays import realistic_stream
 from trendml.trends.density import burst_groups, bursting, now_share, region_counts
 from trendml.trends.scoring import burst_z, density_ratio
 
@@ -21,12 +21,8 @@ name, seed = sys.argv[1], int(sys.argv[2])
 scs = bt.load_scenarios(("realistic",))
 real = [s.name for s in scs]
 sc = next(s for s in scs if s.name.startswith(name))
-grid = bt.grid_point(real.index(sc.name), seed)
-st = bt.build_stream(sc, seed, grid)
-x = embed_items(st.items, emb)
-x = x / np.linalg.norm(x, axis=1, keepdims=True)
-win = np.array([st.window_of(it) for it in st.items])
-camp = np.array([it.id in st.campaign_ids for it in st.items])
+sa = realistic_stream(sc, seed, real, emb)
+grid, st, x, win, camp = sa.grid, sa.stream, sa.vectors, sa.window, sa.campaign
 print(sc.name, grid.label(), "sizes", grid.sizes)
 for w in range(bt.REAL_START, st.n_windows):
     cur = np.flatnonzero(win == w)

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from benchmarks import bench_trends as bt
-from trendml.embed.base import embed_items
+from benchmarks.experiments.trends_stream_arrays import realistic_stream
 from trendml.trends.density import burst_groups, bursting, now_share, region_counts
 from trendml.trends.scoring import burst_z, density_ratio
 
@@ -28,12 +28,8 @@ tot = {"group": 0, "region": 0, "filtered": 0}
 n_streams = 0
 for sc in scs:
     for seed in seeds:
-        grid = bt.grid_point(real.index(sc.name), seed)
-        st = bt.build_stream(sc, seed, grid)
-        x = embed_items(st.items, emb)
-        x = x / np.linalg.norm(x, axis=1, keepdims=True)
-        win = np.array([st.window_of(it) for it in st.items])
-        camp = np.array([it.id in st.campaign_ids for it in st.items])
+        sa = realistic_stream(sc, seed, real, emb)
+        grid, st, x, win, camp = sa.grid, sa.stream, sa.vectors, sa.window, sa.campaign
         det = {"group": None, "region": None, "filtered": None}
         fa = 0
         for w in range(1, bt.REAL_START + 3):

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import bench_trends as bt
-from trendml.embed.base import embed_items
+from benchmarks.experiments.trends_stream_arrays import realistic_stream
 from trendml.trends.density import now_share
 
 emb = bt.make_cached_embedder()
@@ -29,12 +29,8 @@ print(
 )
 for sc in scs:
     for seed in seeds:
-        grid = bt.grid_point(real.index(sc.name), seed)
-        st = bt.build_stream(sc, seed, grid)
-        x = embed_items(st.items, emb)
-        x = x / np.linalg.norm(x, axis=1, keepdims=True)
-        win = np.array([st.window_of(it) for it in st.items])
-        camp = np.array([it.id in st.campaign_ids for it in st.items])
+        sa = realistic_stream(sc, seed, real, emb)
+        grid, st, x, win, camp = sa.grid, sa.stream, sa.vectors, sa.window, sa.campaign
         cells = []
         for w in range(bt.REAL_START, min(bt.REAL_START + 3, st.n_windows)):
             cur = np.flatnonzero(win == w)
