@@ -69,4 +69,10 @@ def test_soak_steady_load_all_2xx_and_flat_memory(server, detected, champion):
     warm = [rss for t, rss in samples if t >= SOAK_S / 5]
     assert len(warm) >= 3
     growth = max(warm[-3:]) / warm[0] - 1
+    print(  # numbers only: what a long run (TRENDML_SOAK_S=600) reports with -s
+        f"soak {SOAK_S:.0f} s: {sum(statuses.values())} answers {dict(sorted(statuses.items()))}; server RSS "
+        f"{samples[0][1]:.0f} MiB at start, {warm[0]:.0f} after warm-up, {max(warm[-3:]):.0f} at the end "
+        f"({growth:+.1%}); MiB by tenth of the run: "
+        + " ".join(f"{min(samples, key=lambda s: abs(s[0] - SOAK_S * q / 10))[1]:.0f}" for q in range(11))
+    )
     assert growth <= 0.05, f"RSS grew {growth:.1%} after warm-up ({warm[0]:.0f} -> {max(warm[-3:]):.0f} MiB)"
