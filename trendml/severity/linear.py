@@ -11,9 +11,9 @@ then ``expit`` for two classes, ``softmax`` for more), so the probabilities are 
 inputs are the classifier's own features, built by this package, so there is nothing to validate.
 
 :func:`tfidf_transform` is ``TfidfVectorizer.transform`` the same way: scikit-learn's own counting
-(``CountVectorizer.transform``), then the tf-idf weighting and the l2 row norm as
-``TfidfTransformer.transform`` and ``normalize`` do them (same operations, same order, so the same
-bits), without ``validate_data`` (~1 ms a call for the two vectorizers, whatever the batch size).
+(``CountVectorizer.transform``), the tf-idf weighting as ``TfidfTransformer.transform`` does it,
+and the l2 row norm by the Cython routine ``normalize`` calls, so the same bits, without
+``validate_data`` (~1 ms a call for the two vectorizers, whatever the batch size).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from scipy.special import expit
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.extmath import softmax
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 
 def linear_proba(clf: Any, X: Any) -> np.ndarray:
@@ -59,10 +60,7 @@ def tfidf_transform(vec: Any, texts: list[str]) -> Any:
         X.data += 1.0
     X.data *= tfidf.idf_[X.indices]
     if vec.norm == "l2":
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        norms = np.sqrt(np.bincount(rows, weights=X.data * X.data, minlength=X.shape[0]))
-        norms[norms == 0.0] = 1.0
-        X.data /= norms[rows]
+        inplace_csr_row_normalize_l2(X)  # what ``normalize`` runs once it has validated X
     return X
 
 
