@@ -60,7 +60,7 @@ def stack_features(
     if embeddings is not None:
         blocks.append(sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * embedding_weight))
     for vec in vectorizers:
-        blocks.append(vec.fit_transform(texts) if fit else tfidf_transform(vec, list(texts)))
+        blocks.append(vec.fit_transform(texts) if fit else tfidf_transform(vec, texts))
     if not blocks:
         raise ValueError("no features: expected embeddings, vectorizers or both")
     return sp.hstack(blocks, format="csr")

@@ -18,6 +18,7 @@ and the l2 row norm by the Cython routine ``normalize`` calls, so the same bits,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ def linear_proba(clf: Any, X: Any) -> np.ndarray:
     return softmax(scores, copy=False)
 
 
-def tfidf_transform(vec: Any, texts: list[str]) -> Any:
+def tfidf_transform(vec: Any, texts: Sequence[str]) -> Any:
     """``vec.transform(texts)`` for a fitted float64 ``TfidfVectorizer`` with ``norm`` "l2" or None
     (anything else is asked for its own ``transform``)."""
     tfidf = getattr(vec, "_tfidf", None)
